@@ -1,0 +1,44 @@
+//! Generates include/softrwlock.h with cbindgen. The header is committed; CI fails if a
+//! build changes it (see .ci/run).
+
+use std::env;
+use std::path::PathBuf;
+
+fn main() {
+    let crate_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());
+    println!("cargo:rerun-if-changed=src/ffi");
+    println!("cargo:rerun-if-changed=src/status.rs");
+    println!("cargo:rerun-if-changed=src/options.rs");
+    println!("cargo:rerun-if-changed=cbindgen.toml");
+
+    let mut config = cbindgen::Config::from_file(crate_dir.join("cbindgen.toml"))
+        .expect("cbindgen.toml is readable");
+    let major = env::var("CARGO_PKG_VERSION_MAJOR").unwrap();
+    let minor = env::var("CARGO_PKG_VERSION_MINOR").unwrap();
+    let patch = env::var("CARGO_PKG_VERSION_PATCH").unwrap();
+    let version = env::var("CARGO_PKG_VERSION").unwrap();
+    config.after_includes = Some(format!(
+        "\n#define SRWL_VERSION_MAJOR {major}\n#define SRWL_VERSION_MINOR {minor}\n#define SRWL_VERSION_PATCH {patch}\n#define SRWL_VERSION_STRING \"{version}\"\n"
+    ));
+
+    let out = crate_dir.join("include").join("softrwlock.h");
+    match cbindgen::Builder::new()
+        .with_crate(&crate_dir)
+        .with_config(config)
+        .generate()
+    {
+        Ok(bindings) => {
+            bindings.write_to_file(&out);
+        }
+        Err(e) => {
+            // Keep the committed header; a broken parse must not break the build of the library.
+            println!("cargo:warning=cbindgen could not generate {}: {e}", out.display());
+        }
+    }
+
+    // SONAME libsoftrwlock.so.0 while on 0.x (major version otherwise).
+    let soname_major = if major == "0" { "0".to_string() } else { major };
+    if env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("linux") {
+        println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libsoftrwlock.so.{soname_major}");
+    }
+}

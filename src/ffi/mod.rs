@@ -1,0 +1,226 @@
+//! The C ABI: the only `extern "C"` in the crate. Every function NULL-checks its pointers,
+//! runs inside a panic boundary (a panic becomes SRWL_EINTERNAL, never an abort of the host
+//! program), and leaves a message for srwl_last_error() when it fails.
+
+#![allow(non_camel_case_types)]
+
+use std::cell::RefCell;
+use std::ffi::{c_char, c_int, CStr, CString};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use crate::lock::Lock;
+use crate::options::Options;
+use crate::record::Role;
+use crate::status::{Error, Status};
+
+pub use crate::options::srwl_options;
+pub use crate::status::srwl_status;
+
+/// An open lock handle. Opaque: created by srwl_open(), freed by srwl_close().
+pub struct srwl_lock {
+    _private: [u8; 0],
+}
+
+thread_local! {
+    static LAST_ERROR: RefCell<CString> = RefCell::new(CString::default());
+}
+
+fn set_last_error(msg: &str) {
+    let c = CString::new(msg.replace('\0', "\\0")).unwrap_or_default();
+    LAST_ERROR.with(|e| *e.borrow_mut() = c);
+}
+
+/// Runs `f` behind the panic boundary and turns its result into a status.
+fn guard(op: &str, f: impl FnOnce() -> Result<(), Error>) -> srwl_status {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(Ok(())) => srwl_status::SRWL_OK,
+        Ok(Err(e)) => {
+            set_last_error(&e.message);
+            e.status
+        }
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
+            set_last_error(&format!("{op}: internal error (please report): {what}"));
+            srwl_status::SRWL_EINTERNAL
+        }
+    }
+}
+
+fn null(op: &str, what: &str) -> Error {
+    Error::new(Status::SRWL_EINVAL, format!("{op}: {what} is NULL"))
+}
+
+unsafe fn handle<'a>(op: &str, lock: *const srwl_lock) -> Result<&'a Lock, Error> {
+    if lock.is_null() {
+        return Err(null(op, "lock"));
+    }
+    Ok(&*(lock as *const Lock))
+}
+
+/// Fills `opts` with the defaults: heartbeat_interval 30 s, stale_threshold 90 s (3 x the
+/// heartbeat), poll_interval 1 s, and `size` set to sizeof(srwl_options).
+/// Takes: a pointer to caller-owned storage (NULL: does nothing). Thread-safe.
+#[no_mangle]
+pub unsafe extern "C" fn srwl_options_init(opts: *mut srwl_options) {
+    if opts.is_null() {
+        return;
+    }
+    let _ = catch_unwind(|| opts.write(Options::default()));
+}
+
+/// Opens a lock handle on `path` and stores it in `*out`.
+///
+/// `path`: a NUL-terminated path (bytes, need not be UTF-8) of the lock. The path itself is
+/// never created or opened: the library keeps its files in the sidecar directory
+/// `<path>.srwl/` (created mode 0700 if missing). `opts`: NULL for defaults, or options
+/// initialised with srwl_options_init() and then changed; they are copied.
+/// Returns SRWL_OK and a new handle in `*out` (owned by the caller, free it with
+/// srwl_close()); on failure `*out` is set to NULL and the status is SRWL_EINVAL (bad path or
+/// options), SRWL_EUNSAFE (the sidecar directory is a symlink, not a directory, or owned by
+/// another user) or SRWL_EIO (filesystem error). Thread-safe.
+#[no_mangle]
+pub unsafe extern "C" fn srwl_open(
+    path: *const c_char,
+    opts: *const srwl_options,
+    out: *mut *mut srwl_lock,
+) -> srwl_status {
+    guard("srwl_open", || {
+        if out.is_null() {
+            return Err(null("srwl_open", "out"));
+        }
+        *out = std::ptr::null_mut();
+        if path.is_null() {
+            return Err(null("srwl_open", "path"));
+        }
+        let opts = if opts.is_null() {
+            Options::default()
+        } else {
+            // Read only as many bytes as the caller's struct has (`size`), so that a program
+            // compiled against an older, smaller struct keeps working.
+            let size = (*opts).size as usize;
+            if size < std::mem::size_of::<Options>() {
+                (*opts).validate()?;
+            }
+            *opts
+        };
+        let bytes = CStr::from_ptr(path).to_bytes();
+        let lock = Lock::open(bytes, &opts)?;
+        *out = Box::into_raw(Box::new(lock)) as *mut srwl_lock;
+        Ok(())
+    })
+}
+
+/// Takes the lock for reading (shared with other readers, excluding writers).
+///
+/// `timeout` in seconds: -1 waits forever, 0 tries once, > 0 waits at most that long; NaN or
+/// any other negative value is SRWL_EINVAL. Returns SRWL_OK, SRWL_TIMEOUT (nothing is left on
+/// disk), SRWL_ESTATE (this thread holds the write lock: downgrade is not supported),
+/// SRWL_ELOST (the current hold was lost), SRWL_EFORKED (handle inherited across fork),
+/// SRWL_EUNSAFE or SRWL_EIO. If the handle already holds a read lock, any thread of the
+/// process adds a level, which srwl_release() removes. Thread-safe.
+#[no_mangle]
+pub unsafe extern "C" fn srwl_acquire_read(lock: *mut srwl_lock, timeout: f64) -> srwl_status {
+    guard("srwl_acquire_read", || {
+        handle("srwl_acquire_read", lock)?.acquire(Role::Read, timeout)
+    })
+}
+
+/// Takes the lock for writing (exclusive against every other handle, process and host).
+///
+/// `timeout` as for srwl_acquire_read(). Returns SRWL_OK, SRWL_TIMEOUT (nothing is left on
+/// disk), SRWL_ESTATE (the handle holds a read lock: upgrade is not supported), SRWL_ELOST,
+/// SRWL_EFORKED, SRWL_EUNSAFE or SRWL_EIO. Write holds nest in the owning thread only; another
+/// thread of the process that asks for the same handle waits until it is released.
+/// Thread-safe.
+#[no_mangle]
+pub unsafe extern "C" fn srwl_acquire_write(lock: *mut srwl_lock, timeout: f64) -> srwl_status {
+    guard("srwl_acquire_write", || {
+        handle("srwl_acquire_write", lock)?.acquire(Role::Write, timeout)
+    })
+}
+
+/// Releases one level of the handle's hold; the last level removes the record on disk.
+///
+/// Returns SRWL_OK, SRWL_ESTATE (no hold, or a write hold owned by another thread),
+/// SRWL_ELOST (the hold had been lost: nothing belonging to the new holder was touched, and
+/// the handle now holds nothing), SRWL_EFORKED (inherited handle: nothing on disk is touched)
+/// or SRWL_EIO. Thread-safe.
+#[no_mangle]
+pub unsafe extern "C" fn srwl_release(lock: *mut srwl_lock) -> srwl_status {
+    guard("srwl_release", || handle("srwl_release", lock)?.release())
+}
+
+/// Checks the hold: SRWL_OK while held and alive, SRWL_ELOST once lost (evicted; also checks
+/// that the record is still on disk), SRWL_ESTATE if the handle holds nothing,
+/// SRWL_EFORKED for an inherited handle. Thread-safe.
+#[no_mangle]
+pub unsafe extern "C" fn srwl_check(lock: *mut srwl_lock) -> srwl_status {
+    guard("srwl_check", || handle("srwl_check", lock)?.check())
+}
+
+/// Stores the fencing token of the current hold in `*out`: a counter that grows with every
+/// write grant on this lock path, across hosts. For a write hold it is the value this grant
+/// set; for a read hold, the value of the last write grant (0 if none). Hand it to the
+/// resource you protect so that it can refuse writes from a holder that was evicted.
+/// Returns SRWL_OK, SRWL_EINVAL (NULL), SRWL_ESTATE (no hold), SRWL_EFORKED or SRWL_EIO.
+/// Thread-safe.
+#[no_mangle]
+pub unsafe extern "C" fn srwl_generation(lock: *mut srwl_lock, out: *mut u64) -> srwl_status {
+    guard("srwl_generation", || {
+        let l = handle("srwl_generation", lock)?;
+        if out.is_null() {
+            return Err(null("srwl_generation", "out"));
+        }
+        *out = l.generation()?;
+        Ok(())
+    })
+}
+
+/// Closes and frees a handle. NULL is a no-op (SRWL_OK). If the handle holds a lock it is
+/// released first (all levels); the handle is freed whatever the result, which is SRWL_OK,
+/// SRWL_ELOST (the hold had been lost) or SRWL_EIO. For a handle inherited across fork nothing
+/// on disk is touched (the parent still holds). Do not use the handle afterwards, nor close it
+/// while another thread uses it.
+#[no_mangle]
+pub unsafe extern "C" fn srwl_close(lock: *mut srwl_lock) -> srwl_status {
+    guard("srwl_close", || {
+        if lock.is_null() {
+            return Ok(());
+        }
+        let l = Box::from_raw(lock as *mut Lock);
+        l.close()
+    })
+}
+
+/// A static, NUL-terminated description of a status code ("unknown status" for values
+/// outside the enum). Never NULL; do not free. Thread-safe.
+#[no_mangle]
+pub extern "C" fn srwl_status_str(status: c_int) -> *const c_char {
+    match Status::from_i32(status) {
+        Some(s) => s.as_cstr().as_ptr(),
+        None => c"unknown status".as_ptr(),
+    }
+}
+
+/// The message of this thread's last failed call: the operation, the path and the OS error,
+/// e.g. "open sidecar directory /scratch/x.srwl: ELOOP (...)". Empty if no call failed yet.
+/// Never NULL. The pointer is valid until this thread's next libsoftrwlock call; do not free.
+/// Thread-safe (each thread has its own).
+#[no_mangle]
+pub extern "C" fn srwl_last_error() -> *const c_char {
+    LAST_ERROR.with(|e| e.borrow().as_ptr())
+}
+
+/// The library version, e.g. "0.1.0". Static; do not free. Thread-safe.
+#[no_mangle]
+pub extern "C" fn srwl_version() -> *const c_char {
+    static V: &CStr = match CStr::from_bytes_with_nul(concat!(env!("CARGO_PKG_VERSION"), "\0").as_bytes()) {
+        Ok(v) => v,
+        Err(_) => c"unknown",
+    };
+    V.as_ptr()
+}

@@ -1,0 +1,487 @@
+//! The filesystem layer: every raw syscall the library makes lives here.
+//!
+//! Everything works relative to directory handles (openat and friends), never by re-resolving
+//! a path; every open carries O_NOFOLLOW (a planted symlink is refused, never followed),
+//! O_CLOEXEC, and O_NONBLOCK where a FIFO could be planted. Files are created 0600 and
+//! directories 0700.
+
+use std::ffi::CStr;
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+
+use crate::inject;
+
+/// Largest number of bytes read from any file: records are far smaller.
+pub const READ_CAP: usize = 512;
+
+fn cvt(r: libc::c_int) -> io::Result<libc::c_int> {
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(r)
+    }
+}
+
+fn retry_eintr<F: FnMut() -> libc::c_int>(mut f: F) -> io::Result<libc::c_int> {
+    loop {
+        match cvt(f()) {
+            Err(e) if e.raw_os_error() == Some(libc::EINTR) => continue,
+            other => return other,
+        }
+    }
+}
+
+/// A NUL-terminated name built in place (no heap allocation on the hot path).
+#[derive(Clone, Copy)]
+pub struct Name {
+    buf: [u8; 112],
+    len: usize,
+}
+
+impl Name {
+    pub fn new() -> Name {
+        Name {
+            buf: [0; 112],
+            len: 0,
+        }
+    }
+
+    pub fn from_bytes(parts: &[&[u8]]) -> Name {
+        let mut n = Name::new();
+        for p in parts {
+            n.push(p);
+        }
+        n
+    }
+
+    pub fn push(&mut self, bytes: &[u8]) -> &mut Self {
+        assert!(self.len + bytes.len() < self.buf.len(), "name too long");
+        self.buf[self.len..self.len + bytes.len()].copy_from_slice(bytes);
+        self.len += bytes.len();
+        self.buf[self.len] = 0;
+        self
+    }
+
+    pub fn as_cstr(&self) -> &CStr {
+        CStr::from_bytes_with_nul(&self.buf[..=self.len]).expect("name has no interior NUL")
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+
+    pub fn display(&self) -> String {
+        String::from_utf8_lossy(self.as_bytes()).into_owned()
+    }
+}
+
+impl Default for Name {
+    fn default() -> Self {
+        Name::new()
+    }
+}
+
+/// A directory handle.
+#[derive(Debug)]
+pub struct Dir {
+    fd: OwnedFd,
+}
+
+impl AsRawFd for Dir {
+    fn as_raw_fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+}
+
+/// Type of an object as seen by lstat (no symlink followed).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    File,
+    Dir,
+    Symlink,
+    Other,
+}
+
+pub struct Stat {
+    pub kind: Kind,
+    pub uid: u32,
+    pub mode: u32,
+}
+
+fn stat_of(st: &libc::stat) -> Stat {
+    let kind = match st.st_mode & libc::S_IFMT {
+        libc::S_IFREG => Kind::File,
+        libc::S_IFDIR => Kind::Dir,
+        libc::S_IFLNK => Kind::Symlink,
+        _ => Kind::Other,
+    };
+    Stat {
+        kind,
+        uid: st.st_uid,
+        mode: st.st_mode & 0o7777,
+    }
+}
+
+impl Dir {
+    /// Opens a directory by a path that may traverse symlinks (the caller's own parent
+    /// directory path): used once, to find the directory that holds the lock path.
+    pub fn open_path(path: &CStr) -> io::Result<Dir> {
+        let fd = retry_eintr(|| unsafe {
+            libc::open(
+                path.as_ptr(),
+                libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
+            )
+        })?;
+        Ok(Dir {
+            fd: unsafe { OwnedFd::from_raw_fd(fd) },
+        })
+    }
+
+    /// Opens the directory `name` inside this one; a symlink there is refused (ELOOP or ENOTDIR).
+    pub fn open_dir(&self, name: &CStr) -> io::Result<Dir> {
+        inject::point();
+        let fd = retry_eintr(|| unsafe {
+            libc::openat(
+                self.as_raw_fd(),
+                name.as_ptr(),
+                libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+            )
+        })?;
+        Ok(Dir {
+            fd: unsafe { OwnedFd::from_raw_fd(fd) },
+        })
+    }
+
+    pub fn mkdir(&self, name: &CStr) -> io::Result<()> {
+        inject::point();
+        cvt(unsafe { libc::mkdirat(self.as_raw_fd(), name.as_ptr(), 0o700) }).map(|_| ())
+    }
+
+    /// Exclusive create of a 0600 file holding `data`. EEXIST if the name exists (of any type).
+    /// If the write fails the file is removed again.
+    pub fn create_excl(&self, name: &CStr, data: &[u8]) -> io::Result<()> {
+        inject::point();
+        let fd = retry_eintr(|| unsafe {
+            libc::openat(
+                self.as_raw_fd(),
+                name.as_ptr(),
+                libc::O_WRONLY
+                    | libc::O_CREAT
+                    | libc::O_EXCL
+                    | libc::O_NOFOLLOW
+                    | libc::O_NONBLOCK
+                    | libc::O_CLOEXEC,
+                0o600 as libc::c_uint,
+            )
+        })?;
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        if let Err(e) = write_all_at(fd.as_raw_fd(), data) {
+            drop(fd);
+            let _ = self.unlink(name);
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// Rewrites an existing regular file in place (same length records: no truncate needed).
+    /// ENOENT if it is gone; EINVAL if it is not a regular file.
+    pub fn rewrite(&self, name: &CStr, data: &[u8]) -> io::Result<()> {
+        inject::point();
+        let fd = retry_eintr(|| unsafe {
+            libc::openat(
+                self.as_raw_fd(),
+                name.as_ptr(),
+                libc::O_WRONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC,
+            )
+        })?;
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        let st = fstat(fd.as_raw_fd())?;
+        if st.kind != Kind::File {
+            return Err(io::Error::from_raw_os_error(libc::EINVAL));
+        }
+        write_all_at(fd.as_raw_fd(), data)
+    }
+
+    /// Reads at most READ_CAP + 1 bytes of a regular file (so an oversized file shows as such).
+    /// A non-regular file is reported as EINVAL, never read (a FIFO would block).
+    pub fn read_small(&self, name: &CStr, out: &mut Vec<u8>) -> io::Result<()> {
+        inject::point();
+        out.clear();
+        let fd = retry_eintr(|| unsafe {
+            libc::openat(
+                self.as_raw_fd(),
+                name.as_ptr(),
+                libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC,
+            )
+        })?;
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        if fstat(fd.as_raw_fd())?.kind != Kind::File {
+            return Err(io::Error::from_raw_os_error(libc::EINVAL));
+        }
+        let mut buf = [0u8; READ_CAP + 1];
+        let mut got = 0;
+        while got < buf.len() {
+            let n = unsafe {
+                libc::pread(
+                    fd.as_raw_fd(),
+                    buf[got..].as_mut_ptr().cast(),
+                    buf.len() - got,
+                    got as libc::off_t,
+                )
+            };
+            if n < 0 {
+                let e = io::Error::last_os_error();
+                if e.raw_os_error() == Some(libc::EINTR) {
+                    continue;
+                }
+                return Err(e);
+            }
+            if n == 0 {
+                break;
+            }
+            got += n as usize;
+        }
+        out.extend_from_slice(&buf[..got]);
+        Ok(())
+    }
+
+    pub fn unlink(&self, name: &CStr) -> io::Result<()> {
+        inject::point();
+        cvt(unsafe { libc::unlinkat(self.as_raw_fd(), name.as_ptr(), 0) }).map(|_| ())
+    }
+
+    pub fn rmdir(&self, name: &CStr) -> io::Result<()> {
+        inject::point();
+        cvt(unsafe { libc::unlinkat(self.as_raw_fd(), name.as_ptr(), libc::AT_REMOVEDIR) })
+            .map(|_| ())
+    }
+
+    /// rename(2) between two names relative to two directory handles. The server refuses to
+    /// replace a non-empty directory (ENOTEMPTY or EEXIST): the writer's grant rests on that.
+    pub fn rename(&self, from: &CStr, to_dir: &Dir, to: &CStr) -> io::Result<()> {
+        inject::point();
+        cvt(unsafe {
+            libc::renameat(
+                self.as_raw_fd(),
+                from.as_ptr(),
+                to_dir.as_raw_fd(),
+                to.as_ptr(),
+            )
+        })
+        .map(|_| ())
+    }
+
+    /// lstat of a name in this directory (no symlink followed).
+    pub fn stat(&self, name: &CStr) -> io::Result<Stat> {
+        inject::point();
+        let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        cvt(unsafe {
+            libc::fstatat(
+                self.as_raw_fd(),
+                name.as_ptr(),
+                &mut st,
+                libc::AT_SYMLINK_NOFOLLOW,
+            )
+        })?;
+        Ok(stat_of(&st))
+    }
+
+    pub fn fstat(&self) -> io::Result<Stat> {
+        fstat(self.as_raw_fd())
+    }
+
+    pub fn chmod_0700(&self) -> io::Result<()> {
+        cvt(unsafe { libc::fchmod(self.as_raw_fd(), 0o700) }).map(|_| ())
+    }
+
+    /// Lists the directory from its start, calling `f(name, kind_hint)` for each entry other
+    /// than "." and "..". `buf` is the caller's reusable buffer. A listing is a hint: it may be
+    /// stale on a network filesystem.
+    pub fn list(&self, buf: &mut Vec<u8>, mut f: impl FnMut(&[u8])) -> io::Result<()> {
+        inject::point();
+        if buf.len() < 8192 {
+            buf.resize(8192, 0);
+        }
+        if unsafe { libc::lseek(self.as_raw_fd(), 0, libc::SEEK_SET) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        loop {
+            let n = unsafe {
+                libc::syscall(
+                    libc::SYS_getdents64,
+                    self.as_raw_fd(),
+                    buf.as_mut_ptr(),
+                    buf.len(),
+                )
+            };
+            if n < 0 {
+                let e = io::Error::last_os_error();
+                if e.raw_os_error() == Some(libc::EINTR) {
+                    continue;
+                }
+                return Err(e);
+            }
+            if n == 0 {
+                return Ok(());
+            }
+            let n = n as usize;
+            let mut off = 0;
+            // struct linux_dirent64 { u64 ino; i64 off; u16 reclen; u8 type; char name[]; }
+            while off + 19 <= n {
+                let reclen = u16::from_ne_bytes([buf[off + 16], buf[off + 17]]) as usize;
+                if reclen < 19 || off + reclen > n {
+                    return Err(io::Error::from_raw_os_error(libc::EIO));
+                }
+                let name_area = &buf[off + 19..off + reclen];
+                let name_len = name_area.iter().position(|&b| b == 0).unwrap_or(name_area.len());
+                let name = &name_area[..name_len];
+                if name != b"." && name != b".." {
+                    f(name);
+                }
+                off += reclen;
+            }
+        }
+    }
+
+    /// Opens (creating if asked) a small regular file for in-place read and update.
+    pub fn open_rw(&self, name: &CStr, create: bool) -> io::Result<OwnedFd> {
+        inject::point();
+        let mut flags = libc::O_RDWR | libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC;
+        if create {
+            flags |= libc::O_CREAT;
+        }
+        let fd = retry_eintr(|| unsafe {
+            libc::openat(
+                self.as_raw_fd(),
+                name.as_ptr(),
+                flags,
+                0o600 as libc::c_uint,
+            )
+        })?;
+        Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    }
+
+    pub fn open_ro(&self, name: &CStr) -> io::Result<OwnedFd> {
+        inject::point();
+        let fd = retry_eintr(|| unsafe {
+            libc::openat(
+                self.as_raw_fd(),
+                name.as_ptr(),
+                libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC,
+            )
+        })?;
+        Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    }
+}
+
+pub fn fstat(fd: RawFd) -> io::Result<Stat> {
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    cvt(unsafe { libc::fstat(fd, &mut st) })?;
+    Ok(stat_of(&st))
+}
+
+/// pread into `buf` from offset 0: one call (the files are tiny). ESPIPE on a FIFO.
+pub fn pread0(fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {
+    loop {
+        let n = unsafe { libc::pread(fd, buf.as_mut_ptr().cast(), buf.len(), 0) };
+        if n >= 0 {
+            return Ok(n as usize);
+        }
+        let e = io::Error::last_os_error();
+        if e.raw_os_error() != Some(libc::EINTR) {
+            return Err(e);
+        }
+    }
+}
+
+/// pwrite all of `data` at offset 0. ESPIPE on a FIFO.
+pub fn write_all_at(fd: RawFd, data: &[u8]) -> io::Result<()> {
+    let mut done = 0;
+    while done < data.len() {
+        let n = unsafe {
+            libc::pwrite(
+                fd,
+                data[done..].as_ptr().cast(),
+                data.len() - done,
+                done as libc::off_t,
+            )
+        };
+        if n < 0 {
+            let e = io::Error::last_os_error();
+            if e.raw_os_error() == Some(libc::EINTR) {
+                continue;
+            }
+            return Err(e);
+        }
+        if n == 0 {
+            return Err(io::Error::from_raw_os_error(libc::EIO));
+        }
+        done += n as usize;
+    }
+    Ok(())
+}
+
+pub fn geteuid() -> u32 {
+    unsafe { libc::geteuid() }
+}
+
+pub fn getpid() -> u32 {
+    unsafe { libc::getpid() as u32 }
+}
+
+/// Fills `buf` with random bytes from the kernel (getrandom(2)).
+pub fn random_bytes(buf: &mut [u8]) {
+    let mut done = 0;
+    while done < buf.len() {
+        let n = unsafe { libc::getrandom(buf[done..].as_mut_ptr().cast(), buf.len() - done, 0) };
+        if n > 0 {
+            done += n as usize;
+        } else if n < 0 && io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+            // getrandom cannot fail on Linux >= 3.17 with flags 0 except EINTR; be safe.
+            use rand::RngCore;
+            rand::thread_rng().fill_bytes(&mut buf[done..]);
+            return;
+        }
+    }
+}
+
+/// Describes an io::Error the way users read it: "ENOENT (No such file or directory)".
+pub fn describe(e: &io::Error) -> String {
+    match e.raw_os_error() {
+        Some(code) => format!("{} ({})", errno_name(code), strerror(code)),
+        None => e.to_string(),
+    }
+}
+
+fn strerror(code: i32) -> String {
+    let s = unsafe { CStr::from_ptr(libc::strerror(code)) };
+    s.to_string_lossy().into_owned()
+}
+
+fn errno_name(code: i32) -> &'static str {
+    match code {
+        libc::ENOENT => "ENOENT",
+        libc::EEXIST => "EEXIST",
+        libc::ENOTEMPTY => "ENOTEMPTY",
+        libc::ENOTDIR => "ENOTDIR",
+        libc::EISDIR => "EISDIR",
+        libc::ELOOP => "ELOOP",
+        libc::EACCES => "EACCES",
+        libc::EPERM => "EPERM",
+        libc::ESTALE => "ESTALE",
+        libc::EIO => "EIO",
+        libc::EINVAL => "EINVAL",
+        libc::ENOSPC => "ENOSPC",
+        libc::EROFS => "EROFS",
+        libc::EXDEV => "EXDEV",
+        libc::ENAMETOOLONG => "ENAMETOOLONG",
+        libc::EMFILE => "EMFILE",
+        libc::ENFILE => "ENFILE",
+        libc::EDQUOT => "EDQUOT",
+        libc::ESPIPE => "ESPIPE",
+        libc::EAGAIN => "EAGAIN",
+        libc::EBUSY => "EBUSY",
+        libc::ENOTCONN => "ENOTCONN",
+        _ => "errno",
+    }
+}

@@ -1,0 +1,191 @@
+//! The heartbeat: one background thread per process refreshes every record the process
+//! holds, so that other processes can tell a live holder from a dead one.
+//!
+//! A refresh opens the record by name (O_NOFOLLOW), rewrites its nonce in place and closes it;
+//! a record is never kept open (on NFS an open file that is unlinked is silly-renamed, and the
+//! room would never empty). A record found gone means the hold was lost (evicted): the hold's
+//! `lost` flag is raised and the record is never recreated.
+
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use crate::fs::{Dir, Name};
+use crate::record::Record;
+
+struct Entry {
+    id: u64,
+    side: Arc<Dir>,
+    /// Path of the record relative to the sidecar directory.
+    path: Name,
+    record: Record,
+    interval: Duration,
+    next_due: Instant,
+    lost: Arc<AtomicBool>,
+    /// A refresh of this entry is in progress outside the registry lock.
+    refreshing: bool,
+}
+
+struct Registry {
+    entries: Vec<Entry>,
+    next_id: u64,
+    thread_running: bool,
+}
+
+static REGISTRY: Mutex<Registry> = Mutex::new(Registry {
+    entries: Vec::new(),
+    next_id: 1,
+    thread_running: false,
+});
+static WAKE: Condvar = Condvar::new();
+
+fn registry() -> MutexGuard<'static, Registry> {
+    REGISTRY.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// A registered hold: its id and the flag the heartbeat raises when the hold is lost.
+pub struct Registration {
+    pub id: u64,
+    pub lost: Arc<AtomicBool>,
+}
+
+/// Starts refreshing a record; starts the heartbeat thread if this process has none.
+pub fn register(side: Arc<Dir>, path: Name, record: Record, interval: Duration) -> Registration {
+    let lost = Arc::new(AtomicBool::new(false));
+    let mut reg = registry();
+    let id = reg.next_id;
+    reg.next_id += 1;
+    reg.entries.push(Entry {
+        id,
+        side,
+        path,
+        record,
+        interval,
+        next_due: Instant::now() + interval,
+        lost: lost.clone(),
+        refreshing: false,
+    });
+    if !reg.thread_running {
+        let spawned = std::thread::Builder::new()
+            .name("srwl-heartbeat".into())
+            .spawn(run);
+        // If no thread can be made the holds still work; they are refreshed by no one and
+        // will be evicted after the stale threshold, which the holder learns as SRWL_ELOST.
+        reg.thread_running = spawned.is_ok();
+    }
+    WAKE.notify_all();
+    Registration { id, lost }
+}
+
+/// Stops refreshing a record. Waits while a refresh of it is in progress, so that the
+/// caller's unlink never meets an open file (NFS silly rename).
+pub fn unregister(id: u64) {
+    let mut reg = registry();
+    loop {
+        match reg.entries.iter().position(|e| e.id == id) {
+            None => return,
+            Some(i) if !reg.entries[i].refreshing => {
+                reg.entries.swap_remove(i);
+                return;
+            }
+            Some(_) => {
+                reg = WAKE
+                    .wait_timeout(reg, Duration::from_millis(10))
+                    .unwrap_or_else(|p| p.into_inner())
+                    .0
+            }
+        }
+    }
+}
+
+fn run() {
+    let mut buf = Vec::with_capacity(256);
+    let mut reg = registry();
+    loop {
+        if !reg.thread_running {
+            return;
+        }
+        let now = Instant::now();
+        let due = reg
+            .entries
+            .iter()
+            .position(|e| !e.refreshing && e.next_due <= now);
+        if let Some(i) = due {
+            let e = &mut reg.entries[i];
+            e.refreshing = true;
+            e.record.nonce = e.record.nonce.wrapping_add(1);
+            e.record.encode(&mut buf);
+            let (id, side, path) = (e.id, e.side.clone(), e.path);
+            drop(reg);
+            let result = side.rewrite(path.as_cstr(), &buf);
+            reg = registry();
+            if let Some(e) = reg.entries.iter_mut().find(|e| e.id == id) {
+                e.refreshing = false;
+                match result {
+                    Ok(()) => e.next_due = Instant::now() + e.interval,
+                    Err(err)
+                        if matches!(
+                            err.raw_os_error(),
+                            Some(libc::ENOENT) | Some(libc::ENOTDIR) | Some(libc::EINVAL)
+                        ) =>
+                    {
+                        // Gone, or replaced by something that is not our file: evicted.
+                        e.lost.store(true, Ordering::SeqCst);
+                        e.next_due = Instant::now() + Duration::from_secs(86_400);
+                    }
+                    // ESTALE, EIO, ...: the file server had a moment; try again soon.
+                    Err(_) => e.next_due = Instant::now() + e.interval / 4,
+                }
+            }
+            WAKE.notify_all();
+            continue;
+        }
+        let next = reg
+            .entries
+            .iter()
+            .filter(|e| !e.refreshing)
+            .map(|e| e.next_due)
+            .min();
+        let wait = match next {
+            Some(t) => t.saturating_duration_since(now),
+            None => Duration::from_secs(3600),
+        };
+        reg = WAKE
+            .wait_timeout(reg, wait.max(Duration::from_micros(100)))
+            .unwrap_or_else(|p| p.into_inner())
+            .0;
+    }
+}
+
+// Fork support: the registry lock is the only library lock that a background thread takes.
+thread_local! {
+    static FORK_GUARD: RefCell<Option<MutexGuard<'static, Registry>>> = const { RefCell::new(None) };
+}
+
+/// atfork prepare: take the registry lock so that no refresh is half-registered at fork.
+pub fn fork_prepare() {
+    let g = registry();
+    FORK_GUARD.with(|f| *f.borrow_mut() = Some(g));
+}
+
+/// atfork parent: release the lock.
+pub fn fork_parent() {
+    FORK_GUARD.with(|f| drop(f.borrow_mut().take()));
+}
+
+/// atfork child: the heartbeat thread does not exist here and the parent's holds are not
+/// ours: forget them (closing our copies of their descriptors), then release the lock.
+pub fn fork_child() {
+    FORK_GUARD.with(|f| {
+        if let Some(mut g) = f.borrow_mut().take() {
+            g.entries.clear();
+            g.thread_running = false;
+        }
+    });
+}
+
+/// Number of records this process is refreshing (for tests and diagnostics).
+pub fn active_count() -> usize {
+    registry().entries.len()
+}

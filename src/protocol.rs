@@ -1,0 +1,863 @@
+//! The srwl/1 protocol on one sidecar directory (see docs/PROTOCOL.md).
+//!
+//! Safety rests only on operations the file server performs atomically: exclusive create,
+//! mkdir, rename of a directory onto the room (refused while the room is non-empty), unlink of
+//! a uniquely named record. Listings, stats and reads are hints: a stale one may delay a
+//! grant, never cause a wrong one.
+
+use std::collections::HashMap;
+use std::ffi::CStr;
+use std::io;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::fs::{self, describe, Dir, Kind, Name};
+use crate::record::{self, parse_record_name, record_name, Record, Role, Ticket, TicketKind, Token};
+use crate::status::{Error, Result, Status};
+
+pub const ROOM: &CStr = c"R";
+pub const QUEUE: &CStr = c"Q";
+pub const CLOSED: &CStr = c"closed";
+pub const GEN: &CStr = c"gen";
+
+fn errno(e: &io::Error) -> i32 {
+    e.raw_os_error().unwrap_or(0)
+}
+
+/// An error from a filesystem step: names the operation, the path and the OS error.
+pub fn fs_error(op: &str, path: &str, e: &io::Error) -> Error {
+    let status = match errno(e) {
+        libc::ELOOP | libc::ENOTDIR => Status::SRWL_EUNSAFE,
+        _ => Status::SRWL_EIO,
+    };
+    let hint = match errno(e) {
+        libc::ELOOP => ": a symlink is there, refusing to follow it",
+        libc::ENOTDIR => ": expected a directory (a symlink or a file is there)",
+        _ => "",
+    };
+    Error::new(status, format!("{op} {path}: {}{hint}", describe(e)))
+}
+
+/// What happened when a reader tried to enter the room.
+pub enum Entry {
+    Entered,
+    /// A writer is inside (its `closed` is in the room); our record was removed again.
+    Closed,
+}
+
+/// What happened when a writer tried to take the room.
+pub enum Grant {
+    Granted,
+    /// The room is not empty.
+    Occupied,
+    /// Our claim is gone (evicted while we were stopped): claim again.
+    ClaimLost,
+}
+
+/// When each observed entry last changed, on this process's monotonic clock. Staleness is
+/// only ever judged from our own observations: no clock of another host is compared.
+#[derive(Default)]
+struct Observer {
+    seen: HashMap<Vec<u8>, Seen>,
+}
+
+struct Seen {
+    bytes: Vec<u8>,
+    since: Instant,
+    last: Instant,
+}
+
+impl Observer {
+    /// Records what `key` looks like now; returns how long it has looked exactly like this.
+    fn observe(&mut self, key: &[u8], bytes: &[u8], now: Instant) -> Duration {
+        match self.seen.get_mut(key) {
+            Some(s) if s.bytes == bytes => {
+                s.last = now;
+                now - s.since
+            }
+            Some(s) => {
+                s.bytes.clear();
+                s.bytes.extend_from_slice(bytes);
+                s.since = now;
+                s.last = now;
+                Duration::ZERO
+            }
+            None => {
+                self.seen.insert(
+                    key.to_vec(),
+                    Seen {
+                        bytes: bytes.to_vec(),
+                        since: now,
+                        last: now,
+                    },
+                );
+                Duration::ZERO
+            }
+        }
+    }
+
+    fn forget(&mut self, key: &[u8]) {
+        self.seen.remove(key);
+    }
+
+    /// Drops what has not been seen for a while (it is gone).
+    fn prune(&mut self, now: Instant, keep: Duration) {
+        if self.seen.len() > 64 {
+            self.seen.retain(|_, s| now - s.last < keep);
+        }
+    }
+}
+
+/// Settings of one participant.
+pub struct Params {
+    pub stale: Duration,
+    pub lease_ms: u64,
+    pub host: String,
+}
+
+/// One participant's view of a sidecar directory: handles, buffers and observations.
+pub struct Disk {
+    pub side: Arc<Dir>,
+    queue: Dir,
+    room: Option<Dir>,
+    /// The sidecar path, for messages.
+    pub display: String,
+    params: Params,
+    tickets: Vec<Ticket>,
+    list_buf: Vec<u8>,
+    read_buf: Vec<u8>,
+    names: Vec<Vec<u8>>,
+    observer: Observer,
+    dead_counter: u64,
+    evictor_token: Token,
+}
+
+impl Disk {
+    /// Creates (if needed) and opens the sidecar directory `<base>.srwl` in `parent`, refusing a
+    /// symlink, a non-directory or a directory owned by another user.
+    pub fn open(parent: &Dir, side_name: &CStr, display: String, params: Params) -> Result<Disk> {
+        let euid = fs::geteuid();
+        match parent.mkdir(side_name) {
+            Ok(()) => {}
+            Err(e) if errno(&e) == libc::EEXIST => {}
+            Err(e) => return Err(fs_error("mkdir", &display, &e)),
+        }
+        let side = parent
+            .open_dir(side_name)
+            .map_err(|e| fs_error("open sidecar directory", &display, &e))?;
+        let st = side
+            .fstat()
+            .map_err(|e| fs_error("fstat", &display, &e))?;
+        if st.uid != euid {
+            return Err(Error::new(
+                Status::SRWL_EUNSAFE,
+                format!(
+                    "open {display}: owned by uid {}, not by this process's uid {euid}; refusing to use it",
+                    st.uid
+                ),
+            ));
+        }
+        if st.mode & 0o777 != 0o700 {
+            side.chmod_0700()
+                .map_err(|e| fs_error("chmod 0700", &display, &e))?;
+        }
+        for sub in [ROOM, QUEUE] {
+            match side.mkdir(sub) {
+                Ok(()) => {}
+                Err(e) if errno(&e) == libc::EEXIST => {}
+                Err(e) => {
+                    return Err(fs_error(
+                        "mkdir",
+                        &format!("{display}/{}", sub.to_string_lossy()),
+                        &e,
+                    ))
+                }
+            }
+        }
+        let sub_path = |s: &CStr| format!("{display}/{}", s.to_string_lossy());
+        let queue = side
+            .open_dir(QUEUE)
+            .map_err(|e| fs_error("open", &sub_path(QUEUE), &e))?;
+        let room = side
+            .open_dir(ROOM)
+            .map_err(|e| fs_error("open", &sub_path(ROOM), &e))?;
+        for (d, n) in [(&queue, QUEUE), (&room, ROOM)] {
+            let st = d.fstat().map_err(|e| fs_error("fstat", &sub_path(n), &e))?;
+            if st.uid != euid {
+                return Err(Error::new(
+                    Status::SRWL_EUNSAFE,
+                    format!("open {}: owned by uid {}, not {euid}", sub_path(n), st.uid),
+                ));
+            }
+        }
+        Ok(Disk {
+            side: Arc::new(side),
+            queue,
+            room: Some(room),
+            display,
+            params,
+            tickets: Vec::with_capacity(16),
+            list_buf: Vec::new(),
+            read_buf: Vec::with_capacity(fs::READ_CAP + 1),
+            names: Vec::new(),
+            observer: Observer::default(),
+            dead_counter: 0,
+            evictor_token: Token::random(),
+        })
+    }
+
+    fn path(&self, rel: &[u8]) -> String {
+        format!("{}/{}", self.display, String::from_utf8_lossy(rel))
+    }
+
+    /// A record of ours with a fresh random nonce.
+    pub fn record(&self, role: Role, token: Token) -> Record {
+        let mut n = [0u8; 8];
+        fs::random_bytes(&mut n);
+        Record {
+            role,
+            token,
+            pid: fs::getpid(),
+            host: self.params.host.clone(),
+            lease_ms: self.params.lease_ms,
+            nonce: u64::from_ne_bytes(n),
+        }
+    }
+
+    // ---- the queue -------------------------------------------------------------------------
+
+    /// Lists the queue (a hint). Returns the tickets, ordered by key, and the largest seq seen.
+    pub fn list_queue(&mut self) -> Result<(&[Ticket], u64)> {
+        let mut tickets = std::mem::take(&mut self.tickets);
+        tickets.clear();
+        let mut max_seq = 0u64;
+        let r = self.queue.list(&mut self.list_buf, |name| {
+            if let Some(t) = Ticket::parse(name) {
+                max_seq = max_seq.max(t.seq);
+                tickets.push(t);
+            }
+        });
+        self.tickets = tickets;
+        r.map_err(|e| fs_error("list", &self.path(b"Q"), &e))?;
+        self.tickets.sort_by_key(|t| t.key());
+        Ok((&self.tickets, max_seq))
+    }
+
+    /// Publishes a reader's place in the queue: `Q/r.<seq>.<token>`.
+    pub fn take_reader_ticket(&mut self, ticket: &Ticket, rec: &Record) -> Result<()> {
+        let name = ticket.name();
+        rec.encode(&mut self.read_buf);
+        self.queue
+            .create_excl(name.as_cstr(), &self.read_buf)
+            .map_err(|e| fs_error("create", &self.path(&[b"Q/", name.as_bytes()].concat()), &e))
+    }
+
+    /// Refreshes a waiting reader's ticket; false if it was evicted.
+    pub fn refresh_reader_ticket(&mut self, ticket: &Ticket, rec: &mut Record) -> Result<bool> {
+        rec.nonce = rec.nonce.wrapping_add(1);
+        rec.encode(&mut self.read_buf);
+        match self.queue.rewrite(ticket.name().as_cstr(), &self.read_buf) {
+            Ok(()) => Ok(true),
+            Err(e) if matches!(errno(&e), libc::ENOENT | libc::EINVAL) => Ok(false),
+            Err(e) if errno(&e) == libc::ESTALE => Ok(true),
+            Err(e) => Err(fs_error("rewrite", &self.path(ticket.name().as_bytes()), &e)),
+        }
+    }
+
+    pub fn remove_reader_ticket(&mut self, ticket: &Ticket) {
+        let _ = self.queue.unlink(ticket.name().as_cstr());
+    }
+
+    /// Prepares a writer's claim: `Q/w.<seq>.<token>/closed/w.<token>`. The claim is the
+    /// writer's place in the queue and, once renamed onto `R`, the closed room.
+    pub fn make_claim(&mut self, ticket: &Ticket, rec: &Record) -> Result<()> {
+        let name = ticket.name();
+        let claim_path = self.path(&[b"Q/", name.as_bytes()].concat());
+        self.queue
+            .mkdir(name.as_cstr())
+            .map_err(|e| fs_error("mkdir", &claim_path, &e))?;
+        let result = (|| {
+            let claim = self.queue.open_dir(name.as_cstr()).map_err(|e| ("open", e))?;
+            claim.mkdir(CLOSED).map_err(|e| ("mkdir closed in", e))?;
+            let closed = claim.open_dir(CLOSED).map_err(|e| ("open closed in", e))?;
+            rec.encode(&mut self.read_buf);
+            closed
+                .create_excl(record_name(Role::Write, &ticket.token).as_cstr(), &self.read_buf)
+                .map_err(|e| ("create record in", e))
+        })();
+        if let Err((op, e)) = result {
+            let err = fs_error(op, &claim_path, &e);
+            self.remove_claim(ticket);
+            return Err(err);
+        }
+        Ok(())
+    }
+
+    /// Refreshes a waiting writer's claim record; false if the claim was evicted.
+    pub fn refresh_claim(&mut self, ticket: &Ticket, rec: &mut Record) -> Result<bool> {
+        rec.nonce = rec.nonce.wrapping_add(1);
+        rec.encode(&mut self.read_buf);
+        let rel = claim_record_path(ticket);
+        match self.queue.rewrite(rel.as_cstr(), &self.read_buf) {
+            Ok(()) => Ok(true),
+            Err(e) if matches!(errno(&e), libc::ENOENT | libc::ENOTDIR | libc::EINVAL) => Ok(false),
+            Err(e) if errno(&e) == libc::ESTALE => Ok(true),
+            Err(e) => Err(fs_error("rewrite", &self.path(rel.as_bytes()), &e)),
+        }
+    }
+
+    /// Removes our own claim (timeout, error). Only our own uniquely named entries are touched.
+    pub fn remove_claim(&mut self, ticket: &Ticket) {
+        let name = ticket.name();
+        if let Ok(claim) = self.queue.open_dir(name.as_cstr()) {
+            if let Ok(closed) = claim.open_dir(CLOSED) {
+                let _ = closed.unlink(record_name(Role::Write, &ticket.token).as_cstr());
+            }
+            let _ = claim.rmdir(CLOSED);
+        }
+        let _ = self.queue.rmdir(name.as_cstr());
+    }
+
+    /// The grant: rename our claim onto the room. The server refuses while the room holds
+    /// anything (a reader record, another writer's `closed`), atomically.
+    pub fn try_grant(&mut self, ticket: &Ticket) -> Result<Grant> {
+        let name = ticket.name();
+        match self.queue.rename(name.as_cstr(), &self.side, ROOM) {
+            Ok(()) => {
+                self.room = None; // the cached room handle names the replaced room
+                Ok(Grant::Granted)
+            }
+            Err(e) if matches!(errno(&e), libc::ENOTEMPTY | libc::EEXIST | libc::EBUSY) => {
+                Ok(Grant::Occupied)
+            }
+            Err(e) if errno(&e) == libc::ESTALE => Ok(Grant::Occupied),
+            Err(e) if errno(&e) == libc::ENOENT => {
+                // Our claim is gone, unless a retried rename reported ENOENT after succeeding.
+                if self.holds_write(&ticket.token) {
+                    self.room = None;
+                    Ok(Grant::Granted)
+                } else {
+                    Ok(Grant::ClaimLost)
+                }
+            }
+            Err(e) => Err(fs_error(
+                "rename",
+                &format!("{} onto {}", self.path(&[b"Q/", name.as_bytes()].concat()), self.path(b"R")),
+                &e,
+            )),
+        }
+    }
+
+    /// Path of our writer record in the room, relative to the sidecar.
+    pub fn write_record_path(token: &Token) -> Name {
+        let mut n = Name::from_bytes(&[b"R/closed/"]);
+        n.push(record_name(Role::Write, token).as_bytes());
+        n
+    }
+
+    pub fn read_record_path(token: &Token) -> Name {
+        let mut n = Name::from_bytes(&[b"R/"]);
+        n.push(record_name(Role::Read, token).as_bytes());
+        n
+    }
+
+    fn holds_write(&self, token: &Token) -> bool {
+        self.side.stat(Self::write_record_path(token).as_cstr()).is_ok()
+    }
+
+    /// Whether our record is still there (a hint used by srwl_check).
+    pub fn record_exists(side: &Dir, role: Role, token: &Token) -> bool {
+        let p = if role == Role::Write {
+            Self::write_record_path(token)
+        } else {
+            Self::read_record_path(token)
+        };
+        match side.stat(p.as_cstr()) {
+            Ok(_) => true,
+            Err(e) => !matches!(errno(&e), libc::ENOENT | libc::ENOTDIR),
+        }
+    }
+
+    /// Writer release: unlink our record by its unique name, then remove `closed` if empty.
+    /// A zombie's release finds its record gone (ENOENT) and touches nothing else: the rmdir
+    /// of a `closed` that holds another writer's record fails.
+    pub fn release_write(&mut self, token: &Token) -> Result<bool> {
+        let rec = Self::write_record_path(token);
+        let mut tries = 0;
+        loop {
+            match self.side.unlink(rec.as_cstr()) {
+                Ok(()) => break,
+                Err(e) if matches!(errno(&e), libc::ENOENT | libc::ENOTDIR) => return Ok(false),
+                Err(e) if errno(&e) == libc::ESTALE && tries < 20 => {
+                    tries += 1;
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                Err(e) => return Err(fs_error("unlink", &self.path(rec.as_bytes()), &e)),
+            }
+        }
+        match self.side.rmdir(c"R/closed") {
+            Ok(()) => {}
+            Err(e) if matches!(errno(&e), libc::ENOENT | libc::ENOTEMPTY | libc::EEXIST) => {}
+            // Anything else leaves an empty `closed` that observers remove after the threshold.
+            Err(_) => {}
+        }
+        Ok(true)
+    }
+
+    // ---- the room ----------------------------------------------------------------------------
+
+    fn room(&mut self) -> Result<&Dir> {
+        if self.room.is_none() {
+            let d = match self.side.open_dir(ROOM) {
+                Ok(d) => d,
+                Err(e) if errno(&e) == libc::ENOENT => {
+                    // Nothing removes the room, but recover if someone did.
+                    let _ = self.side.mkdir(ROOM);
+                    self.side
+                        .open_dir(ROOM)
+                        .map_err(|e| fs_error("open", &self.path(b"R"), &e))?
+                }
+                Err(e) => return Err(fs_error("open", &self.path(b"R"), &e)),
+            };
+            self.room = Some(d);
+        }
+        Ok(self.room.as_ref().expect("just set"))
+    }
+
+    /// A hint: is a writer inside (is `closed` in the room)? Errors count as "maybe".
+    pub fn closed_hint(&mut self) -> Result<bool> {
+        let room = self.room()?;
+        match room.stat(CLOSED) {
+            Ok(_) => Ok(true),
+            Err(e) if errno(&e) == libc::ENOENT => Ok(false),
+            Err(_) => {
+                self.room = None;
+                Ok(true)
+            }
+        }
+    }
+
+    /// Reader entry: create our record through the room handle, THEN look for `closed`
+    /// through the same handle. Either the writer's rename came first (we see `closed`) or our
+    /// record did (the rename fails): there is no third ordering.
+    pub fn enter_room(&mut self, token: &Token, rec: &Record) -> Result<Entry> {
+        let name = record_name(Role::Read, token);
+        let mut buf = std::mem::take(&mut self.read_buf);
+        rec.encode(&mut buf);
+        let r = self.create_in_room(&name, &buf);
+        self.read_buf = buf;
+        r?;
+        let room = self.room.as_ref().expect("set by create_in_room");
+        match room.stat(CLOSED) {
+            Err(e) if errno(&e) == libc::ENOENT => Ok(Entry::Entered),
+            _ => {
+                // `closed` is there (or we cannot tell): leave again at once.
+                let _ = room.unlink(name.as_cstr());
+                Ok(Entry::Closed)
+            }
+        }
+    }
+
+    fn create_in_room(&mut self, name: &Name, data: &[u8]) -> Result<()> {
+        let mut attempt = 0;
+        loop {
+            let room = self.room()?;
+            match room.create_excl(name.as_cstr(), data) {
+                Ok(()) => return Ok(()),
+                // A create may report ENOENT/ESTALE and still have happened: the retry finds
+                // our own unique name, which is success.
+                Err(e) if errno(&e) == libc::EEXIST && attempt > 0 => {
+                    let _ = room.rewrite(name.as_cstr(), data);
+                    return Ok(());
+                }
+                Err(e) if matches!(errno(&e), libc::ENOENT | libc::ESTALE) && attempt < 50 => {
+                    // The room was replaced under our handle: reopen it.
+                    self.room = None;
+                    attempt += 1;
+                    if errno(&e) == libc::ESTALE {
+                        std::thread::sleep(Duration::from_millis(20));
+                    }
+                }
+                Err(e) => {
+                    return Err(fs_error(
+                        "create",
+                        &self.path(&[b"R/", name.as_bytes()].concat()),
+                        &e,
+                    ))
+                }
+            }
+        }
+    }
+
+    /// Reader release: unlink our record by its unique name. False if it was already gone
+    /// (we were evicted).
+    pub fn release_read(&mut self, token: &Token) -> Result<bool> {
+        let name = record_name(Role::Read, token);
+        let mut tries = 0;
+        loop {
+            let r = match self.room.as_ref() {
+                Some(room) => room.unlink(name.as_cstr()),
+                None => self.side.unlink(Self::read_record_path(token).as_cstr()),
+            };
+            match r {
+                Ok(()) => return Ok(true),
+                Err(e) if matches!(errno(&e), libc::ENOENT | libc::ENOTDIR) => {
+                    // Through a stale handle ENOENT proves nothing: ask by name before
+                    // concluding that the hold was lost.
+                    if self.room.take().is_some() {
+                        continue;
+                    }
+                    return Ok(false);
+                }
+                Err(e) if errno(&e) == libc::ESTALE && tries < 20 => {
+                    tries += 1;
+                    self.room = None;
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                Err(e) => {
+                    return Err(fs_error(
+                        "unlink",
+                        &self.path(Self::read_record_path(token).as_bytes()),
+                        &e,
+                    ))
+                }
+            }
+        }
+    }
+
+    // ---- the fencing generation ------------------------------------------------------------
+
+    /// Increments the generation counter in place (called by a writer right after its grant,
+    /// so no one else writes it meanwhile). Returns the new value.
+    pub fn bump_generation(&mut self) -> Result<u64> {
+        let fd = self
+            .side
+            .open_rw(GEN, true)
+            .map_err(|e| fs_error("open", &self.path(b"gen"), &e))?;
+        let mut buf = [0u8; 32];
+        let n = fs::pread0(std::os::fd::AsRawFd::as_raw_fd(&fd), &mut buf)
+            .map_err(|e| fs_error("read", &self.path(b"gen"), &e))?;
+        let cur = parse_generation(&buf[..n]).ok_or_else(|| {
+            Error::new(
+                Status::SRWL_EIO,
+                format!(
+                    "read {}: malformed generation counter {:?}",
+                    self.path(b"gen"),
+                    String::from_utf8_lossy(&buf[..n])
+                ),
+            )
+        })?;
+        let next = cur.saturating_add(1);
+        let text = format!("{next:020}\n");
+        fs::write_all_at(std::os::fd::AsRawFd::as_raw_fd(&fd), text.as_bytes())
+            .map_err(|e| fs_error("write", &self.path(b"gen"), &e))?;
+        Ok(next)
+    }
+
+    /// Reads the generation counter (0 if no writer was ever granted).
+    pub fn read_generation(side: &Dir, display: &str) -> Result<u64> {
+        let path = format!("{display}/gen");
+        let fd = match side.open_ro(GEN) {
+            Ok(fd) => fd,
+            Err(e) if errno(&e) == libc::ENOENT => return Ok(0),
+            Err(e) => return Err(fs_error("open", &path, &e)),
+        };
+        let mut buf = [0u8; 32];
+        let n = fs::pread0(std::os::fd::AsRawFd::as_raw_fd(&fd), &mut buf)
+            .map_err(|e| fs_error("read", &path, &e))?;
+        parse_generation(&buf[..n]).ok_or_else(|| {
+            Error::new(
+                Status::SRWL_EIO,
+                format!("read {path}: malformed generation counter"),
+            )
+        })
+    }
+
+    // ---- eviction ----------------------------------------------------------------------------
+
+    fn threshold_for(&self, bytes: &[u8]) -> Duration {
+        let own = self.params.stale;
+        match Record::parse(bytes) {
+            Some(r) => own.max(Duration::from_millis(r.lease_ms)),
+            None => own,
+        }
+    }
+
+    /// Moves a directory that is judged dead out of the way (atomically, so that its owner's
+    /// rename of it fails) and removes what it holds, two levels deep at most.
+    fn evict_dir(&mut self, from: &Dir, name: &[u8]) {
+        self.dead_counter += 1;
+        let dead = Name::from_bytes(&[
+            b"dead.",
+            self.evictor_token.as_bytes(),
+            b".",
+            self.dead_counter.to_string().as_bytes(),
+        ]);
+        let src = Name::from_bytes(&[name]);
+        if from.rename(src.as_cstr(), &self.side, dead.as_cstr()).is_err() {
+            return;
+        }
+        remove_tree(&self.side, dead.as_cstr(), 2);
+    }
+
+    /// Removes an entry judged dead: a file by unlink, a directory by moving it away.
+    fn evict_entry(&mut self, dir: &Dir, name: &[u8]) {
+        let n = Name::from_bytes(&[name]);
+        match dir.unlink(n.as_cstr()) {
+            Err(e) if matches!(errno(&e), libc::EISDIR | libc::EPERM) => self.evict_dir(dir, name),
+            _ => {}
+        }
+    }
+
+    /// Reads an entry for observation: its bytes, or a marker describing why it cannot be
+    /// read (the marker never changes, so such an entry ages like a dead record).
+    fn observe_entry(&mut self, dir: &Dir, name: &[u8], key: &[u8], now: Instant) -> Option<(Duration, Duration)> {
+        let n = Name::from_bytes(&[name]);
+        let mut buf = std::mem::take(&mut self.read_buf);
+        match dir.read_small(n.as_cstr(), &mut buf) {
+            Ok(()) => {}
+            Err(e) if matches!(errno(&e), libc::ENOENT | libc::ESTALE) => {
+                self.read_buf = buf;
+                self.observer.forget(key);
+                return None;
+            }
+            Err(e) => {
+                buf.clear();
+                buf.extend_from_slice(format!("\0unreadable {}", errno(&e)).as_bytes());
+            }
+        }
+        let age = self.observer.observe(key, &buf, now);
+        let limit = self.threshold_for(&buf);
+        self.read_buf = buf;
+        Some((age, limit))
+    }
+
+    /// Scans the room: evicts reader records, writer records and leftovers that have not
+    /// changed for the stale threshold. With `closed_only`, looks only at the writer.
+    pub fn scan_room(&mut self, closed_only: bool) -> Result<()> {
+        let now = Instant::now();
+        let room = match self.side.open_dir(ROOM) {
+            Ok(r) => r,
+            Err(e) if matches!(errno(&e), libc::ENOENT | libc::ESTALE) => return Ok(()),
+            Err(e) => return Err(fs_error("open", &self.path(b"R"), &e)),
+        };
+        let mut names = std::mem::take(&mut self.names);
+        names.clear();
+        if closed_only {
+            names.push(b"closed".to_vec());
+        } else {
+            room.list(&mut self.list_buf, |n| names.push(n.to_vec()))
+                .map_err(|e| fs_error("list", &self.path(b"R"), &e))?;
+        }
+        for name in names.iter() {
+            let key = [b"R/", name.as_slice()].concat();
+            if name.as_slice() == b"closed" {
+                self.scan_closed(&room, now);
+            } else if let Some((age, limit)) = self.observe_entry(&room, name, &key, now) {
+                // Reader records are unique names: unlinking one can only ever remove the
+                // record that was judged dead. Anything else in the room is a leftover.
+                if age >= limit {
+                    self.evict_entry(&room, name);
+                    self.observer.forget(&key);
+                }
+            }
+        }
+        self.names = names;
+        self.observer.prune(now, self.params.stale * 2);
+        Ok(())
+    }
+
+    fn scan_closed(&mut self, room: &Dir, now: Instant) {
+        let st = match room.stat(CLOSED) {
+            Ok(st) => st,
+            Err(_) => return,
+        };
+        if st.kind != Kind::Dir {
+            // A file or symlink named `closed` is not a writer: remove it once it has aged.
+            // unlink() of a real `closed` (a directory) fails, so this cannot hit a writer.
+            if let Some((age, limit)) = self.observe_entry(room, b"closed", b"R/closed", now) {
+                if age >= limit {
+                    let _ = room.unlink(CLOSED);
+                    self.observer.forget(b"R/closed");
+                }
+            }
+            return;
+        }
+        let closed = match room.open_dir(CLOSED) {
+            Ok(d) => d,
+            Err(_) => return,
+        };
+        let mut inner: Vec<Vec<u8>> = Vec::new();
+        if closed.list(&mut self.list_buf, |n| inner.push(n.to_vec())).is_err() {
+            return;
+        }
+        if inner.is_empty() {
+            // A writer that died between unlinking its record and removing `closed`.
+            if self.observer.observe(b"R/closed/", b"\0empty", now) >= self.params.stale {
+                let _ = room.rmdir(CLOSED); // fails if a record appeared: safe
+                self.observer.forget(b"R/closed/");
+            }
+            return;
+        }
+        self.observer.forget(b"R/closed/");
+        for name in inner {
+            let key = [b"R/closed/", name.as_slice()].concat();
+            if let Some((age, limit)) = self.observe_entry(&closed, &name, &key, now) {
+                if age >= limit {
+                    // Unlink the judged record by its unique name: a zombie evictor can
+                    // never remove another writer's record this way. Then rmdir `closed`,
+                    // which fails if it holds anything else.
+                    self.evict_entry(&closed, &name);
+                    let _ = room.rmdir(CLOSED);
+                    self.observer.forget(&key);
+                }
+            }
+        }
+    }
+
+    /// Scans the queue entries with a key below `below` (all if None): evicts tickets and
+    /// claims whose records have not changed for the stale threshold.
+    pub fn scan_queue(&mut self, below: Option<(u64, Token)>) -> Result<()> {
+        let now = Instant::now();
+        let mut names = std::mem::take(&mut self.names);
+        names.clear();
+        self.queue
+            .list(&mut self.list_buf, |n| names.push(n.to_vec()))
+            .map_err(|e| fs_error("list", &self.path(b"Q"), &e))?;
+        let queue = self.queue.open_dir(c".").map_err(|e| fs_error("open", &self.path(b"Q"), &e))?;
+        for name in names.iter() {
+            let ticket = Ticket::parse(name);
+            if let (Some(t), Some(b)) = (ticket, below) {
+                if t.key() >= b {
+                    continue;
+                }
+            }
+            let key = [b"Q/", name.as_slice()].concat();
+            let observed = match ticket {
+                Some(t) if t.kind == TicketKind::Writer => {
+                    let rel = claim_record_path(&t);
+                    self.observe_claim(&queue, name, &t, rel, &key, now)
+                }
+                _ => self.observe_entry(&queue, name, &key, now),
+            };
+            if let Some((age, limit)) = observed {
+                if age >= limit {
+                    match ticket {
+                        Some(t) if t.kind == TicketKind::Writer => self.evict_dir(&queue, name),
+                        _ => self.evict_entry(&queue, name),
+                    }
+                    self.observer.forget(&key);
+                }
+            }
+        }
+        self.names = names;
+        Ok(())
+    }
+
+    /// Observes a writer claim through handles opened without following symlinks.
+    fn observe_claim(&mut self, queue: &Dir, name: &[u8], t: &Ticket, _rel: Name, key: &[u8], now: Instant) -> Option<(Duration, Duration)> {
+        let n = Name::from_bytes(&[name]);
+        let claim = match queue.open_dir(n.as_cstr()) {
+            Ok(d) => d,
+            Err(e) if matches!(errno(&e), libc::ENOENT | libc::ESTALE) => {
+                self.observer.forget(key);
+                return None;
+            }
+            // Not a directory, a symlink: a leftover that ages like a dead claim.
+            Err(_) => return self.observe_entry(queue, name, key, now),
+        };
+        let closed = match claim.open_dir(CLOSED) {
+            Ok(d) => d,
+            Err(e) if errno(&e) == libc::ESTALE => return None,
+            Err(e) => {
+                let marker = format!("\0claim without closed {}", errno(&e));
+                let age = self.observer.observe(key, marker.as_bytes(), now);
+                return Some((age, self.params.stale));
+            }
+        };
+        let rec = record_name(Role::Write, &t.token);
+        self.observe_entry(&closed, rec.as_bytes(), key, now)
+            .or_else(|| {
+                // The claim has no record (its maker died while making it).
+                let age = self.observer.observe(key, b"\0claim without record", now);
+                Some((age, self.params.stale))
+            })
+    }
+}
+
+fn claim_record_path(t: &Ticket) -> Name {
+    let mut n = t.name();
+    n.push(b"/closed/");
+    n.push(record_name(Role::Write, &t.token).as_bytes());
+    n
+}
+
+/// Parses the generation file: empty (never written) is 0, else 1 to 20 digits and a newline.
+pub fn parse_generation(b: &[u8]) -> Option<u64> {
+    if b.is_empty() {
+        return Some(0);
+    }
+    let digits = b.strip_suffix(b"\n")?;
+    if digits.is_empty() || digits.len() > 20 || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(digits).ok()?.parse().ok()
+}
+
+/// Removes `name` in `dir` and what it holds, at most `depth` levels down, never following
+/// a symlink. Best effort: whatever cannot be removed stays (in a `dead.*` directory, which
+/// blocks no one).
+pub fn remove_tree(dir: &Dir, name: &CStr, depth: u32) {
+    if dir.unlink(name).is_ok() {
+        return;
+    }
+    if depth > 0 {
+        if let Ok(sub) = dir.open_dir(name) {
+            let mut buf = Vec::new();
+            let mut names = Vec::new();
+            let _ = sub.list(&mut buf, |n| names.push(n.to_vec()));
+            for n in names.iter().take(1000) {
+                let c = Name::from_bytes(&[n]);
+                if n.len() < 100 {
+                    remove_tree(&sub, c.as_cstr(), depth - 1);
+                }
+            }
+        }
+    }
+    let _ = dir.rmdir(name);
+}
+
+/// Used by tests and tools: validates a record read from disk.
+pub fn parse_room_entry(name: &[u8]) -> Option<(Role, Token)> {
+    parse_record_name(name)
+}
+
+#[allow(dead_code)]
+fn _assert_record_module_used() {
+    let _ = record::MAGIC;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generation_parsing_is_bounded() {
+        assert_eq!(parse_generation(b""), Some(0));
+        assert_eq!(parse_generation(b"00000000000000000042\n"), Some(42));
+        assert_eq!(parse_generation(b"42"), None);
+        assert_eq!(parse_generation(b"x\n"), None);
+        assert_eq!(parse_generation(b"999999999999999999999\n"), None);
+        assert_eq!(parse_generation(b"\n"), None);
+    }
+
+    #[test]
+    fn observer_measures_unchanged_time() {
+        let mut o = Observer::default();
+        let t0 = Instant::now();
+        assert_eq!(o.observe(b"k", b"a", t0), Duration::ZERO);
+        assert_eq!(o.observe(b"k", b"a", t0 + Duration::from_secs(5)), Duration::from_secs(5));
+        assert_eq!(o.observe(b"k", b"b", t0 + Duration::from_secs(6)), Duration::ZERO);
+        assert_eq!(o.observe(b"k", b"b", t0 + Duration::from_secs(9)), Duration::from_secs(3));
+    }
+}

@@ -1,0 +1,371 @@
+//! srwl/1 names and records: building them and parsing them with hard bounds.
+//!
+//! A record is at most 512 bytes of printable ASCII, seven lines with exact keys in a fixed
+//! order (see docs/PROTOCOL.md). Anything else is malformed, and a malformed record is treated
+//! like a record that never changes: it is evicted after the observer's stale threshold.
+
+use crate::fs::{random_bytes, Name, READ_CAP};
+
+pub const MAGIC: &str = "srwl/1";
+pub const MAX_HOST: usize = 64;
+pub const MAX_PID: u64 = 4_194_304; // Linux PID_MAX_LIMIT
+pub const MAX_LEASE_MS: u64 = 86_400_000;
+
+/// A 128-bit random token, the identity of one hold or one wait. Never reused.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+pub struct Token(pub [u8; 32]); // lowercase hex digits
+
+impl Token {
+    pub fn random() -> Token {
+        let mut raw = [0u8; 16];
+        random_bytes(&mut raw);
+        let mut t = [0u8; 32];
+        hex_into(&raw, &mut t);
+        Token(t)
+    }
+
+    pub fn parse(s: &[u8]) -> Option<Token> {
+        if s.len() != 32 || !s.iter().all(|&c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c)) {
+            return None;
+        }
+        let mut t = [0u8; 32];
+        t.copy_from_slice(s);
+        Some(Token(t))
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.0).expect("hex")
+    }
+}
+
+fn hex_into(raw: &[u8], out: &mut [u8]) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for (i, b) in raw.iter().enumerate() {
+        out[2 * i] = HEX[(b >> 4) as usize];
+        out[2 * i + 1] = HEX[(b & 15) as usize];
+    }
+}
+
+fn parse_hex_u64(s: &[u8]) -> Option<u64> {
+    if s.is_empty() || s.len() > 16 || !s.iter().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()) {
+        return None;
+    }
+    u64::from_str_radix(std::str::from_utf8(s).ok()?, 16).ok()
+}
+
+fn parse_dec(s: &[u8], max: u64) -> Option<u64> {
+    if s.is_empty() || s.len() > 10 || !s.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    if s.len() > 1 && s[0] == b'0' {
+        return None;
+    }
+    let v: u64 = std::str::from_utf8(s).ok()?.parse().ok()?;
+    (v <= max).then_some(v)
+}
+
+/// Role of a record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// A reader inside the room: `R/r.<token>`.
+    Read,
+    /// A writer: `closed/w.<token>` inside its claim, then inside the room.
+    Write,
+    /// A reader waiting in the queue: `Q/r.<seq>.<token>`.
+    Wait,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Read => "read",
+            Role::Write => "write",
+            Role::Wait => "wait",
+        }
+    }
+    fn parse(s: &[u8]) -> Option<Role> {
+        match s {
+            b"read" => Some(Role::Read),
+            b"write" => Some(Role::Write),
+            b"wait" => Some(Role::Wait),
+            _ => None,
+        }
+    }
+}
+
+/// A parsed record.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Record {
+    pub role: Role,
+    pub token: Token,
+    pub pid: u32,
+    pub host: String,
+    pub lease_ms: u64,
+    pub nonce: u64,
+}
+
+/// Makes a hostname safe for a record: [A-Za-z0-9._-], at most 64 bytes, never empty.
+pub fn sanitize_host(raw: &[u8]) -> String {
+    let mut s: String = raw
+        .iter()
+        .take(MAX_HOST)
+        .map(|&c| {
+            if c.is_ascii_alphanumeric() || c == b'.' || c == b'-' || c == b'_' {
+                c as char
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if s.is_empty() {
+        s.push_str("unknown");
+    }
+    s
+}
+
+fn valid_host(s: &[u8]) -> bool {
+    !s.is_empty()
+        && s.len() <= MAX_HOST
+        && s.iter().all(|&c| c.is_ascii_alphanumeric() || c == b'.' || c == b'-' || c == b'_')
+}
+
+impl Record {
+    /// The record's bytes. Only the nonce changes between heartbeats and it has a fixed
+    /// width, so a rewrite in place never changes the length.
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        use std::io::Write;
+        out.clear();
+        let _ = write!(
+            out,
+            "{MAGIC}\nrole {}\ntoken {}\npid {}\nhost {}\nlease_ms {}\nnonce {:016x}\n",
+            self.role.as_str(),
+            self.token.as_str(),
+            self.pid,
+            self.host,
+            self.lease_ms,
+            self.nonce
+        );
+    }
+
+    /// Parses a record; None if it is malformed in any way.
+    pub fn parse(b: &[u8]) -> Option<Record> {
+        if b.is_empty() || b.len() > READ_CAP || *b.last()? != b'\n' {
+            return None;
+        }
+        if !b.iter().all(|&c| c == b'\n' || (0x20..0x7f).contains(&c)) {
+            return None;
+        }
+        let mut lines = b[..b.len() - 1].split(|&c| c == b'\n');
+        if lines.next()? != MAGIC.as_bytes() {
+            return None;
+        }
+        let mut field = |key: &[u8]| -> Option<&[u8]> {
+            let line = lines.next()?;
+            let rest = line.strip_prefix(key)?;
+            rest.strip_prefix(b" ")
+        };
+        let role = Role::parse(field(b"role")?)?;
+        let token = Token::parse(field(b"token")?)?;
+        let pid = parse_dec(field(b"pid")?, MAX_PID)?;
+        if pid == 0 {
+            return None;
+        }
+        let host = field(b"host")?;
+        if !valid_host(host) {
+            return None;
+        }
+        let lease_ms = parse_dec(field(b"lease_ms")?, MAX_LEASE_MS)?;
+        if lease_ms == 0 {
+            return None;
+        }
+        let nonce_s = field(b"nonce")?;
+        if nonce_s.len() != 16 {
+            return None;
+        }
+        let nonce = parse_hex_u64(nonce_s)?;
+        if lines.next().is_some() {
+            return None;
+        }
+        Some(Record {
+            role,
+            token,
+            pid: pid as u32,
+            host: String::from_utf8(host.to_vec()).ok()?,
+            lease_ms,
+            nonce,
+        })
+    }
+}
+
+/// Kind of a queue ticket.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TicketKind {
+    Reader,
+    Writer,
+}
+
+/// A queue entry name: `r.<seq>.<token>` (reader ticket, a file) or `w.<seq>.<token>`
+/// (writer claim, a directory). Order is (seq, token).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ticket {
+    pub kind: TicketKind,
+    pub seq: u64,
+    pub token: Token,
+}
+
+impl Ticket {
+    pub fn key(&self) -> (u64, Token) {
+        (self.seq, self.token)
+    }
+
+    pub fn name(&self) -> Name {
+        let mut seq = [0u8; 16];
+        hex_into(&self.seq.to_be_bytes(), &mut seq);
+        let k: &[u8] = match self.kind {
+            TicketKind::Reader => b"r.",
+            TicketKind::Writer => b"w.",
+        };
+        Name::from_bytes(&[k, &seq, b".", self.token.as_bytes()])
+    }
+
+    pub fn parse(name: &[u8]) -> Option<Ticket> {
+        if name.len() != 2 + 16 + 1 + 32 || name[18] != b'.' {
+            return None;
+        }
+        let kind = match &name[..2] {
+            b"r." => TicketKind::Reader,
+            b"w." => TicketKind::Writer,
+            _ => return None,
+        };
+        let seq = parse_hex_u64(&name[2..18])?;
+        let token = Token::parse(&name[19..])?;
+        Some(Ticket { kind, seq, token })
+    }
+}
+
+/// Name of a reader's record in the room (`r.<token>`) or of a writer's record inside
+/// `closed/` (`w.<token>`).
+pub fn record_name(role: Role, token: &Token) -> Name {
+    let k: &[u8] = if role == Role::Write { b"w." } else { b"r." };
+    Name::from_bytes(&[k, token.as_bytes()])
+}
+
+/// Parses a record name `r.<token>` or `w.<token>`.
+pub fn parse_record_name(name: &[u8]) -> Option<(Role, Token)> {
+    if name.len() != 34 {
+        return None;
+    }
+    let role = match &name[..2] {
+        b"r." => Role::Read,
+        b"w." => Role::Write,
+        _ => return None,
+    };
+    Some((role, Token::parse(&name[2..])?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Record {
+        Record {
+            role: Role::Write,
+            token: Token::random(),
+            pid: 4242,
+            host: "node-a.cluster".into(),
+            lease_ms: 90_000,
+            nonce: 0xdead_beef,
+        }
+    }
+
+    #[test]
+    fn record_round_trips_and_has_fixed_length_across_nonces() {
+        let mut r = sample();
+        let mut a = Vec::new();
+        r.encode(&mut a);
+        assert_eq!(Record::parse(&a), Some(r.clone()));
+        r.nonce = u64::MAX;
+        let mut b = Vec::new();
+        r.encode(&mut b);
+        assert_eq!(a.len(), b.len());
+        assert!(a.len() < 200);
+    }
+
+    #[test]
+    fn malformed_records_are_rejected() {
+        let mut good = Vec::new();
+        sample().encode(&mut good);
+        let text = String::from_utf8(good.clone()).unwrap();
+        let bad: Vec<Vec<u8>> = vec![
+            vec![],
+            b"\n".to_vec(),
+            good[..good.len() - 1].to_vec(),               // truncated: no final newline
+            good[..good.len() / 2].to_vec(),               // truncated in the middle
+            text.replace("srwl/1", "srwl/2").into_bytes(), // another protocol version
+            text.replace("role write", "role boss").into_bytes(),
+            text.replace("pid 4242", "pid 99999999999").into_bytes(),
+            text.replace("pid 4242", "pid 0").into_bytes(),
+            text.replace("pid 4242", "pid 04242").into_bytes(),
+            text.replace("pid 4242", "pid -1").into_bytes(),
+            text.replace("host node-a.cluster", "host ").into_bytes(),
+            text.replace("host node-a.cluster", "host a/b").into_bytes(),
+            text.replace("host node-a.cluster", &format!("host {}", "h".repeat(65))).into_bytes(),
+            text.replace("lease_ms 90000", "lease_ms 86400001").into_bytes(),
+            text.replace("nonce ", "nonce x").into_bytes(),
+            text.replace("token ", "token A").into_bytes(),
+            text.replace("token ", "tokens ").into_bytes(),
+            format!("{text}extra 1\n").into_bytes(),
+            text.replace('e', "é").into_bytes(), // non-ASCII
+            {
+                let mut v = good.clone();
+                v[10] = 0;
+                v
+            }, // binary
+            vec![b'a'; 5000],                    // oversized
+        ];
+        for b in bad {
+            assert_eq!(Record::parse(&b), None, "accepted {:?}", String::from_utf8_lossy(&b));
+        }
+    }
+
+    #[test]
+    fn ticket_names_round_trip_and_order() {
+        let t = Ticket { kind: TicketKind::Writer, seq: 7, token: Token::random() };
+        let n = t.name();
+        assert_eq!(n.as_bytes().len(), 51);
+        assert_eq!(Ticket::parse(n.as_bytes()), Some(t));
+        let r = Ticket { kind: TicketKind::Reader, seq: 8, token: t.token };
+        assert!(t.key() < r.key());
+        for bad in [&b"x.0000000000000007.0123"[..], b"w.000000000000000G.00000000000000000000000000000000", b""] {
+            assert_eq!(Ticket::parse(bad), None);
+        }
+    }
+
+    #[test]
+    fn record_names_round_trip() {
+        let t = Token::random();
+        let n = record_name(Role::Read, &t);
+        assert_eq!(parse_record_name(n.as_bytes()), Some((Role::Read, t)));
+        assert_eq!(parse_record_name(b"closed"), None);
+        assert_eq!(parse_record_name(b"r.XYZ"), None);
+    }
+
+    #[test]
+    fn hosts_are_sanitized() {
+        assert_eq!(sanitize_host(b"node 1/\xff"), "node_1__");
+        assert_eq!(sanitize_host(b""), "unknown");
+        assert_eq!(sanitize_host(&[b'a'; 100]).len(), 64);
+    }
+
+    #[test]
+    fn tokens_are_unique_hex() {
+        let a = Token::random();
+        let b = Token::random();
+        assert_ne!(a, b);
+        assert!(Token::parse(a.as_bytes()).is_some());
+    }
+}
