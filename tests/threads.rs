@@ -1,0 +1,208 @@
+//! Exclusion and fairness among handles in one process (each handle is one participant).
+
+mod common;
+use common::*;
+use softrwlock::{Role, Status};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+#[test]
+fn writers_and_readers_exclude_each_other() {
+    let dir = TempDir::new("excl");
+    let path = dir.lock_path();
+    let inside = Arc::new(AtomicI64::new(0)); // >0 readers, -1 writer
+    let violations = Arc::new(AtomicU64::new(0));
+    let counter = Arc::new(AtomicU64::new(0));
+    let grants = Arc::new(AtomicU64::new(0));
+    let stop = Instant::now() + Duration::from_secs(3);
+    let mut ts = vec![];
+    for i in 0..6 {
+        let (path, inside, violations, counter, grants) = (
+            path.clone(),
+            inside.clone(),
+            violations.clone(),
+            counter.clone(),
+            grants.clone(),
+        );
+        ts.push(std::thread::spawn(move || {
+            let l = open(&path, &fast());
+            let writer = i % 2 == 0;
+            while Instant::now() < stop {
+                if writer {
+                    assert_eq!(l.acquire(Role::Write, 10.0), Ok(()));
+                    if inside.swap(-1, Ordering::SeqCst) != 0 {
+                        violations.fetch_add(1, Ordering::SeqCst);
+                    }
+                    let c = counter.load(Ordering::SeqCst);
+                    std::thread::sleep(Duration::from_micros(200));
+                    counter.store(c + 1, Ordering::SeqCst);
+                    grants.fetch_add(1, Ordering::SeqCst);
+                    inside.store(0, Ordering::SeqCst);
+                    l.release().unwrap();
+                } else {
+                    assert_eq!(l.acquire(Role::Read, 10.0), Ok(()));
+                    if inside.fetch_add(1, Ordering::SeqCst) < 0 {
+                        violations.fetch_add(1, Ordering::SeqCst);
+                    }
+                    std::thread::sleep(Duration::from_micros(300));
+                    inside.fetch_sub(1, Ordering::SeqCst);
+                    l.release().unwrap();
+                }
+            }
+            l.close().unwrap();
+        }));
+    }
+    for t in ts {
+        t.join().unwrap();
+    }
+    let g = grants.load(Ordering::SeqCst);
+    assert!(g > 10, "only {g} write grants");
+    assert_eq!(counter.load(Ordering::SeqCst), g);
+    assert_eq!(violations.load(Ordering::SeqCst), 0);
+    // Nothing is left behind: an empty room and an empty queue.
+    let side = dir.0.join("lock.srwl");
+    assert_eq!(entries(&side.join("R")), Vec::<String>::new());
+    assert_eq!(entries(&side.join("Q")), Vec::<String>::new());
+    assert!(!path.exists(), "the lock path itself is never created");
+}
+
+#[test]
+fn try_once_and_timeouts_leave_nothing_behind() {
+    let dir = TempDir::new("timeout");
+    let path = dir.lock_path();
+    let a = open(&path, &fast());
+    let b = open(&path, &fast());
+    a.acquire(Role::Write, 0.0).unwrap();
+    let e = b.acquire(Role::Read, 0.0).unwrap_err();
+    assert_eq!(e.status, Status::SRWL_TIMEOUT);
+    let t = Instant::now();
+    let e = b.acquire(Role::Write, 0.3).unwrap_err();
+    assert_eq!(e.status, Status::SRWL_TIMEOUT);
+    assert!(t.elapsed() >= Duration::from_millis(290) && t.elapsed() < Duration::from_secs(5));
+    assert_eq!(entries(&dir.0.join("lock.srwl/Q")), Vec::<String>::new());
+    assert_eq!(
+        entries(&dir.0.join("lock.srwl/R")),
+        vec!["closed".to_string()]
+    );
+    a.release().unwrap();
+    b.acquire(Role::Read, 0.0).unwrap();
+    assert_eq!(
+        a.acquire(Role::Write, 0.1).unwrap_err().status,
+        Status::SRWL_TIMEOUT
+    );
+    b.release().unwrap();
+    assert_eq!(entries(&dir.0.join("lock.srwl/R")), Vec::<String>::new());
+}
+
+#[test]
+fn nesting_upgrade_downgrade_and_wrong_thread() {
+    let dir = TempDir::new("nest");
+    let l = Arc::new(open(&dir.lock_path(), &fast()));
+    l.acquire(Role::Read, 0.0).unwrap();
+    let l2 = l.clone();
+    std::thread::spawn(move || l2.acquire(Role::Read, 0.0).unwrap())
+        .join()
+        .unwrap();
+    assert_eq!(
+        l.acquire(Role::Write, 0.0).unwrap_err().status,
+        Status::SRWL_ESTATE
+    );
+    l.release().unwrap();
+    l.release().unwrap();
+    assert_eq!(l.release().unwrap_err().status, Status::SRWL_ESTATE);
+    l.acquire(Role::Write, 0.0).unwrap();
+    l.acquire(Role::Write, 0.0).unwrap();
+    assert_eq!(
+        l.acquire(Role::Read, 0.0).unwrap_err().status,
+        Status::SRWL_ESTATE
+    );
+    let l2 = l.clone();
+    let other = std::thread::spawn(move || {
+        (
+            l2.release().unwrap_err().status,
+            l2.acquire(Role::Write, 0.05).unwrap_err().status,
+        )
+    })
+    .join()
+    .unwrap();
+    assert_eq!(other, (Status::SRWL_ESTATE, Status::SRWL_TIMEOUT));
+    l.release().unwrap();
+    l.check().unwrap();
+    let g1 = l.generation().unwrap();
+    l.release().unwrap();
+    assert_eq!(l.check().unwrap_err().status, Status::SRWL_ESTATE);
+    l.acquire(Role::Write, 0.0).unwrap();
+    assert_eq!(l.generation().unwrap(), g1 + 1);
+    l.release().unwrap();
+    l.acquire(Role::Read, 0.0).unwrap();
+    assert_eq!(l.generation().unwrap(), g1 + 1);
+    l.release().unwrap();
+}
+
+#[test]
+fn writer_is_not_starved_by_overlapping_readers() {
+    let dir = TempDir::new("wpref");
+    let path = dir.lock_path();
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut ts = vec![];
+    for _ in 0..4 {
+        let (path, stop) = (path.clone(), stop.clone());
+        ts.push(std::thread::spawn(move || {
+            let l = open(&path, &fast());
+            let mut n = 0u64;
+            while !stop.load(Ordering::SeqCst) {
+                if l.acquire(Role::Read, 0.5).is_ok() {
+                    n += 1;
+                    std::thread::sleep(Duration::from_millis(15));
+                    l.release().unwrap();
+                }
+            }
+            n
+        }));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let w = open(&path, &fast());
+    let t = Instant::now();
+    w.acquire(Role::Write, 10.0).unwrap();
+    let waited = t.elapsed();
+    w.release().unwrap();
+    stop.store(true, Ordering::SeqCst);
+    let reads: u64 = ts.into_iter().map(|t| t.join().unwrap()).sum();
+    assert!(reads > 20, "readers made only {reads} grants");
+    assert!(waited < Duration::from_secs(2), "writer waited {waited:?}");
+}
+
+#[test]
+fn reader_is_not_starved_by_looping_writers() {
+    let dir = TempDir::new("rpref");
+    let path = dir.lock_path();
+    let stop = Arc::new(AtomicBool::new(false));
+    let writes = Arc::new(AtomicU64::new(0));
+    let mut ts = vec![];
+    for _ in 0..3 {
+        let (path, stop, writes) = (path.clone(), stop.clone(), writes.clone());
+        ts.push(std::thread::spawn(move || {
+            let l = open(&path, &fast());
+            while !stop.load(Ordering::SeqCst) {
+                if l.acquire(Role::Write, 0.5).is_ok() {
+                    writes.fetch_add(1, Ordering::SeqCst);
+                    std::thread::sleep(Duration::from_millis(10));
+                    l.release().unwrap();
+                }
+            }
+        }));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let r = open(&path, &fast());
+    let before = writes.load(Ordering::SeqCst);
+    r.acquire(Role::Read, 10.0).unwrap();
+    let during = writes.load(Ordering::SeqCst) - before;
+    r.release().unwrap();
+    stop.store(true, Ordering::SeqCst);
+    for t in ts {
+        t.join().unwrap();
+    }
+    assert!(before > 5, "writers made only {before} grants");
+    assert!(during <= 8, "reader waited {during} write cycles");
+}
