@@ -276,17 +276,25 @@ impl Disk {
         self.queue
             .mkdir(name.as_cstr())
             .map_err(|e| fs_error("mkdir", &claim_path, &e))?;
-        let result = (|| {
-            let claim = self.queue.open_dir(name.as_cstr()).map_err(|e| ("open", e))?;
-            claim.mkdir(CLOSED).map_err(|e| ("mkdir closed in", e))?;
-            let closed = claim.open_dir(CLOSED).map_err(|e| ("open closed in", e))?;
-            rec.encode(&mut self.read_buf);
-            closed
-                .create_excl(record_name(Role::Write, &ticket.token).as_cstr(), &self.read_buf)
-                .map_err(|e| ("create record in", e))
-        })();
-        if let Err((op, e)) = result {
-            let err = fs_error(op, &claim_path, &e);
+        // The two inner names are resolved through the directory we just made inside our own
+        // 0700 sidecar: saves four syscalls per write cycle over opening each level.
+        let mut closed = name;
+        closed.push(b"/closed");
+        let mut record = closed;
+        record.push(b"/");
+        record.push(record_name(Role::Write, &ticket.token).as_bytes());
+        rec.encode(&mut self.read_buf);
+        let result = self
+            .queue
+            .mkdir(closed.as_cstr())
+            .map_err(|e| ("mkdir", closed, e))
+            .and_then(|()| {
+                self.queue
+                    .create_excl(record.as_cstr(), &self.read_buf)
+                    .map_err(|e| ("create", record, e))
+            });
+        if let Err((op, what, e)) = result {
+            let err = fs_error(op, &self.path(&[b"Q/", what.as_bytes()].concat()), &e);
             self.remove_claim(ticket);
             return Err(err);
         }
