@@ -333,7 +333,10 @@ impl Dir {
                     return Err(io::Error::from_raw_os_error(libc::EIO));
                 }
                 let name_area = &buf[off + 19..off + reclen];
-                let name_len = name_area.iter().position(|&b| b == 0).unwrap_or(name_area.len());
+                let name_len = name_area
+                    .iter()
+                    .position(|&b| b == 0)
+                    .unwrap_or(name_area.len());
                 let name = &name_area[..name_len];
                 if name != b"." && name != b".." {
                     f(name);

@@ -47,7 +47,9 @@ fn next(seed: u64) -> u64 {
         let mut x = s.get();
         if x == 0 {
             let tid = unsafe { libc::syscall(libc::SYS_gettid) } as u64;
-            x = (seed ^ (u64::from(crate::fs::getpid()) << 32) ^ tid.wrapping_mul(0x9E37_79B9_7F4A_7C15))
+            x = (seed
+                ^ (u64::from(crate::fs::getpid()) << 32)
+                ^ tid.wrapping_mul(0x9E37_79B9_7F4A_7C15))
                 | 1;
         }
         // xorshift64*

@@ -34,7 +34,9 @@ impl Wait {
             Ok(Wait::Forever)
         } else if timeout.is_finite() && timeout >= 0.0 {
             let d = Duration::try_from_secs_f64(timeout.min(1e9)).unwrap_or(Duration::MAX);
-            Ok(Instant::now().checked_add(d).map_or(Wait::Forever, Wait::Until))
+            Ok(Instant::now()
+                .checked_add(d)
+                .map_or(Wait::Forever, Wait::Until))
         } else {
             Err(Error::new(
                 Status::SRWL_EINVAL,
@@ -143,10 +145,16 @@ impl Lock {
         fork::ensure_registered();
         let display = String::from_utf8_lossy(path).into_owned();
         if path.is_empty() {
-            return Err(Error::new(Status::SRWL_EINVAL, "open: the lock path is empty"));
+            return Err(Error::new(
+                Status::SRWL_EINVAL,
+                "open: the lock path is empty",
+            ));
         }
         if path.contains(&0) {
-            return Err(Error::new(Status::SRWL_EINVAL, format!("open {display}: path contains a NUL byte")));
+            return Err(Error::new(
+                Status::SRWL_EINVAL,
+                format!("open {display}: path contains a NUL byte"),
+            ));
         }
         if path.ends_with(b"/") {
             return Err(Error::new(
@@ -160,10 +168,16 @@ impl Lock {
             None => (b".", path),
         };
         if base == b"." || base == b".." {
-            return Err(Error::new(Status::SRWL_EINVAL, format!("open {display}: the lock path must end in a file name")));
+            return Err(Error::new(
+                Status::SRWL_EINVAL,
+                format!("open {display}: the lock path must end in a file name"),
+            ));
         }
         if base.len() + 5 > 255 {
-            return Err(Error::new(Status::SRWL_EINVAL, format!("open {display}: file name too long for the sidecar name <name>.srwl")));
+            return Err(Error::new(
+                Status::SRWL_EINVAL,
+                format!("open {display}: file name too long for the sidecar name <name>.srwl"),
+            ));
         }
         let parent_c = CString::new(parent).expect("checked for NUL");
         let parent_display = OsStr::from_bytes(parent).to_string_lossy().into_owned();
@@ -184,7 +198,11 @@ impl Lock {
             path: display,
             opts: *opts,
             side: disk.side.clone(),
-            state: Mutex::new(State { mode: Mode::Free, busy: false, hold: None }),
+            state: Mutex::new(State {
+                mode: Mode::Free,
+                busy: false,
+                hold: None,
+            }),
             changed: Condvar::new(),
             disk: Mutex::new(disk),
         })
@@ -218,24 +236,40 @@ impl Lock {
     }
 
     fn timeout_error(&self, op: &str) -> Error {
-        Error::new(Status::SRWL_TIMEOUT, format!("{op} {}: timed out", self.path))
+        Error::new(
+            Status::SRWL_TIMEOUT,
+            format!("{op} {}: timed out", self.path),
+        )
     }
 
     /// Waits (on the condition variable) until this handle is idle or the wait expires.
-    fn wait_idle<'a>(&'a self, mut st: MutexGuard<'a, State>, wait: &Wait, op: &str) -> Result<MutexGuard<'a, State>> {
+    fn wait_idle<'a>(
+        &'a self,
+        mut st: MutexGuard<'a, State>,
+        wait: &Wait,
+        op: &str,
+    ) -> Result<MutexGuard<'a, State>> {
         while st.busy || matches!(st.mode, Mode::Write { owner, .. } if owner != thread_id()) {
             let d = match wait.remaining() {
                 None => Duration::from_secs(3600),
                 Some(d) if d.is_zero() => return Err(self.timeout_error(op)),
                 Some(d) => d,
             };
-            st = self.changed.wait_timeout(st, d).unwrap_or_else(|p| p.into_inner()).0;
+            st = self
+                .changed
+                .wait_timeout(st, d)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
         }
         Ok(st)
     }
 
     pub fn acquire(&self, role: Role, timeout: f64) -> Result<()> {
-        let op = if role == Role::Write { "acquire_write" } else { "acquire_read" };
+        let op = if role == Role::Write {
+            "acquire_write"
+        } else {
+            "acquire_read"
+        };
         self.check_fork(op)?;
         let wait = Wait::from_timeout(timeout)?;
         let me = thread_id();
@@ -289,7 +323,10 @@ impl Lock {
             Ok(hold) => {
                 st.mode = match role {
                     Role::Read => Mode::Read { levels: 1 },
-                    _ => Mode::Write { owner: me, levels: 1 },
+                    _ => Mode::Write {
+                        owner: me,
+                        levels: 1,
+                    },
                 };
                 st.hold = Some(hold);
                 Ok(())
@@ -302,7 +339,11 @@ impl Lock {
     }
 
     fn register(&self, role: Role, token: Token, disk: &Disk) -> Registration {
-        let path = if role == Role::Write { Disk::write_record_path(&token) } else { Disk::read_record_path(&token) };
+        let path = if role == Role::Write {
+            Disk::write_record_path(&token)
+        } else {
+            Disk::read_record_path(&token)
+        };
         heartbeat::register(
             self.side.clone(),
             path,
@@ -319,7 +360,9 @@ impl Lock {
         let token = Token::random();
         let rec = disk.record(Role::Read, token);
         let mut ticket: Option<(Ticket, crate::record::Record, Instant)> = None;
-        let mut backoff = Backoff::new(Duration::from_secs_f64(self.opts.poll_interval).min(self.refresh_interval()));
+        let mut backoff = Backoff::new(
+            Duration::from_secs_f64(self.opts.poll_interval).min(self.refresh_interval()),
+        );
         let mut attempts = 0u32;
         let outcome = loop {
             let (blocked_by_writer, max_seq, queue_empty) = {
@@ -328,16 +371,21 @@ impl Lock {
                     Ok(v) => v,
                     Err(e) => break Err(e),
                 };
-                let blocked = tickets.iter().any(|t| {
-                    t.kind == TicketKind::Writer && mine.is_none_or(|m| t.key() < m)
-                });
+                let blocked = tickets
+                    .iter()
+                    .any(|t| t.kind == TicketKind::Writer && mine.is_none_or(|m| t.key() < m));
                 (blocked, max_seq, tickets.is_empty())
             };
             if !blocked_by_writer {
                 // Uncontended fast path: an empty queue means go straight in; otherwise look
                 // for a writer inside first (a hint) so as not to crowd the room in vain.
-                let closed = if queue_empty && attempts == 0 { false } else {
-                    match disk.closed_hint() { Ok(c) => c, Err(e) => break Err(e) }
+                let closed = if queue_empty && attempts == 0 {
+                    false
+                } else {
+                    match disk.closed_hint() {
+                        Ok(c) => c,
+                        Err(e) => break Err(e),
+                    }
                 };
                 if !closed {
                     match disk.enter_room(&token, &rec) {
@@ -355,7 +403,11 @@ impl Lock {
             // Wait in line: a ticket orders us before every writer that claims after us.
             match &mut ticket {
                 None => {
-                    let t = Ticket { kind: TicketKind::Reader, seq: max_seq.saturating_add(1), token };
+                    let t = Ticket {
+                        kind: TicketKind::Reader,
+                        seq: max_seq.saturating_add(1),
+                        token,
+                    };
                     let trec = disk.record(Role::Wait, token);
                     if let Err(e) = disk.take_reader_ticket(&t, &trec) {
                         break Err(e);
@@ -388,13 +440,20 @@ impl Lock {
         }
         outcome?;
         let registration = self.register(Role::Read, token, disk);
-        Ok(Hold { role: Role::Read, token, registration, generation: Ok(0) })
+        Ok(Hold {
+            role: Role::Read,
+            token,
+            registration,
+            generation: Ok(0),
+        })
     }
 
     fn acquire_write_disk(&self, disk: &mut Disk, wait: &Wait) -> Result<Hold> {
         let token = Token::random();
         let mut rec = disk.record(Role::Write, token);
-        let mut backoff = Backoff::new(Duration::from_secs_f64(self.opts.poll_interval).min(self.refresh_interval()));
+        let mut backoff = Backoff::new(
+            Duration::from_secs_f64(self.opts.poll_interval).min(self.refresh_interval()),
+        );
         let mut claim: Option<(Ticket, Instant)> = None;
         let outcome = loop {
             let (ahead, max_seq) = {
@@ -410,7 +469,11 @@ impl Lock {
                 (ahead, max_seq)
             };
             if claim.is_none() {
-                let t = Ticket { kind: TicketKind::Writer, seq: max_seq.saturating_add(1), token };
+                let t = Ticket {
+                    kind: TicketKind::Writer,
+                    seq: max_seq.saturating_add(1),
+                    token,
+                };
                 if let Err(e) = disk.make_claim(&t, &rec) {
                     break Err(e);
                 }
@@ -463,14 +526,22 @@ impl Lock {
         }
         let generation = disk.bump_generation();
         let registration = self.register(Role::Write, token, disk);
-        Ok(Hold { role: Role::Write, token, registration, generation })
+        Ok(Hold {
+            role: Role::Write,
+            token,
+            registration,
+            generation,
+        })
     }
 
     pub fn release(&self) -> Result<()> {
         self.check_fork("release")?;
         let me = thread_id();
         let mut st = lock_state(&self.state);
-        let lost = st.hold.as_ref().is_some_and(|h| h.registration.lost.load(Ordering::SeqCst));
+        let lost = st
+            .hold
+            .as_ref()
+            .is_some_and(|h| h.registration.lost.load(Ordering::SeqCst));
         match st.mode {
             Mode::Free => {
                 return Err(Error::new(Status::SRWL_ESTATE, format!("release {}: this handle holds no lock", self.path)))
@@ -520,7 +591,10 @@ impl Lock {
         let st = lock_state(&self.state);
         let hold = match (&st.mode, &st.hold) {
             (Mode::Free, _) | (_, None) => {
-                return Err(Error::new(Status::SRWL_ESTATE, format!("check {}: this handle holds no lock", self.path)))
+                return Err(Error::new(
+                    Status::SRWL_ESTATE,
+                    format!("check {}: this handle holds no lock", self.path),
+                ))
             }
             (_, Some(h)) => h,
         };
@@ -543,7 +617,10 @@ impl Lock {
                 let display = format!("{}.srwl", self.path);
                 Disk::read_generation(&self.side, &display)
             }
-            _ => Err(Error::new(Status::SRWL_ESTATE, format!("generation {}: this handle holds no lock", self.path))),
+            _ => Err(Error::new(
+                Status::SRWL_ESTATE,
+                format!("generation {}: this handle holds no lock", self.path),
+            )),
         }
     }
 

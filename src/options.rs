@@ -116,26 +116,90 @@ mod tests {
     #[test]
     fn each_bad_field_is_named() {
         let cases: Vec<(Options, &str)> = vec![
-            (Options { heartbeat_interval: f64::NAN, ..Options::default() }, "heartbeat_interval"),
-            (Options { heartbeat_interval: 0.0, ..Options::default() }, "heartbeat_interval"),
-            (Options { heartbeat_interval: -1.0, ..Options::default() }, "heartbeat_interval"),
-            (Options { stale_threshold: f64::INFINITY, ..Options::default() }, "stale_threshold"),
-            (Options { stale_threshold: 30.0, ..Options::default() }, "stale_threshold"),
-            (Options { poll_interval: 0.0, ..Options::default() }, "poll_interval"),
-            (Options { poll_interval: 90.0, ..Options::default() }, "poll_interval"),
-            (Options { poll_interval: f64::NAN, ..Options::default() }, "poll_interval"),
-            (Options { size: 4, ..Options::default() }, "size"),
+            (
+                Options {
+                    heartbeat_interval: f64::NAN,
+                    ..Options::default()
+                },
+                "heartbeat_interval",
+            ),
+            (
+                Options {
+                    heartbeat_interval: 0.0,
+                    ..Options::default()
+                },
+                "heartbeat_interval",
+            ),
+            (
+                Options {
+                    heartbeat_interval: -1.0,
+                    ..Options::default()
+                },
+                "heartbeat_interval",
+            ),
+            (
+                Options {
+                    stale_threshold: f64::INFINITY,
+                    ..Options::default()
+                },
+                "stale_threshold",
+            ),
+            (
+                Options {
+                    stale_threshold: 30.0,
+                    ..Options::default()
+                },
+                "stale_threshold",
+            ),
+            (
+                Options {
+                    poll_interval: 0.0,
+                    ..Options::default()
+                },
+                "poll_interval",
+            ),
+            (
+                Options {
+                    poll_interval: 90.0,
+                    ..Options::default()
+                },
+                "poll_interval",
+            ),
+            (
+                Options {
+                    poll_interval: f64::NAN,
+                    ..Options::default()
+                },
+                "poll_interval",
+            ),
+            (
+                Options {
+                    size: 4,
+                    ..Options::default()
+                },
+                "size",
+            ),
         ];
         for (o, field) in cases {
             let e = o.validate().unwrap_err();
             assert_eq!(e.status, Status::SRWL_EINVAL);
-            assert!(e.message.contains(field), "{} does not name {}", e.message, field);
+            assert!(
+                e.message.contains(field),
+                "{} does not name {}",
+                e.message,
+                field
+            );
         }
     }
 
     #[test]
     fn short_test_intervals_are_valid() {
-        let o = Options { heartbeat_interval: 0.1, stale_threshold: 0.5, poll_interval: 0.02, ..Options::default() };
+        let o = Options {
+            heartbeat_interval: 0.1,
+            stale_threshold: 0.5,
+            poll_interval: 0.02,
+            ..Options::default()
+        };
         o.validate().unwrap();
     }
 }

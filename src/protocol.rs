@@ -12,7 +12,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::fs::{self, describe, Dir, Kind, Name};
-use crate::record::{self, parse_record_name, record_name, Record, Role, Ticket, TicketKind, Token};
+use crate::record::{
+    self, parse_record_name, record_name, Record, Role, Ticket, TicketKind, Token,
+};
 use crate::status::{Error, Result, Status};
 
 pub const ROOM: &CStr = c"R";
@@ -145,9 +147,7 @@ impl Disk {
         let side = parent
             .open_dir(side_name)
             .map_err(|e| fs_error("open sidecar directory", &display, &e))?;
-        let st = side
-            .fstat()
-            .map_err(|e| fs_error("fstat", &display, &e))?;
+        let st = side.fstat().map_err(|e| fs_error("fstat", &display, &e))?;
         if st.uid != euid {
             return Err(Error::new(
                 Status::SRWL_EUNSAFE,
@@ -260,7 +260,11 @@ impl Disk {
             Ok(()) => Ok(true),
             Err(e) if matches!(errno(&e), libc::ENOENT | libc::EINVAL) => Ok(false),
             Err(e) if errno(&e) == libc::ESTALE => Ok(true),
-            Err(e) => Err(fs_error("rewrite", &self.path(ticket.name().as_bytes()), &e)),
+            Err(e) => Err(fs_error(
+                "rewrite",
+                &self.path(ticket.name().as_bytes()),
+                &e,
+            )),
         }
     }
 
@@ -284,16 +288,19 @@ impl Disk {
         record.push(b"/");
         record.push(record_name(Role::Write, &ticket.token).as_bytes());
         rec.encode(&mut self.read_buf);
-        let result = self
+        let mut failed = self
             .queue
             .mkdir(closed.as_cstr())
-            .map_err(|e| ("mkdir", closed, e))
-            .and_then(|()| {
-                self.queue
-                    .create_excl(record.as_cstr(), &self.read_buf)
-                    .map_err(|e| ("create", record, e))
-            });
-        if let Err((op, what, e)) = result {
+            .err()
+            .map(|e| ("mkdir", closed, e));
+        if failed.is_none() {
+            failed = self
+                .queue
+                .create_excl(record.as_cstr(), &self.read_buf)
+                .err()
+                .map(|e| ("create", record, e));
+        }
+        if let Some((op, what, e)) = failed {
             let err = fs_error(op, &self.path(&[b"Q/", what.as_bytes()].concat()), &e);
             self.remove_claim(ticket);
             return Err(err);
@@ -350,7 +357,11 @@ impl Disk {
             }
             Err(e) => Err(fs_error(
                 "rename",
-                &format!("{} onto {}", self.path(&[b"Q/", name.as_bytes()].concat()), self.path(b"R")),
+                &format!(
+                    "{} onto {}",
+                    self.path(&[b"Q/", name.as_bytes()].concat()),
+                    self.path(b"R")
+                ),
                 &e,
             )),
         }
@@ -370,7 +381,9 @@ impl Disk {
     }
 
     fn holds_write(&self, token: &Token) -> bool {
-        self.side.stat(Self::write_record_path(token).as_cstr()).is_ok()
+        self.side
+            .stat(Self::write_record_path(token).as_cstr())
+            .is_ok()
     }
 
     /// Whether our record is still there (a hint used by srwl_check).
@@ -602,7 +615,10 @@ impl Disk {
             self.dead_counter.to_string().as_bytes(),
         ]);
         let src = Name::from_bytes(&[name]);
-        if from.rename(src.as_cstr(), &self.side, dead.as_cstr()).is_err() {
+        if from
+            .rename(src.as_cstr(), &self.side, dead.as_cstr())
+            .is_err()
+        {
             return;
         }
         remove_tree(&self.side, dead.as_cstr(), 2);
@@ -619,7 +635,13 @@ impl Disk {
 
     /// Reads an entry for observation: its bytes, or a marker describing why it cannot be
     /// read (the marker never changes, so such an entry ages like a dead record).
-    fn observe_entry(&mut self, dir: &Dir, name: &[u8], key: &[u8], now: Instant) -> Option<(Duration, Duration)> {
+    fn observe_entry(
+        &mut self,
+        dir: &Dir,
+        name: &[u8],
+        key: &[u8],
+        now: Instant,
+    ) -> Option<(Duration, Duration)> {
         let n = Name::from_bytes(&[name]);
         let mut buf = std::mem::take(&mut self.read_buf);
         match dir.read_small(n.as_cstr(), &mut buf) {
@@ -696,7 +718,10 @@ impl Disk {
             Err(_) => return,
         };
         let mut inner: Vec<Vec<u8>> = Vec::new();
-        if closed.list(&mut self.list_buf, |n| inner.push(n.to_vec())).is_err() {
+        if closed
+            .list(&mut self.list_buf, |n| inner.push(n.to_vec()))
+            .is_err()
+        {
             return;
         }
         if inner.is_empty() {
@@ -732,7 +757,10 @@ impl Disk {
         self.queue
             .list(&mut self.list_buf, |n| names.push(n.to_vec()))
             .map_err(|e| fs_error("list", &self.path(b"Q"), &e))?;
-        let queue = self.queue.open_dir(c".").map_err(|e| fs_error("open", &self.path(b"Q"), &e))?;
+        let queue = self
+            .queue
+            .open_dir(c".")
+            .map_err(|e| fs_error("open", &self.path(b"Q"), &e))?;
         for name in names.iter() {
             let ticket = Ticket::parse(name);
             if let (Some(t), Some(b)) = (ticket, below) {
@@ -763,7 +791,15 @@ impl Disk {
     }
 
     /// Observes a writer claim through handles opened without following symlinks.
-    fn observe_claim(&mut self, queue: &Dir, name: &[u8], t: &Ticket, _rel: Name, key: &[u8], now: Instant) -> Option<(Duration, Duration)> {
+    fn observe_claim(
+        &mut self,
+        queue: &Dir,
+        name: &[u8],
+        t: &Ticket,
+        _rel: Name,
+        key: &[u8],
+        now: Instant,
+    ) -> Option<(Duration, Duration)> {
         let n = Name::from_bytes(&[name]);
         let claim = match queue.open_dir(n.as_cstr()) {
             Ok(d) => d,
@@ -864,8 +900,17 @@ mod tests {
         let mut o = Observer::default();
         let t0 = Instant::now();
         assert_eq!(o.observe(b"k", b"a", t0), Duration::ZERO);
-        assert_eq!(o.observe(b"k", b"a", t0 + Duration::from_secs(5)), Duration::from_secs(5));
-        assert_eq!(o.observe(b"k", b"b", t0 + Duration::from_secs(6)), Duration::ZERO);
-        assert_eq!(o.observe(b"k", b"b", t0 + Duration::from_secs(9)), Duration::from_secs(3));
+        assert_eq!(
+            o.observe(b"k", b"a", t0 + Duration::from_secs(5)),
+            Duration::from_secs(5)
+        );
+        assert_eq!(
+            o.observe(b"k", b"b", t0 + Duration::from_secs(6)),
+            Duration::ZERO
+        );
+        assert_eq!(
+            o.observe(b"k", b"b", t0 + Duration::from_secs(9)),
+            Duration::from_secs(3)
+        );
     }
 }

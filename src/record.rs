@@ -25,7 +25,11 @@ impl Token {
     }
 
     pub fn parse(s: &[u8]) -> Option<Token> {
-        if s.len() != 32 || !s.iter().all(|&c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c)) {
+        if s.len() != 32
+            || !s
+                .iter()
+                .all(|&c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c))
+        {
             return None;
         }
         let mut t = [0u8; 32];
@@ -51,7 +55,12 @@ fn hex_into(raw: &[u8], out: &mut [u8]) {
 }
 
 fn parse_hex_u64(s: &[u8]) -> Option<u64> {
-    if s.is_empty() || s.len() > 16 || !s.iter().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()) {
+    if s.is_empty()
+        || s.len() > 16
+        || !s
+            .iter()
+            .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+    {
         return None;
     }
     u64::from_str_radix(std::str::from_utf8(s).ok()?, 16).ok()
@@ -130,7 +139,8 @@ pub fn sanitize_host(raw: &[u8]) -> String {
 fn valid_host(s: &[u8]) -> bool {
     !s.is_empty()
         && s.len() <= MAX_HOST
-        && s.iter().all(|&c| c.is_ascii_alphanumeric() || c == b'.' || c == b'-' || c == b'_')
+        && s.iter()
+            .all(|&c| c.is_ascii_alphanumeric() || c == b'.' || c == b'-' || c == b'_')
 }
 
 impl Record {
@@ -303,8 +313,8 @@ mod tests {
         let bad: Vec<Vec<u8>> = vec![
             vec![],
             b"\n".to_vec(),
-            good[..good.len() - 1].to_vec(),               // truncated: no final newline
-            good[..good.len() / 2].to_vec(),               // truncated in the middle
+            good[..good.len() - 1].to_vec(), // truncated: no final newline
+            good[..good.len() / 2].to_vec(), // truncated in the middle
             text.replace("srwl/1", "srwl/2").into_bytes(), // another protocol version
             text.replace("role write", "role boss").into_bytes(),
             text.replace("pid 4242", "pid 99999999999").into_bytes(),
@@ -313,8 +323,10 @@ mod tests {
             text.replace("pid 4242", "pid -1").into_bytes(),
             text.replace("host node-a.cluster", "host ").into_bytes(),
             text.replace("host node-a.cluster", "host a/b").into_bytes(),
-            text.replace("host node-a.cluster", &format!("host {}", "h".repeat(65))).into_bytes(),
-            text.replace("lease_ms 90000", "lease_ms 86400001").into_bytes(),
+            text.replace("host node-a.cluster", &format!("host {}", "h".repeat(65)))
+                .into_bytes(),
+            text.replace("lease_ms 90000", "lease_ms 86400001")
+                .into_bytes(),
             text.replace("nonce ", "nonce x").into_bytes(),
             text.replace("token ", "token A").into_bytes(),
             text.replace("token ", "tokens ").into_bytes(),
@@ -328,19 +340,36 @@ mod tests {
             vec![b'a'; 5000],                    // oversized
         ];
         for b in bad {
-            assert_eq!(Record::parse(&b), None, "accepted {:?}", String::from_utf8_lossy(&b));
+            assert_eq!(
+                Record::parse(&b),
+                None,
+                "accepted {:?}",
+                String::from_utf8_lossy(&b)
+            );
         }
     }
 
     #[test]
     fn ticket_names_round_trip_and_order() {
-        let t = Ticket { kind: TicketKind::Writer, seq: 7, token: Token::random() };
+        let t = Ticket {
+            kind: TicketKind::Writer,
+            seq: 7,
+            token: Token::random(),
+        };
         let n = t.name();
         assert_eq!(n.as_bytes().len(), 51);
         assert_eq!(Ticket::parse(n.as_bytes()), Some(t));
-        let r = Ticket { kind: TicketKind::Reader, seq: 8, token: t.token };
+        let r = Ticket {
+            kind: TicketKind::Reader,
+            seq: 8,
+            token: t.token,
+        };
         assert!(t.key() < r.key());
-        for bad in [&b"x.0000000000000007.0123"[..], b"w.000000000000000G.00000000000000000000000000000000", b""] {
+        for bad in [
+            &b"x.0000000000000007.0123"[..],
+            b"w.000000000000000G.00000000000000000000000000000000",
+            b"",
+        ] {
             assert_eq!(Ticket::parse(bad), None);
         }
     }

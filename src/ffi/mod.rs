@@ -3,6 +3,9 @@
 //! program), and leaves a message for srwl_last_error() when it fails.
 
 #![allow(non_camel_case_types)]
+// Safety contract of every export, stated once: pointers are NULL or valid for the access the
+// function documents, and a handle is one that srwl_open returned and srwl_close has not freed.
+#![allow(clippy::missing_safety_doc)]
 
 use std::cell::RefCell;
 use std::ffi::{c_char, c_int, CStr, CString};
@@ -218,9 +221,10 @@ pub extern "C" fn srwl_last_error() -> *const c_char {
 /// The library version, e.g. "0.1.0". Static; do not free. Thread-safe.
 #[no_mangle]
 pub extern "C" fn srwl_version() -> *const c_char {
-    static V: &CStr = match CStr::from_bytes_with_nul(concat!(env!("CARGO_PKG_VERSION"), "\0").as_bytes()) {
-        Ok(v) => v,
-        Err(_) => c"unknown",
-    };
+    static V: &CStr =
+        match CStr::from_bytes_with_nul(concat!(env!("CARGO_PKG_VERSION"), "\0").as_bytes()) {
+            Ok(v) => v,
+            Err(_) => c"unknown",
+        };
     V.as_ptr()
 }

@@ -28,7 +28,12 @@ impl Drop for TempDir {
 
 /// Heartbeat 0.1 s, stale 0.6 s, poll 0.02 s: evictions in tests happen within a second.
 pub fn fast() -> Options {
-    Options { heartbeat_interval: 0.1, stale_threshold: 0.6, poll_interval: 0.02, ..Options::default() }
+    Options {
+        heartbeat_interval: 0.1,
+        stale_threshold: 0.6,
+        poll_interval: 0.02,
+        ..Options::default()
+    }
 }
 
 pub fn open(path: &std::path::Path, o: &Options) -> Lock {
@@ -39,7 +44,11 @@ pub fn open(path: &std::path::Path, o: &Options) -> Lock {
 /// Names in a directory (sorted), empty if missing.
 pub fn entries(p: &std::path::Path) -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir(p)
-        .map(|r| r.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+        .map(|r| {
+            r.filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
         .unwrap_or_default();
     v.sort();
     v

@@ -1,0 +1,501 @@
+//! `softrwlock --read|--write PATH -- COMMAND...`: take the lock, run the command as a child,
+//! pass signals on to it, release, and exit with the command's status.
+//!
+//! Signals: SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 are blocked in every thread
+//! before any thread exists (the library's heartbeat thread inherits the mask), and one thread
+//! takes them with sigwaitinfo(): no code runs in signal-handler context. The child unblocks
+//! them between fork and exec (a signal mask survives exec).
+//!
+//! What a signal does depends on the phase:
+//! - waiting for the lock: the waiting thread is frozen, softrwlock withdraws its queue entry
+//!   (see withdraw.rs) and ends at once, killed by that signal;
+//! - holding, command not started yet: remembered; the lock is released and softrwlock then
+//!   ends killed by that signal, without starting the command;
+//! - command running: sent on to the command (except a signal the kernel sent to the whole
+//!   foreground process group, such as Ctrl-C on a terminal: the command has it already);
+//! - command ended, releasing: the first one is ignored (the release is quick and should not be
+//!   cut short); a second one ends softrwlock at once.
+
+use std::ffi::OsString;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use softrwlock::{Error, Lock, Options, Role, Status};
+
+use crate::args::{self, Arg, Parser};
+use crate::withdraw::{freeze_thread, install_freeze_handler, Withdrawal};
+use crate::{exit, usage_error};
+
+pub const FORWARDED: [libc::c_int; 6] = [
+    libc::SIGINT,
+    libc::SIGTERM,
+    libc::SIGHUP,
+    libc::SIGQUIT,
+    libc::SIGUSR1,
+    libc::SIGUSR2,
+];
+
+struct RunArgs {
+    role: Role,
+    timeout: f64,
+    opts: Options,
+    kill_on_lost: bool,
+    verbose: bool,
+    path: OsString,
+    command: Vec<OsString>,
+}
+
+/// Lock options from the command line: heartbeat defaults to 30 s (or stale/3 if only
+/// --stale is given), stale to 3 x heartbeat, poll to min(1, heartbeat/2).
+pub fn make_options(
+    heartbeat: Option<f64>,
+    stale: Option<f64>,
+    poll: Option<f64>,
+) -> Result<Options, String> {
+    let hb = heartbeat.unwrap_or_else(|| stale.map_or(30.0, |s| s / 3.0));
+    let stale = stale.unwrap_or(3.0 * hb);
+    let poll = poll.unwrap_or_else(|| 1.0f64.min(hb / 2.0));
+    let o = Options {
+        heartbeat_interval: hb,
+        stale_threshold: stale,
+        poll_interval: poll,
+        ..Options::default()
+    };
+    o.validate().map_err(|e| {
+        e.message
+            .replace("srwl_options.heartbeat_interval", "--heartbeat")
+            .replace("srwl_options.stale_threshold", "--stale")
+            .replace("srwl_options.poll_interval", "--poll")
+            .replace("heartbeat_interval", "--heartbeat")
+    })?;
+    Ok(o)
+}
+
+fn parse(argv: &[OsString]) -> Result<RunArgs, String> {
+    let mut p = Parser::new(argv);
+    let mut role = None;
+    let mut timeout = -1.0;
+    let (mut hb, mut stale, mut poll) = (None, None, None);
+    let mut kill_on_lost = false;
+    let mut verbose = false;
+    let mut path = None;
+    while let Some(a) = p.next_arg() {
+        match a {
+            Arg::Opt(name, inline) => {
+                let mut set_role = |r: Role| {
+                    if role.is_some_and(|old| old != r) {
+                        return Err("give only one of --read and --write".to_string());
+                    }
+                    role = Some(r);
+                    Ok(())
+                };
+                match name.as_str() {
+                    "-r" | "--read" | "-s" | "--shared" => set_role(Role::Read)?,
+                    "-w" | "--write" | "-x" | "--exclusive" => set_role(Role::Write)?,
+                    "-t" | "--timeout" => {
+                        timeout = args::seconds(&name, &p.value(&name, inline)?, true)?
+                    }
+                    "--heartbeat" => {
+                        hb = Some(args::seconds(&name, &p.value(&name, inline)?, false)?)
+                    }
+                    "--stale" => {
+                        stale = Some(args::seconds(&name, &p.value(&name, inline)?, false)?)
+                    }
+                    "--poll" => poll = Some(args::seconds(&name, &p.value(&name, inline)?, false)?),
+                    "--kill-on-lost" => kill_on_lost = true,
+                    "-v" | "--verbose" => verbose = true,
+                    _ => return Err(format!("unknown option {name}")),
+                }
+            }
+            Arg::DoubleDash => return Err("missing PATH before --".into()),
+            Arg::Positional(v) => {
+                path = Some(v);
+                break;
+            }
+        }
+    }
+    let role = role.ok_or("give --read or --write (or a subcommand: status, verify)")?;
+    let path = path.ok_or("missing PATH")?;
+    let mut rest = p.rest();
+    if rest.first().is_some_and(|a| a == "--") {
+        rest = &rest[1..];
+    }
+    if rest.is_empty() {
+        return Err("missing COMMAND (softrwlock --write PATH -- COMMAND [ARGS...])".into());
+    }
+    Ok(RunArgs {
+        role,
+        timeout,
+        opts: make_options(hb, stale, poll)?,
+        kill_on_lost,
+        verbose,
+        path,
+        command: rest.to_vec(),
+    })
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Waiting,
+    Holding,
+    Running(libc::pid_t),
+    Finished,
+}
+
+struct Ctl {
+    phase: Phase,
+    /// A signal received while holding before the command started, or after it ended.
+    pending: Option<libc::c_int>,
+}
+
+struct Shared {
+    ctl: Mutex<Ctl>,
+    path: String,
+    path_bytes: Vec<u8>,
+    /// The thread that waits in acquire (frozen before a withdrawal).
+    waiting_tid: libc::pid_t,
+}
+
+impl Shared {
+    fn ctl(&self) -> MutexGuard<'_, Ctl> {
+        self.ctl.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+pub fn signal_name(sig: libc::c_int) -> String {
+    let n = match sig {
+        libc::SIGHUP => "SIGHUP",
+        libc::SIGINT => "SIGINT",
+        libc::SIGQUIT => "SIGQUIT",
+        libc::SIGILL => "SIGILL",
+        libc::SIGTRAP => "SIGTRAP",
+        libc::SIGABRT => "SIGABRT",
+        libc::SIGBUS => "SIGBUS",
+        libc::SIGFPE => "SIGFPE",
+        libc::SIGKILL => "SIGKILL",
+        libc::SIGUSR1 => "SIGUSR1",
+        libc::SIGSEGV => "SIGSEGV",
+        libc::SIGUSR2 => "SIGUSR2",
+        libc::SIGPIPE => "SIGPIPE",
+        libc::SIGALRM => "SIGALRM",
+        libc::SIGTERM => "SIGTERM",
+        libc::SIGXCPU => "SIGXCPU",
+        _ => return format!("signal {sig}"),
+    };
+    n.to_string()
+}
+
+fn forwarded_set() -> libc::sigset_t {
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for s in FORWARDED {
+            libc::sigaddset(&mut set, s);
+        }
+        set
+    }
+}
+
+/// Ends the process as if killed by `sig` (so that a parent shell sees 128+sig), falling
+/// back to exit(128+sig).
+pub fn die_by_signal(sig: libc::c_int) -> ! {
+    unsafe {
+        libc::signal(sig, libc::SIG_DFL);
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, sig);
+        libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
+        libc::raise(sig);
+    }
+    std::process::exit(128 + sig)
+}
+
+fn signal_thread(shared: Arc<Shared>, set: libc::sigset_t) {
+    loop {
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        let sig = unsafe { libc::sigwaitinfo(&set, &mut info) };
+        if sig < 0 {
+            continue; // EINTR
+        }
+        let mut ctl = shared.ctl();
+        match ctl.phase {
+            Phase::Waiting => {
+                // Stop the waiting thread where it is, then take our entries out of the queue.
+                let w = Withdrawal::prepare(&shared.path_bytes);
+                freeze_thread(shared.waiting_tid);
+                let n = w.map_or(0, |w| w.run());
+                eprintln!(
+                    "softrwlock: {} while waiting for the lock on {}: giving up{}",
+                    signal_name(sig),
+                    shared.path,
+                    if n > 0 {
+                        " (withdrew from the queue)"
+                    } else {
+                        ""
+                    }
+                );
+                die_by_signal(sig);
+            }
+            Phase::Holding => {
+                ctl.pending.get_or_insert(sig);
+            }
+            Phase::Running(pid) => {
+                // A signal the kernel sent to the whole foreground process group (Ctrl-C,
+                // Ctrl-\, terminal hangup) has reached the command too: do not send it twice.
+                if info.si_code != libc::SI_KERNEL {
+                    unsafe { libc::kill(pid, sig) };
+                }
+            }
+            Phase::Finished => {
+                if ctl.pending.is_some() {
+                    eprintln!(
+                        "softrwlock: {} again while releasing the lock on {}: giving up (the record is removed by other processes after the stale threshold)",
+                        signal_name(sig),
+                        shared.path
+                    );
+                    die_by_signal(sig);
+                }
+                ctl.pending = Some(sig);
+            }
+        }
+    }
+}
+
+fn role_name(r: Role) -> &'static str {
+    if r == Role::Write {
+        "write"
+    } else {
+        "read"
+    }
+}
+
+fn lock_error(e: &Error) -> u8 {
+    eprintln!("softrwlock: {e}");
+    if e.status == Status::SRWL_TIMEOUT {
+        exit::TIMEOUT
+    } else {
+        exit::LOCK_ERROR
+    }
+}
+
+/// Waits for `pid` to end without reaping it (so its pid cannot be reused while the signal
+/// thread may still send to it).
+fn wait_exit_no_reap(pid: libc::pid_t) {
+    loop {
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        let r = unsafe {
+            libc::waitid(
+                libc::P_PID,
+                pid as libc::id_t,
+                &mut info,
+                libc::WEXITED | libc::WNOWAIT,
+            )
+        };
+        if r == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+            return;
+        }
+    }
+}
+
+pub fn main(argv: &[OsString]) -> u8 {
+    let a = match parse(argv) {
+        Ok(a) => a,
+        Err(msg) => return usage_error(&msg),
+    };
+    let path_display = a.path.to_string_lossy().into_owned();
+    let role = role_name(a.role);
+
+    // Block the forwarded signals before any thread exists, then take them in one thread.
+    let set = forwarded_set();
+    unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) };
+    let shared = Arc::new(Shared {
+        ctl: Mutex::new(Ctl {
+            phase: Phase::Waiting,
+            pending: None,
+        }),
+        path: path_display.clone(),
+        path_bytes: args::path_bytes(&a.path).to_vec(),
+        waiting_tid: unsafe { libc::syscall(libc::SYS_gettid) } as libc::pid_t,
+    });
+    install_freeze_handler();
+    {
+        let shared = shared.clone();
+        if let Err(e) = std::thread::Builder::new()
+            .name("signals".into())
+            .spawn(move || signal_thread(shared, set))
+        {
+            eprintln!("softrwlock: cannot start the signal thread: {e}");
+            return exit::LOCK_ERROR;
+        }
+    }
+
+    let lock = match Lock::open(args::path_bytes(&a.path), &a.opts) {
+        Ok(l) => Arc::new(l),
+        Err(e) => return lock_error(&e),
+    };
+    let started = Instant::now();
+    if let Err(e) = lock.acquire(a.role, a.timeout) {
+        return lock_error(&e);
+    }
+    shared.ctl().phase = Phase::Holding;
+    let generation = lock.generation().ok();
+    if a.verbose {
+        let g = generation.map_or_else(|| "unknown".to_string(), |g| g.to_string());
+        eprintln!(
+            "softrwlock: acquired {role} lock on {path_display} (generation {g}) after {:.3} s",
+            started.elapsed().as_secs_f64()
+        );
+    }
+
+    let mut cmd = std::process::Command::new(&a.command[0]);
+    cmd.args(&a.command[1..])
+        .env("SOFTRWLOCK_PATH", &a.path)
+        .env("SOFTRWLOCK_ROLE", role);
+    match generation {
+        Some(g) => cmd.env("SOFTRWLOCK_GENERATION", g.to_string()),
+        None => cmd.env_remove("SOFTRWLOCK_GENERATION"),
+    };
+    // The child inherits the signal mask across fork and exec (std does not reset it): give
+    // the command the signals we blocked. pthread_sigmask is async-signal-safe.
+    unsafe {
+        use std::os::unix::process::CommandExt;
+        cmd.pre_exec(move || {
+            libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
+            Ok(())
+        });
+    }
+
+    // Spawn under the control mutex: the signal thread sees either "holding" (and the
+    // command is not started) or the command's pid.
+    let mut child = {
+        let mut ctl = shared.ctl();
+        if let Some(sig) = ctl.pending {
+            ctl.phase = Phase::Finished;
+            drop(ctl);
+            eprintln!(
+                "softrwlock: {} before the command started: releasing the lock on {path_display}",
+                signal_name(sig)
+            );
+            let _ = lock.release();
+            die_by_signal(sig);
+        }
+        match cmd.spawn() {
+            Ok(c) => {
+                ctl.phase = Phase::Running(c.id() as libc::pid_t);
+                c
+            }
+            Err(e) => {
+                ctl.phase = Phase::Finished;
+                drop(ctl);
+                let name = a.command[0].to_string_lossy();
+                let code = if e.kind() == std::io::ErrorKind::NotFound {
+                    eprintln!("softrwlock: {name}: command not found");
+                    exit::NOT_FOUND
+                } else {
+                    eprintln!("softrwlock: {name}: cannot execute: {e}");
+                    exit::NOT_EXECUTABLE
+                };
+                if let Err(e) = lock.release() {
+                    eprintln!("softrwlock: {e}");
+                }
+                return code;
+            }
+        }
+    };
+    let pid = child.id() as libc::pid_t;
+
+    // Watch the hold while the command runs: warn (and optionally stop the command) as soon
+    // as the heartbeat finds the hold lost.
+    let lost_seen = Arc::new(AtomicBool::new(false));
+    let (stop_tx, stop_rx) = mpsc::channel::<()>();
+    let watcher = {
+        let lock = lock.clone();
+        let shared = shared.clone();
+        let lost_seen = lost_seen.clone();
+        let interval = Duration::from_secs_f64(a.opts.heartbeat_interval.clamp(0.05, 10.0));
+        let kill_on_lost = a.kill_on_lost;
+        let (role, path) = (role, path_display.clone());
+        std::thread::Builder::new()
+            .name("watch".into())
+            .spawn(move || loop {
+                match stop_rx.recv_timeout(interval) {
+                    Err(mpsc::RecvTimeoutError::Timeout) => {}
+                    _ => return,
+                }
+                if let Err(e) = lock.check() {
+                    if e.status == Status::SRWL_ELOST {
+                        lost_seen.store(true, Ordering::SeqCst);
+                        eprintln!(
+                            "softrwlock: WARNING: the {role} lock on {path} was LOST while the command runs: another process evicted it (this host or process was stalled past the stale threshold). Other processes may now hold the lock.{}",
+                            if kill_on_lost { " Sending SIGTERM to the command (--kill-on-lost)." } else { "" }
+                        );
+                        if kill_on_lost {
+                            let ctl = shared.ctl();
+                            if ctl.phase == Phase::Running(pid) {
+                                unsafe { libc::kill(pid, libc::SIGTERM) };
+                            }
+                        }
+                        return;
+                    }
+                }
+            })
+            .ok()
+    };
+
+    wait_exit_no_reap(pid);
+    shared.ctl().phase = Phase::Finished;
+    let status = child.wait();
+    drop(stop_tx);
+    if let Some(w) = watcher {
+        let _ = w.join();
+    }
+    let code: u8 = match status {
+        Ok(st) => {
+            use std::os::unix::process::ExitStatusExt;
+            match (st.code(), st.signal()) {
+                (Some(c), _) => c as u8,
+                (None, Some(sig)) => (128 + sig) as u8,
+                _ => exit::LOCK_ERROR,
+            }
+        }
+        Err(e) => {
+            eprintln!("softrwlock: waiting for the command: {e}");
+            exit::LOCK_ERROR
+        }
+    };
+
+    match lock.release() {
+        Ok(()) => {
+            if a.verbose {
+                eprintln!(
+                    "softrwlock: released {role} lock on {path_display} after {:.3} s",
+                    started.elapsed().as_secs_f64()
+                );
+            }
+            code
+        }
+        Err(e) if e.status == Status::SRWL_ELOST => {
+            if !lost_seen.load(Ordering::SeqCst) {
+                eprintln!("softrwlock: WARNING: {e}");
+            }
+            eprintln!(
+                "softrwlock: WARNING: the command ran (status {code}) but did NOT hold the {role} lock on {path_display} all the time"
+            );
+            if code == 0 {
+                exit::LOST
+            } else {
+                code
+            }
+        }
+        Err(e) => {
+            eprintln!("softrwlock: {e}");
+            if code == 0 {
+                exit::LOCK_ERROR
+            } else {
+                code
+            }
+        }
+    }
+}

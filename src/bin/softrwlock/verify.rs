@@ -1,0 +1,1157 @@
+//! `softrwlock verify DIR`: does the filesystem under DIR behave the way the srwl/1 protocol
+//! needs? Checks the atomic operations the protocol's safety rests on, then runs the real lock
+//! from several processes (exclusion) and kills holders (eviction). Everything happens in a
+//! fresh scratch directory under DIR that is removed afterwards.
+//!
+//! `--cross-client NAME --nodes N` runs, in addition, one exclusion test shared by N nodes:
+//! every node runs the same command with the same NAME; they meet under DIR/NAME/, run worker
+//! processes against one lock and one counter for --duration seconds, each writes its grant
+//! counts to DIR/NAME/done/<node>, and every node checks that the shared counter equals
+//! twice the sum of all nodes' write grants (no lost update, so never two writers at once) and
+//! that no reader anywhere saw a writer inside.
+
+use std::ffi::{CStr, CString, OsString};
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Read};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use softrwlock::fs::{describe, random_bytes, Dir, Kind};
+use softrwlock::{Lock, Options, Role, Status};
+
+use crate::args::{self, Arg, Parser};
+use crate::{exit, usage_error};
+
+pub const WORKER_CMD: &str = "__verify-worker";
+pub const HOLD_CMD: &str = "__verify-hold";
+
+/// Intervals of the local exclusion test: generous, so that a slow server does not make a
+/// live holder look dead (that would be an eviction, not an exclusion failure).
+const EXCL_OPTS: (f64, f64, f64) = (0.5, 5.0, 0.05);
+/// Intervals of the cross-client test.
+const CROSS_OPTS: (f64, f64, f64) = (1.0, 10.0, 0.1);
+/// Intervals of the eviction tests: short, so that they take seconds.
+const EVICT_OPTS: (f64, f64, f64) = (0.2, 1.0, 0.05);
+
+fn rand_u64() -> u64 {
+    let mut b = [0u8; 8];
+    random_bytes(&mut b);
+    u64::from_ne_bytes(b)
+}
+
+fn errno(e: &std::io::Error) -> i32 {
+    e.raw_os_error().unwrap_or(0)
+}
+
+fn opts(o: (f64, f64, f64)) -> Options {
+    Options {
+        heartbeat_interval: o.0,
+        stale_threshold: o.1,
+        poll_interval: o.2,
+        ..Options::default()
+    }
+}
+
+fn hostname() -> String {
+    hostname::get()
+        .map(|h| softrwlock::record::sanitize_host(h.as_bytes()))
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+fn cpath(p: &Path) -> CString {
+    CString::new(p.as_os_str().as_bytes()).unwrap_or_else(|_| CString::from(c"/nonexistent"))
+}
+
+/// Prints PASS/FAIL lines and counts them.
+struct Report {
+    passed: u32,
+    failed: u32,
+}
+
+impl Report {
+    fn check(&mut self, what: &str, r: Result<String, String>) {
+        match r {
+            Ok(detail) => {
+                self.passed += 1;
+                if detail.is_empty() {
+                    println!("PASS  {what}");
+                } else {
+                    println!("PASS  {what}: {detail}");
+                }
+            }
+            Err(why) => {
+                self.failed += 1;
+                println!("FAIL  {what}: {why}");
+            }
+        }
+    }
+}
+
+/// Expects `r` to fail with one of `want`.
+fn expect_err(r: std::io::Result<()>, want: &[i32], op: &str) -> Result<String, String> {
+    match r {
+        Ok(()) => Err(format!("{op} succeeded")),
+        Err(e) if want.contains(&errno(&e)) => Ok(format!("{op} failed with {}", describe(&e))),
+        Err(e) => Err(format!(
+            "{op} failed with {}, expected another error",
+            describe(&e)
+        )),
+    }
+}
+
+fn must(r: std::io::Result<()>, op: &str) -> Result<(), String> {
+    r.map_err(|e| format!("{op}: {}", describe(&e)))
+}
+
+fn filesystem_type(dir: &Dir) -> String {
+    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+    if unsafe { libc::fstatfs(std::os::fd::AsRawFd::as_raw_fd(dir), &mut st) } != 0 {
+        return "unknown".into();
+    }
+    let magic = st.f_type as u64 & 0xffff_ffff;
+    let name = match magic {
+        0x6969 => "nfs",
+        0x0BD0_0BD0 => "lustre",
+        0x1983_0326 => "beegfs",
+        0x4750_4653 => "gpfs",
+        0x6573_5546 => "fuse (glusterfs, sshfs, ...)",
+        0xFF53_4D42 => "cifs",
+        0xFE53_4D42 => "smb2",
+        0x0102_1994 => "tmpfs",
+        0xEF53 => "ext2/3/4",
+        0x5846_5342 => "xfs",
+        0x9123_683E => "btrfs",
+        0x2FC1_2FC1 => "zfs",
+        0x794C_7630 => "overlayfs",
+        0x0027_e0eb => "cgroup",
+        0x5346_414F => "afs",
+        0x00C3_6400 => "ceph",
+        _ => "other",
+    };
+    format!("{name} (magic 0x{magic:x})")
+}
+
+// ---- the filesystem checks -----------------------------------------------------------------
+
+fn fs_checks(rep: &mut Report, d: &Dir, dpath: &Path) {
+    let rec = b"srwl verify\n";
+
+    rep.check("directories created here are owned by this user", {
+        (|| {
+            must(d.mkdir(c"own"), "mkdir own")?;
+            let sub = d.open_dir(c"own").map_err(|e| format!("open own: {}", describe(&e)))?;
+            let st = sub.fstat().map_err(|e| format!("fstat own: {}", describe(&e)))?;
+            let me = softrwlock::fs::geteuid();
+            if st.uid != me {
+                return Err(format!(
+                    "owned by uid {}, not {me}: the library refuses such a lock directory (check NFSv4 id mapping / root squash)",
+                    st.uid
+                ));
+            }
+            Ok(format!("uid {me}"))
+        })()
+    });
+
+    rep.check(
+        "exclusive create (O_CREAT|O_EXCL) fails with EEXIST on an existing name",
+        {
+            (|| {
+                must(d.create_excl(c"excl", rec), "first create of excl")?;
+                expect_err(
+                    d.create_excl(c"excl", rec),
+                    &[libc::EEXIST],
+                    "second create",
+                )
+            })()
+        },
+    );
+
+    rep.check("mkdir fails with EEXIST on an existing name", {
+        (|| {
+            must(d.mkdir(c"dir"), "first mkdir of dir")?;
+            let a = expect_err(d.mkdir(c"dir"), &[libc::EEXIST], "second mkdir")?;
+            expect_err(
+                d.create_excl(c"dir", rec),
+                &[libc::EEXIST],
+                "exclusive create over it",
+            )?;
+            Ok(a)
+        })()
+    });
+
+    // A writer's claim: claim/closed/w.x; the room: an empty directory.
+    let make_claim = |name: &CStr| -> Result<(), String> {
+        must(d.mkdir(name), "mkdir claim")?;
+        let c = d
+            .open_dir(name)
+            .map_err(|e| format!("open claim: {}", describe(&e)))?;
+        must(c.mkdir(c"closed"), "mkdir claim/closed")?;
+        let cl = c
+            .open_dir(c"closed")
+            .map_err(|e| format!("open closed: {}", describe(&e)))?;
+        must(cl.create_excl(c"w.1", rec), "create claim/closed/w.1")
+    };
+
+    rep.check("rename of a directory onto an EMPTY directory succeeds", {
+        (|| {
+            make_claim(c"claim1")?;
+            must(d.mkdir(c"room"), "mkdir room")?;
+            must(
+                d.rename(c"claim1", d, c"room"),
+                "rename claim1 onto the empty room",
+            )?;
+            let room = d
+                .open_dir(c"room")
+                .map_err(|e| format!("open room: {}", describe(&e)))?;
+            match room.stat(c"closed") {
+                Ok(st) if st.kind == Kind::Dir => Ok(String::new()),
+                _ => Err("after the rename, room/closed is not there".into()),
+            }
+        })()
+    });
+
+    rep.check(
+        "rename of a directory onto a NON-EMPTY directory fails (a writer's room)",
+        (|| {
+            make_claim(c"claim2")?;
+            let r = expect_err(
+                d.rename(c"claim2", d, c"room"),
+                &[libc::ENOTEMPTY, libc::EEXIST],
+                "rename onto room holding closed/",
+            )?;
+            d.stat(c"claim2")
+                .map_err(|_| "the refused rename removed its source".to_string())?;
+            Ok(r)
+        })(),
+    );
+
+    rep.check(
+        "rename of a directory onto a NON-EMPTY directory fails (a reader's record)",
+        (|| {
+            must(d.mkdir(c"room2"), "mkdir room2")?;
+            let room2 = d
+                .open_dir(c"room2")
+                .map_err(|e| format!("open room2: {}", describe(&e)))?;
+            must(room2.create_excl(c"r.1", rec), "create room2/r.1")?;
+            let r = expect_err(
+                d.rename(c"claim2", d, c"room2"),
+                &[libc::ENOTEMPTY, libc::EEXIST],
+                "rename onto room holding a file",
+            )?;
+            let fresh = d
+                .open_dir(c"room2")
+                .map_err(|e| format!("open room2: {}", describe(&e)))?;
+            fresh
+                .stat(c"r.1")
+                .map_err(|_| "the reader's record vanished".to_string())?;
+            Ok(r)
+        })(),
+    );
+
+    rep.check("rmdir of a non-empty directory fails", {
+        expect_err(
+            d.rmdir(c"room2"),
+            &[libc::ENOTEMPTY, libc::EEXIST],
+            "rmdir room2",
+        )
+    });
+
+    rep.check(
+        "unlink removes a name (and exclusive create works again)",
+        {
+            (|| {
+                must(d.unlink(c"excl"), "unlink excl")?;
+                match d.stat(c"excl") {
+                    Err(e) if errno(&e) == libc::ENOENT => {}
+                    Ok(_) => return Err("excl is still there after unlink".into()),
+                    Err(e) => return Err(format!("stat after unlink: {}", describe(&e))),
+                }
+                expect_err(d.unlink(c"excl"), &[libc::ENOENT], "second unlink")?;
+                must(d.create_excl(c"excl", rec), "create after unlink")?;
+                Ok(String::new())
+            })()
+        },
+    );
+
+    rep.check(
+        "a create through a handle to a directory replaced by rename fails or lands in the replacement",
+        stale_handle_check(d, rec),
+    );
+
+    rep.check("O_NOFOLLOW refuses symlinks", {
+        (|| {
+            must(d.create_excl(c"target", rec), "create target")?;
+            let link = dpath.join("link");
+            let dlink = dpath.join("dlink");
+            std::os::unix::fs::symlink("target", &link).map_err(|e| format!("symlink: {e}"))?;
+            std::os::unix::fs::symlink("dir", &dlink).map_err(|e| format!("symlink: {e}"))?;
+            let mut buf = Vec::new();
+            let a = match d.read_small(c"link", &mut buf) {
+                Ok(()) => return Err("reading through a symlink to a file followed it".into()),
+                Err(e) => describe(&e),
+            };
+            if d.open_dir(c"dlink").is_ok() {
+                return Err("opening a symlink to a directory followed it".into());
+            }
+            expect_err(
+                d.create_excl(c"link", rec),
+                &[libc::EEXIST],
+                "exclusive create over a symlink",
+            )?;
+            must(d.unlink(c"link"), "unlink the symlink")?;
+            d.stat(c"target")
+                .map_err(|_| "unlinking the symlink removed its target".to_string())?;
+            Ok(format!("open refused with {a}"))
+        })()
+    });
+}
+
+/// Opens a handle on `room3`, replaces `room3` by a directory holding `closed/`, then creates
+/// through the old handle. Acceptable: the create fails (ENOENT/ESTALE), or it lands in the
+/// replacing directory and a lookup through the same handle then sees `closed` (so a reader's
+/// check after its create sees the writer). Not acceptable: it succeeds somewhere invisible.
+fn stale_handle_check(d: &Dir, rec: &[u8]) -> Result<String, String> {
+    must(d.mkdir(c"room3"), "mkdir room3")?;
+    let old = d
+        .open_dir(c"room3")
+        .map_err(|e| format!("open room3: {}", describe(&e)))?;
+    must(d.mkdir(c"new3"), "mkdir new3")?;
+    let n = d
+        .open_dir(c"new3")
+        .map_err(|e| format!("open new3: {}", describe(&e)))?;
+    must(n.mkdir(c"closed"), "mkdir new3/closed")?;
+    drop(n);
+    must(
+        d.rename(c"new3", d, c"room3"),
+        "rename new3 onto the empty room3",
+    )?;
+    match old.create_excl(c"r.probe", rec) {
+        Err(e) if matches!(errno(&e), libc::ENOENT | libc::ESTALE) => Ok(format!(
+            "the create failed with {} (the library reopens and retries)",
+            describe(&e)
+        )),
+        Err(e) => Err(format!("the create failed with {}", describe(&e))),
+        Ok(()) => {
+            let now = d
+                .open_dir(c"room3")
+                .map_err(|e| format!("open room3: {}", describe(&e)))?;
+            if now.stat(c"r.probe").is_err() {
+                return Err("the create succeeded but the file is not in the replacing directory: a reader could enter a room that a writer has already taken".into());
+            }
+            if old.stat(c"closed").is_err() {
+                return Err("the create landed in the replacing directory but a lookup through the same handle does not see its closed/: a reader would miss the writer".into());
+            }
+            Ok("the create landed in the replacing directory and the same handle sees its content (as on GlusterFS)".into())
+        }
+    }
+}
+
+// ---- workers (re-executions of this binary) --------------------------------------------------
+
+fn read_counter(path: &Path) -> Result<u64, String> {
+    let mut f = File::open(path).map_err(|e| format!("open {}: {e}", path.display()))?;
+    let mut buf = [0u8; 64];
+    let mut got = 0;
+    loop {
+        let n = f
+            .read(&mut buf[got..])
+            .map_err(|e| format!("read {}: {e}", path.display()))?;
+        if n == 0 || got + n == buf.len() {
+            got += n;
+            break;
+        }
+        got += n;
+    }
+    let s = std::str::from_utf8(&buf[..got]).unwrap_or("");
+    s.trim()
+        .parse()
+        .map_err(|_| format!("{}: malformed counter {s:?}", path.display()))
+}
+
+fn write_counter(path: &Path, v: u64) -> Result<(), String> {
+    let f = OpenOptions::new()
+        .write(true)
+        .open(path)
+        .map_err(|e| format!("open {}: {e}", path.display()))?;
+    f.write_all_at(format!("{v:020}\n").as_bytes(), 0)
+        .map_err(|e| format!("write {}: {e}", path.display()))
+}
+
+fn init_counter(path: &Path) -> Result<(), String> {
+    std::fs::write(path, format!("{:020}\n", 0))
+        .map_err(|e| format!("create {}: {e}", path.display()))
+}
+
+#[derive(Default, Debug, Clone, Copy)]
+struct Counts {
+    reads: u64,
+    writes: u64,
+    violations: u64,
+    lost: u64,
+    errors: u64,
+}
+
+impl Counts {
+    fn line(&self) -> String {
+        format!(
+            "reads={} writes={} violations={} lost={} errors={}",
+            self.reads, self.writes, self.violations, self.lost, self.errors
+        )
+    }
+
+    fn parse(s: &str) -> Option<Counts> {
+        let mut c = Counts::default();
+        let mut seen = 0;
+        for kv in s.split_whitespace() {
+            let (k, v) = kv.split_once('=')?;
+            let v: u64 = v.parse().ok()?;
+            match k {
+                "reads" => c.reads = v,
+                "writes" => c.writes = v,
+                "violations" => c.violations = v,
+                "lost" => c.lost = v,
+                "errors" => c.errors = v,
+                _ => continue,
+            }
+            seen += 1;
+        }
+        (seen == 5).then_some(c)
+    }
+
+    fn add(&mut self, o: &Counts) {
+        self.reads += o.reads;
+        self.writes += o.writes;
+        self.violations += o.violations;
+        self.lost += o.lost;
+        self.errors += o.errors;
+    }
+}
+
+fn short_sleep(rng: &mut u64, max_us: u64) {
+    *rng ^= *rng << 13;
+    *rng ^= *rng >> 7;
+    *rng ^= *rng << 17;
+    std::thread::sleep(Duration::from_micros(*rng % max_us.max(1)));
+}
+
+/// `__verify-worker LOCK COUNTER DURATION WRITE_PERMILLE HEARTBEAT STALE POLL`: cycles of
+/// read and write holds for DURATION seconds; prints one "result ..." line.
+pub fn worker_main(argv: &[OsString]) -> u8 {
+    if argv.len() != 7 {
+        eprintln!("softrwlock {WORKER_CMD}: internal subcommand, 7 arguments");
+        return exit::USAGE;
+    }
+    let lock_path = argv[0].as_bytes();
+    let counter = PathBuf::from(&argv[1]);
+    let num = |i: usize| argv[i].to_string_lossy().parse::<f64>().unwrap_or(f64::NAN);
+    let (duration, permille) = (num(2), num(3) as u64);
+    let o = opts((num(4), num(5), num(6)));
+    let lock = match Lock::open(lock_path, &o) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("softrwlock {WORKER_CMD}: {e}");
+            println!(
+                "result {}",
+                Counts {
+                    errors: 1,
+                    ..Counts::default()
+                }
+                .line()
+            );
+            return 0;
+        }
+    };
+    let mut c = Counts::default();
+    let mut rng = rand_u64() | 1;
+    let deadline = Instant::now() + Duration::from_secs_f64(duration.max(0.0));
+    let mut first_error: Option<String> = None;
+    while Instant::now() < deadline {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        let write = rng % 1000 < permille;
+        let role = if write { Role::Write } else { Role::Read };
+        if let Err(e) = lock.acquire(role, 60.0) {
+            c.errors += 1;
+            first_error.get_or_insert(e.to_string());
+            if e.status != Status::SRWL_TIMEOUT {
+                break;
+            }
+            continue;
+        }
+        let section = if write {
+            (|| {
+                let mut bad = 0;
+                let n = read_counter(&counter)?;
+                if n % 2 == 1 {
+                    bad += 1; // another writer is inside
+                }
+                write_counter(&counter, n + 1)?;
+                short_sleep(&mut rng, 1000);
+                if read_counter(&counter)? != n + 1 {
+                    bad += 1; // someone wrote meanwhile
+                }
+                write_counter(&counter, n + 2)?;
+                Ok::<u64, String>(bad)
+            })()
+        } else {
+            (|| {
+                let mut bad = 0;
+                let n = read_counter(&counter)?;
+                if n % 2 == 1 {
+                    bad += 1; // a writer is inside
+                }
+                short_sleep(&mut rng, 500);
+                if read_counter(&counter)? != n {
+                    bad += 1; // a writer came in while we read
+                }
+                Ok::<u64, String>(bad)
+            })()
+        };
+        match section {
+            Ok(bad) => c.violations += bad,
+            Err(m) => {
+                c.errors += 1;
+                first_error.get_or_insert(m);
+            }
+        }
+        if write {
+            c.writes += 1;
+        } else {
+            c.reads += 1;
+        }
+        match lock.release() {
+            Ok(()) => {}
+            Err(e) if e.status == Status::SRWL_ELOST => {
+                c.lost += 1;
+                first_error.get_or_insert(e.to_string());
+            }
+            Err(e) => {
+                c.errors += 1;
+                first_error.get_or_insert(e.to_string());
+            }
+        }
+        short_sleep(&mut rng, 300);
+    }
+    if let Some(e) = first_error {
+        eprintln!("softrwlock {WORKER_CMD} (pid {}): {e}", std::process::id());
+    }
+    println!("result {}", c.line());
+    0
+}
+
+/// `__verify-hold LOCK ROLE HEARTBEAT STALE POLL`: takes the lock, prints "held", sleeps.
+pub fn hold_main(argv: &[OsString]) -> u8 {
+    if argv.len() != 5 {
+        eprintln!("softrwlock {HOLD_CMD}: internal subcommand, 5 arguments");
+        return exit::USAGE;
+    }
+    let num = |i: usize| argv[i].to_string_lossy().parse::<f64>().unwrap_or(f64::NAN);
+    let role = if argv[1] == "write" {
+        Role::Write
+    } else {
+        Role::Read
+    };
+    let lock = match Lock::open(argv[0].as_bytes(), &opts((num(2), num(3), num(4)))) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("softrwlock {HOLD_CMD}: {e}");
+            return exit::LOCK_ERROR;
+        }
+    };
+    if let Err(e) = lock.acquire(role, 30.0) {
+        eprintln!("softrwlock {HOLD_CMD}: {e}");
+        return exit::LOCK_ERROR;
+    }
+    println!("held");
+    loop {
+        std::thread::sleep(Duration::from_secs(3600));
+    }
+}
+
+fn self_exe() -> PathBuf {
+    std::env::current_exe().unwrap_or_else(|_| PathBuf::from("/proc/self/exe"))
+}
+
+fn spawn_worker(
+    lock: &Path,
+    counter: &Path,
+    duration: f64,
+    permille: u32,
+    o: (f64, f64, f64),
+) -> std::io::Result<Child> {
+    Command::new(self_exe())
+        .arg(WORKER_CMD)
+        .arg(lock)
+        .arg(counter)
+        .arg(duration.to_string())
+        .arg(permille.to_string())
+        .arg(o.0.to_string())
+        .arg(o.1.to_string())
+        .arg(o.2.to_string())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+}
+
+/// Runs `workers` worker processes for `duration` seconds; returns each one's counts.
+fn run_workers(
+    lock: &Path,
+    counter: &Path,
+    workers: u32,
+    duration: f64,
+    o: (f64, f64, f64),
+) -> Result<Vec<Counts>, String> {
+    let mut children = Vec::new();
+    for i in 0..workers {
+        // A mix: worker 0 writes often, the others mostly read.
+        let permille = if i == 0 { 500 } else { 150 };
+        match spawn_worker(lock, counter, duration, permille, o) {
+            Ok(c) => children.push(c),
+            Err(e) => {
+                for mut c in children {
+                    let _ = c.kill();
+                    let _ = c.wait();
+                }
+                return Err(format!("cannot start a worker process: {e}"));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    let mut problem = None;
+    for mut c in children {
+        let mut text = String::new();
+        if let Some(mut s) = c.stdout.take() {
+            let _ = s.read_to_string(&mut text);
+        }
+        let st = c.wait();
+        match text
+            .lines()
+            .find_map(|l| l.strip_prefix("result "))
+            .and_then(Counts::parse)
+        {
+            Some(counts) => out.push(counts),
+            None => {
+                problem.get_or_insert(format!("a worker ended without a result ({st:?})"));
+            }
+        }
+    }
+    match problem {
+        Some(p) => Err(p),
+        None => Ok(out),
+    }
+}
+
+/// Judges the counts of an exclusion run against the counter's final value.
+fn judge(
+    who: &str,
+    counts: &[Counts],
+    total: &Counts,
+    counter: u64,
+    duration: f64,
+) -> Result<String, String> {
+    let mut why = Vec::new();
+    if total.violations > 0 {
+        why.push(format!(
+            "{} time(s) a process saw another writer inside",
+            total.violations
+        ));
+    }
+    if counter != 2 * total.writes {
+        why.push(format!(
+            "the counter is {counter}, expected 2 x {} write grants = {} (lost or extra updates)",
+            total.writes,
+            2 * total.writes
+        ));
+    }
+    if total.lost > 0 {
+        why.push(format!(
+            "{} hold(s) were evicted while held (the file server stalled past the stale threshold?)",
+            total.lost
+        ));
+    }
+    if total.errors > 0 {
+        why.push(format!(
+            "{} lock or I/O error(s) (see the messages above)",
+            total.errors
+        ));
+    }
+    if total.writes == 0 || total.reads == 0 {
+        why.push("no write grants or no read grants at all".into());
+    }
+    if counts.iter().any(|c| c.reads + c.writes == 0) {
+        why.push("a process got no grant at all (starved)".into());
+    }
+    if why.is_empty() {
+        Ok(format!(
+            "{who}, {duration} s: {} read grants, {} write grants, counter {counter} = 2 x {}, no reader saw a writer inside",
+            total.reads,
+            total.writes,
+            total.writes
+        ))
+    } else {
+        Err(why.join("; "))
+    }
+}
+
+fn exclusion_check(scratch: &Path, workers: u32, duration: f64) -> Result<String, String> {
+    let dir = scratch.join("excl");
+    std::fs::create_dir(&dir).map_err(|e| format!("mkdir {}: {e}", dir.display()))?;
+    let lock = dir.join("lock");
+    let counter = dir.join("counter");
+    init_counter(&counter)?;
+    let counts = run_workers(&lock, &counter, workers, duration, EXCL_OPTS)?;
+    let mut total = Counts::default();
+    counts.iter().for_each(|c| total.add(c));
+    let value = read_counter(&counter)?;
+    judge(
+        &format!("{workers} processes"),
+        &counts,
+        &total,
+        value,
+        duration,
+    )
+}
+
+fn leftovers_check(scratch: &Path) -> Result<String, String> {
+    let side = scratch.join("excl").join("lock.srwl");
+    let mut left = Vec::new();
+    for sub in ["R", "Q"] {
+        let p = side.join(sub);
+        let rd = std::fs::read_dir(&p).map_err(|e| format!("list {}: {e}", p.display()))?;
+        for e in rd.flatten() {
+            left.push(format!("{sub}/{}", e.file_name().to_string_lossy()));
+        }
+    }
+    if left.is_empty() {
+        Ok(String::new())
+    } else {
+        Err(format!("left behind: {}", left.join(", ")))
+    }
+}
+
+fn read_line_within(child: &mut Child, within: Duration) -> Option<String> {
+    let out = child.stdout.take()?;
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(out).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    rx.recv_timeout(within).ok()
+}
+
+/// A holder of `role` is SIGKILLed; a writer must get the lock within the stale threshold
+/// plus a margin.
+fn eviction_check(scratch: &Path, role: &str) -> Result<String, String> {
+    let dir = scratch.join(format!("evict-{role}"));
+    std::fs::create_dir(&dir).map_err(|e| format!("mkdir {}: {e}", dir.display()))?;
+    let lock_path = dir.join("lock");
+    let o = EVICT_OPTS;
+    let mut child = Command::new(self_exe())
+        .arg(HOLD_CMD)
+        .arg(&lock_path)
+        .arg(role)
+        .args([o.0.to_string(), o.1.to_string(), o.2.to_string()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot start the holder process: {e}"))?;
+    let line = read_line_within(&mut child, Duration::from_secs(30));
+    let result = (|| {
+        if line.as_deref().map(str::trim) != Some("held") {
+            return Err("the holder process did not take the lock".to_string());
+        }
+        let lock =
+            Lock::open(lock_path.as_os_str().as_bytes(), &opts(o)).map_err(|e| e.to_string())?;
+        match lock.acquire(Role::Write, 0.0) {
+            Err(e) if e.status == Status::SRWL_TIMEOUT => {}
+            Ok(()) => {
+                let _ = lock.release();
+                return Err("a writer got the lock while the holder was alive".into());
+            }
+            Err(e) => return Err(e.to_string()),
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        let t0 = Instant::now();
+        let limit = o.1 * 3.0 + 2.0;
+        match lock.acquire(Role::Write, limit + 5.0) {
+            Ok(()) => {
+                let took = t0.elapsed().as_secs_f64();
+                let _ = lock.release();
+                if took <= limit {
+                    Ok(format!(
+                        "a writer got the lock {took:.2} s after the SIGKILL (stale threshold {} s)",
+                        o.1
+                    ))
+                } else {
+                    Err(format!(
+                        "a writer got the lock only {took:.2} s after the SIGKILL (stale threshold {} s, limit {limit} s)",
+                        o.1
+                    ))
+                }
+            }
+            Err(e) => Err(format!("no writer got the lock after the SIGKILL: {e}")),
+        }
+    })();
+    let _ = child.kill();
+    let _ = child.wait();
+    result
+}
+
+// ---- the command ---------------------------------------------------------------------------
+
+struct VerifyArgs {
+    dir: OsString,
+    keep: bool,
+    cross: Option<String>,
+    nodes: u64,
+    duration: Option<f64>,
+    workers: u64,
+    join_timeout: f64,
+}
+
+fn parse(argv: &[OsString]) -> Result<VerifyArgs, String> {
+    let mut p = Parser::new(argv);
+    let mut a = VerifyArgs {
+        dir: OsString::new(),
+        keep: false,
+        cross: None,
+        nodes: 2,
+        duration: None,
+        workers: 4,
+        join_timeout: 600.0,
+    };
+    let mut dir = None;
+    while let Some(arg) = p.next_arg() {
+        match arg {
+            Arg::Opt(name, inline) => match name.as_str() {
+                "--keep" => a.keep = true,
+                "--cross-client" => {
+                    let v = p.value(&name, inline)?;
+                    let ok = !v.is_empty()
+                        && v.len() <= 64
+                        && !v.starts_with('.')
+                        && v.bytes()
+                            .all(|c| c.is_ascii_alphanumeric() || b"._-".contains(&c));
+                    if !ok {
+                        return Err(format!(
+                            "--cross-client {v:?}: use letters, digits, '.', '_' and '-' (not starting with '.')"
+                        ));
+                    }
+                    a.cross = Some(v);
+                }
+                "--nodes" => a.nodes = args::count(&name, &p.value(&name, inline)?, 10_000)?,
+                "--workers" => a.workers = args::count(&name, &p.value(&name, inline)?, 64)?,
+                "--duration" => {
+                    let v = args::seconds(&name, &p.value(&name, inline)?, false)?;
+                    if !(0.1..=3600.0).contains(&v) {
+                        return Err("--duration: from 0.1 to 3600 seconds".into());
+                    }
+                    a.duration = Some(v);
+                }
+                "--join-timeout" => {
+                    a.join_timeout = args::seconds(&name, &p.value(&name, inline)?, false)?
+                }
+                _ => return Err(format!("verify: unknown option {name}")),
+            },
+            Arg::DoubleDash => {
+                if let Some(v) = p.rest().first() {
+                    dir.get_or_insert(v.clone());
+                }
+                break;
+            }
+            Arg::Positional(v) => {
+                if dir.is_some() {
+                    return Err("verify: give exactly one DIR".into());
+                }
+                dir = Some(v);
+            }
+        }
+    }
+    a.dir = dir.ok_or("verify: missing DIR")?;
+    Ok(a)
+}
+
+pub fn main(argv: &[OsString]) -> u8 {
+    if argv.iter().any(|a| a == "--help" || a == "-h") {
+        print!("{}", crate::USAGE);
+        return 0;
+    }
+    let a = match parse(argv) {
+        Ok(a) => a,
+        Err(m) => return usage_error(&m),
+    };
+    let dir_path = PathBuf::from(&a.dir);
+    let root = match Dir::open_path(&cpath(&dir_path)) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!(
+                "softrwlock: verify: open {}: {}",
+                dir_path.display(),
+                describe(&e)
+            );
+            return exit::VERIFY_FAILED;
+        }
+    };
+    let host = hostname();
+    println!("softrwlock verify {}", dir_path.display());
+    println!("host {host}, filesystem {}", filesystem_type(&root));
+
+    let scratch_name = format!(
+        "softrwlock-verify.{host}.{}.{:08x}",
+        std::process::id(),
+        rand_u64() as u32
+    );
+    let scratch = dir_path.join(&scratch_name);
+    let scratch_c = CString::new(scratch_name.clone()).expect("no NUL");
+    if let Err(e) = root.mkdir(&scratch_c) {
+        eprintln!(
+            "softrwlock: verify: mkdir {}: {}",
+            scratch.display(),
+            describe(&e)
+        );
+        return exit::VERIFY_FAILED;
+    }
+    let mut rep = Report {
+        passed: 0,
+        failed: 0,
+    };
+    match root.open_dir(&scratch_c) {
+        Ok(d) => {
+            let fs_dir = scratch.join("fs");
+            match d.mkdir(c"fs").and_then(|_| d.open_dir(c"fs")) {
+                Ok(fsd) => fs_checks(&mut rep, &fsd, &fs_dir),
+                Err(e) => rep.check(
+                    "scratch directory",
+                    Err(format!("mkdir {}: {}", fs_dir.display(), describe(&e))),
+                ),
+            }
+        }
+        Err(e) => rep.check(
+            "scratch directory",
+            Err(format!("open {}: {}", scratch.display(), describe(&e))),
+        ),
+    }
+
+    let duration = if a.cross.is_some() {
+        3.0
+    } else {
+        a.duration.unwrap_or(3.0)
+    };
+    rep.check(
+        &format!(
+            "exclusion: {} processes mixing readers and writers on one lock",
+            a.workers
+        ),
+        exclusion_check(&scratch, a.workers as u32, duration),
+    );
+    rep.check(
+        "released locks leave nothing behind in R/ and Q/",
+        leftovers_check(&scratch),
+    );
+    rep.check(
+        "eviction: a SIGKILLed writer's lock is taken over after the stale threshold",
+        eviction_check(&scratch, "write"),
+    );
+    rep.check(
+        "eviction: a SIGKILLed reader's lock is taken over after the stale threshold",
+        eviction_check(&scratch, "read"),
+    );
+
+    if let Some(name) = &a.cross {
+        let r = cross_client(&dir_path, &root, name, &a, &host);
+        rep.check(
+            &format!(
+                "cross-client exclusion with {} node(s) under {}",
+                a.nodes,
+                dir_path.join(name).display()
+            ),
+            r,
+        );
+    }
+
+    if a.keep {
+        println!("kept {}", scratch.display());
+    } else if let Err(e) = std::fs::remove_dir_all(&scratch) {
+        println!("note: could not remove {}: {e}", scratch.display());
+    }
+    let total = rep.passed + rep.failed;
+    if rep.failed == 0 {
+        println!(
+            "VERDICT: PASS: all {total} checks passed: softrwlock can be used on {}",
+            dir_path.display()
+        );
+        0
+    } else {
+        println!(
+            "VERDICT: FAIL: {} of {total} checks failed: do NOT rely on softrwlock on {}",
+            rep.failed,
+            dir_path.display()
+        );
+        exit::VERIFY_FAILED
+    }
+}
+
+// ---- cross-client ----------------------------------------------------------------------------
+
+fn list_names(p: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(p)
+        .map(|r| {
+            r.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    v.retain(|n| !n.starts_with('.'));
+    v.sort();
+    v
+}
+
+/// Waits until `dir` holds at least `n` entries; Err on timeout.
+fn wait_for(dir: &Path, n: usize, timeout: f64, what: &str) -> Result<Vec<String>, String> {
+    let t0 = Instant::now();
+    let mut last_note = Instant::now();
+    loop {
+        let names = list_names(dir);
+        if names.len() >= n {
+            return Ok(names);
+        }
+        if t0.elapsed().as_secs_f64() > timeout {
+            return Err(format!(
+                "timed out after {timeout} s waiting for {what}: {} of {n} in {}",
+                names.len(),
+                dir.display()
+            ));
+        }
+        if last_note.elapsed() >= Duration::from_secs(10) {
+            println!("      waiting for {what}: {} of {n}...", names.len());
+            last_note = Instant::now();
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn create_file(dir: &Dir, name: &str, data: &[u8], display: &Path) -> Result<(), String> {
+    let c = CString::new(name).map_err(|_| "bad name".to_string())?;
+    dir.create_excl(&c, data)
+        .map_err(|e| format!("create {}: {}", display.join(name).display(), describe(&e)))
+}
+
+fn open_or_make(parent: &Dir, name: &str, display: &Path) -> Result<Dir, String> {
+    let c = CString::new(name).map_err(|_| "bad name".to_string())?;
+    match parent.mkdir(&c) {
+        Ok(()) => {}
+        Err(e) if errno(&e) == libc::EEXIST => {}
+        Err(e) => return Err(format!("mkdir {}: {}", display.display(), describe(&e))),
+    }
+    parent
+        .open_dir(&c)
+        .map_err(|e| format!("open {}: {}", display.display(), describe(&e)))
+}
+
+fn cross_client(
+    dir: &Path,
+    root: &Dir,
+    name: &str,
+    a: &VerifyArgs,
+    host: &str,
+) -> Result<String, String> {
+    let base = dir.join(name);
+    let d = open_or_make(root, name, &base)?;
+    let join = open_or_make(&d, "join", &base.join("join"))?;
+    let done = open_or_make(&d, "done", &base.join("done"))?;
+    let verified = open_or_make(&d, "verified", &base.join("verified"))?;
+    if !list_names(&base.join("done")).is_empty() {
+        return Err(format!(
+            "{} holds results of an earlier run: use a new NAME or remove it",
+            base.display()
+        ));
+    }
+    let counter = base.join("counter");
+    match d.create_excl(c"counter", format!("{:020}\n", 0).as_bytes()) {
+        Ok(()) => {}
+        Err(e) if errno(&e) == libc::EEXIST => {}
+        Err(e) => return Err(format!("create {}: {}", counter.display(), describe(&e))),
+    }
+    let me = format!("{host}.{}.{:08x}", std::process::id(), rand_u64() as u32);
+    create_file(&join, &me, b"", &base.join("join"))?;
+    let n = a.nodes as usize;
+    println!(
+        "      {me} joined {}; waiting for {n} node(s)",
+        base.display()
+    );
+    let joined = wait_for(&base.join("join"), n, a.join_timeout, "nodes to join")?;
+    if joined.len() > n {
+        return Err(format!(
+            "{} nodes joined {} but --nodes is {n}: NAME reused?",
+            joined.len(),
+            base.display()
+        ));
+    }
+    let duration = a.duration.unwrap_or(20.0);
+    println!(
+        "      all {n} node(s) joined; running {} workers for {duration} s",
+        a.workers
+    );
+    let lock = base.join("lock");
+    let counts = run_workers(&lock, &counter, a.workers as u32, duration, CROSS_OPTS)?;
+    let mut mine = Counts::default();
+    counts.iter().for_each(|c| mine.add(c));
+    let starved = counts.iter().filter(|c| c.reads + c.writes == 0).count();
+    create_file(
+        &done,
+        &me,
+        format!("{} starved={starved}\n", mine.line()).as_bytes(),
+        &base.join("done"),
+    )?;
+    println!("      this node: {}", mine.line());
+    let finished = wait_for(
+        &base.join("done"),
+        n,
+        a.join_timeout + duration,
+        "nodes to finish",
+    )?;
+    let mut total = Counts::default();
+    let mut per_node = Vec::new();
+    let mut any_starved = 0;
+    for node in &finished {
+        let text = std::fs::read_to_string(base.join("done").join(node))
+            .map_err(|e| format!("read done/{node}: {e}"))?;
+        let c = Counts::parse(text.trim())
+            .ok_or_else(|| format!("done/{node}: malformed result {:?}", text.trim()))?;
+        any_starved += text
+            .split_whitespace()
+            .find_map(|kv| kv.strip_prefix("starved="))
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0);
+        total.add(&c);
+        per_node.push(c);
+        println!("      node {node}: {}", c.line());
+    }
+    // Read the shared counter under a read lock (every worker has finished by now).
+    let l =
+        Lock::open(lock.as_os_str().as_bytes(), &opts(CROSS_OPTS)).map_err(|e| e.to_string())?;
+    l.acquire(Role::Read, 60.0).map_err(|e| e.to_string())?;
+    let value = read_counter(&counter);
+    let _ = l.release();
+    let value = value?;
+    let who = format!("{n} nodes x {} processes", a.workers);
+    let mut r = judge(&who, &per_node, &total, value, duration);
+    if any_starved > 0 && r.is_ok() {
+        r = Err(format!(
+            "{any_starved} worker process(es) got no grant at all (starved)"
+        ));
+    }
+    // The last node to finish checking removes the shared directory.
+    let _ = create_file(&verified, &me, b"", &base.join("verified"));
+    if list_names(&base.join("verified")).len() >= n {
+        let _ = std::fs::remove_dir_all(&base);
+    }
+    r
+}
