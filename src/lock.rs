@@ -357,8 +357,10 @@ impl Lock {
     }
 
     fn acquire_read_disk(&self, disk: &mut Disk, wait: &Wait) -> Result<Hold> {
-        let token = Token::random();
-        let rec = disk.record(Role::Read, token);
+        // A fresh token for every attempt to enter: a record name is never used twice, so a
+        // slow evictor that judged an earlier attempt can never remove a later hold.
+        let mut token = Token::random();
+        let mut rec = disk.record(Role::Read, token);
         let mut ticket: Option<(Ticket, crate::record::Record, Instant)> = None;
         let mut backoff = Backoff::new(
             Duration::from_secs_f64(self.opts.poll_interval).min(self.refresh_interval()),
@@ -390,7 +392,10 @@ impl Lock {
                 if !closed {
                     match disk.enter_room(&token, &rec) {
                         Ok(Entry::Entered) => break Ok(()),
-                        Ok(Entry::Closed) => {}
+                        Ok(Entry::Closed) => {
+                            token = Token::random();
+                            rec = disk.record(Role::Read, token);
+                        }
                         Err(e) => break Err(e),
                     }
                 }
@@ -449,7 +454,7 @@ impl Lock {
     }
 
     fn acquire_write_disk(&self, disk: &mut Disk, wait: &Wait) -> Result<Hold> {
-        let token = Token::random();
+        let mut token = Token::random();
         let mut rec = disk.record(Role::Write, token);
         let mut backoff = Backoff::new(
             Duration::from_secs_f64(self.opts.poll_interval).min(self.refresh_interval()),
@@ -490,6 +495,8 @@ impl Lock {
                     }
                     Ok(Grant::ClaimLost) => {
                         claim = None;
+                        token = Token::random();
+                        rec = disk.record(Role::Write, token);
                         continue;
                     }
                     Err(e) => break Err(e),
@@ -506,6 +513,8 @@ impl Lock {
                     Ok(true) => *last = Instant::now(),
                     Ok(false) => {
                         claim = None;
+                        token = Token::random();
+                        rec = disk.record(Role::Write, token);
                         continue;
                     }
                     Err(e) => break Err(e),
@@ -626,47 +635,49 @@ impl Lock {
 
     /// Closes the handle: releases a hold first (unless forked: then nothing on disk is touched).
     pub fn close(self) -> Result<()> {
+        self.release_all("close")
+    }
+
+    /// Gives up every level of the hold at once, whichever thread owns it.
+    fn release_all(&self, op: &str) -> Result<()> {
         if self.forked() {
             return Ok(());
         }
-        let held = {
-            let st = lock_state(&self.state);
-            st.hold.is_some()
-        };
-        if !held {
-            return Ok(());
-        }
-        // Release all levels at once, whoever owns them.
         let hold = {
             let mut st = lock_state(&self.state);
             st.mode = Mode::Free;
             st.hold.take()
         };
-        if let Some(hold) = hold {
-            heartbeat::unregister(hold.registration.id);
-            if hold.registration.lost.load(Ordering::SeqCst) {
-                return Err(self.lost_error("close"));
-            }
-            let mut disk = self.disk.lock().unwrap_or_else(|p| p.into_inner());
-            let r = match hold.role {
-                Role::Write => disk.release_write(&hold.token),
-                _ => disk.release_read(&hold.token),
-            };
-            return match r {
-                Ok(true) => Ok(()),
-                Ok(false) => Err(self.lost_error("close")),
-                Err(e) => Err(e),
-            };
+        let Some(hold) = hold else { return Ok(()) };
+        heartbeat::unregister(hold.registration.id);
+        if hold.registration.lost.load(Ordering::SeqCst) {
+            return Err(self.lost_error(op));
         }
-        Ok(())
+        let mut disk = self.disk.lock().unwrap_or_else(|p| p.into_inner());
+        let r = match hold.role {
+            Role::Write => disk.release_write(&hold.token),
+            _ => disk.release_read(&hold.token),
+        };
+        match r {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(self.lost_error(op)),
+            Err(e) => Err(e),
+        }
     }
 }
 
 impl Drop for Lock {
+    /// Dropping a handle that holds the lock releases it, as srwl_close does. A handle
+    /// inherited across fork touches nothing on disk (the parent still holds).
     fn drop(&mut self) {
-        if self.forked() {
-            // The parent's descriptors: closing our copies is harmless; the disk state is the
-            // parent's and stays untouched.
-        }
+        let _ = self.release_all("drop");
+    }
+}
+
+impl std::fmt::Debug for Lock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lock")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
     }
 }

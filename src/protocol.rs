@@ -144,9 +144,23 @@ impl Disk {
             Err(e) if errno(&e) == libc::EEXIST => {}
             Err(e) => return Err(fs_error("mkdir", &display, &e)),
         }
-        let side = parent
-            .open_dir(side_name)
-            .map_err(|e| fs_error("open sidecar directory", &display, &e))?;
+        let side = parent.open_dir(side_name).map_err(|e| {
+            let mut err = fs_error("open sidecar directory", &display, &e);
+            if let Ok(st) = parent.stat(side_name) {
+                let what = match st.kind {
+                    Kind::Symlink => "it is a symlink; refusing to follow it",
+                    Kind::Dir => "",
+                    _ => "it is not a directory",
+                };
+                if !what.is_empty() {
+                    err = Error::new(
+                        Status::SRWL_EUNSAFE,
+                        format!("open sidecar directory {display}: {}: {what}", describe(&e)),
+                    );
+                }
+            }
+            err
+        })?;
         let st = side.fstat().map_err(|e| fs_error("fstat", &display, &e))?;
         if st.uid != euid {
             return Err(Error::new(
@@ -634,7 +648,19 @@ impl Disk {
     }
 
     /// Reads an entry for observation: its bytes, or a marker describing why it cannot be
-    /// read (the marker never changes, so such an entry ages like a dead record).
+    /// read (the marker never changes, so such an entry ages like a dead record). None if the
+    /// entry is gone.
+    fn snapshot(&mut self, dir: &Dir, name: &[u8]) -> Option<Vec<u8>> {
+        let n = Name::from_bytes(&[name]);
+        let mut buf = Vec::new();
+        match dir.read_small(n.as_cstr(), &mut buf) {
+            Ok(()) => Some(buf),
+            Err(e) if matches!(errno(&e), libc::ENOENT | libc::ESTALE) => None,
+            Err(e) => Some(format!("\0unreadable {}", errno(&e)).into_bytes()),
+        }
+    }
+
+    /// Observes an entry; returns (how long it has been unchanged, its eviction threshold).
     fn observe_entry(
         &mut self,
         dir: &Dir,
@@ -642,24 +668,20 @@ impl Disk {
         key: &[u8],
         now: Instant,
     ) -> Option<(Duration, Duration)> {
-        let n = Name::from_bytes(&[name]);
-        let mut buf = std::mem::take(&mut self.read_buf);
-        match dir.read_small(n.as_cstr(), &mut buf) {
-            Ok(()) => {}
-            Err(e) if matches!(errno(&e), libc::ENOENT | libc::ESTALE) => {
-                self.read_buf = buf;
+        match self.snapshot(dir, name) {
+            Some(bytes) => Some(self.observe_bytes(key, &bytes, now)),
+            None => {
                 self.observer.forget(key);
-                return None;
-            }
-            Err(e) => {
-                buf.clear();
-                buf.extend_from_slice(format!("\0unreadable {}", errno(&e)).as_bytes());
+                None
             }
         }
-        let age = self.observer.observe(key, &buf, now);
-        let limit = self.threshold_for(&buf);
-        self.read_buf = buf;
-        Some((age, limit))
+    }
+
+    fn observe_bytes(&mut self, key: &[u8], bytes: &[u8], now: Instant) -> (Duration, Duration) {
+        (
+            self.observer.observe(key, bytes, now),
+            self.threshold_for(bytes),
+        )
     }
 
     /// Scans the room: evicts reader records, writer records and leftovers that have not
@@ -771,8 +793,7 @@ impl Disk {
             let key = [b"Q/", name.as_slice()].concat();
             let observed = match ticket {
                 Some(t) if t.kind == TicketKind::Writer => {
-                    let rel = claim_record_path(&t);
-                    self.observe_claim(&queue, name, &t, rel, &key, now)
+                    self.observe_claim(&queue, name, &t, &key, now)
                 }
                 _ => self.observe_entry(&queue, name, &key, now),
             };
@@ -796,7 +817,6 @@ impl Disk {
         queue: &Dir,
         name: &[u8],
         t: &Ticket,
-        _rel: Name,
         key: &[u8],
         now: Instant,
     ) -> Option<(Duration, Duration)> {
@@ -820,12 +840,11 @@ impl Disk {
             }
         };
         let rec = record_name(Role::Write, &t.token);
-        self.observe_entry(&closed, rec.as_bytes(), key, now)
-            .or_else(|| {
-                // The claim has no record (its maker died while making it).
-                let age = self.observer.observe(key, b"\0claim without record", now);
-                Some((age, self.params.stale))
-            })
+        // A claim without its record: its maker died while making it. It ages like a dead one.
+        let bytes = self
+            .snapshot(&closed, rec.as_bytes())
+            .unwrap_or_else(|| b"\0claim without record".to_vec());
+        Some(self.observe_bytes(key, &bytes, now))
     }
 }
 

@@ -11,12 +11,17 @@ use softrwlock::record::{parse_record_name, Record, Role, Ticket, TicketKind, To
 use softrwlock::Status;
 
 fn seed() -> u64 {
-    std::env::var("SRWL_PROPTEST_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(rand::random)
+    std::env::var("SRWL_PROPTEST_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(rand::random)
 }
 
 fn valid_record(rng: &mut StdRng) -> Vec<u8> {
     let role = [Role::Read, Role::Write, Role::Wait][rng.gen_range(0..3)];
-    let host: String = (0..rng.gen_range(1..=64)).map(|_| b"abcXYZ019.-_"[rng.gen_range(0..12)] as char).collect();
+    let host: String = (0..rng.gen_range(1..=64))
+        .map(|_| b"abcXYZ019.-_"[rng.gen_range(0..12)] as char)
+        .collect();
     let r = Record {
         role,
         token: Token::random(),
@@ -37,7 +42,11 @@ fn parsers_never_panic_and_accept_only_what_round_trips() {
     let mut rng = StdRng::seed_from_u64(s);
     let mut accepted = 0;
     for i in 0..20_000 {
-        let mut input = if i % 2 == 0 { valid_record(&mut rng) } else { (0..rng.gen_range(0..700)).map(|_| rng.gen()).collect() };
+        let mut input = if i % 2 == 0 {
+            valid_record(&mut rng)
+        } else {
+            (0..rng.gen_range(0..700)).map(|_| rng.gen()).collect()
+        };
         // Mutate: flip, insert, delete, truncate.
         for _ in 0..rng.gen_range(0..4) {
             if input.is_empty() {
@@ -64,14 +73,20 @@ fn parsers_never_panic_and_accept_only_what_round_trips() {
             assert_eq!(t.name().as_bytes(), &input[..]);
         }
         if let Some((role, tok)) = parse_record_name(&input) {
-            assert_eq!(softrwlock::record::record_name(role, &tok).as_bytes(), &input[..]);
+            assert_eq!(
+                softrwlock::record::record_name(role, &tok).as_bytes(),
+                &input[..]
+            );
         }
         if let Some(g) = parse_generation(&input) {
             assert!(input.is_empty() || input.ends_with(b"\n"));
             let _ = g;
         }
     }
-    assert!(accepted > 1000, "only {accepted} valid records accepted: the generator is broken");
+    assert!(
+        accepted > 1000,
+        "only {accepted} valid records accepted: the generator is broken"
+    );
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -128,11 +143,18 @@ fn random_operations_match_a_reference_model() {
             }
             _ => {
                 let got = handles[h].check().err().map(|e| e.status);
-                let want = if model[h] == Held::Free { Some(Status::SRWL_ESTATE) } else { None };
+                let want = if model[h] == Held::Free {
+                    Some(Status::SRWL_ESTATE)
+                } else {
+                    None
+                };
                 (got, want, model[h])
             }
         };
-        assert_eq!(got, want, "step {step}: handle {h} op {op} in model {model:?} (seed {s})");
+        assert_eq!(
+            got, want,
+            "step {step}: handle {h} op {op} in model {model:?} (seed {s})"
+        );
         model[h] = next;
     }
     // Release everything; the room and queue end empty.

@@ -44,7 +44,7 @@ pub const USAGE: &str = "\
 Usage:
   softrwlock (--read|--write) [OPTIONS] PATH [--] COMMAND [ARGS...]
   softrwlock status [--json] [--sample S] PATH
-  softrwlock verify [--keep] DIR
+  softrwlock verify [--keep] [--duration S] [--workers K] DIR
   softrwlock verify --cross-client NAME --nodes N [--duration S] [--workers K] DIR
   softrwlock --help | --version
 

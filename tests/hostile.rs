@@ -1,0 +1,299 @@
+//! Hostile on-disk states: symlinks at every sidecar name, FIFOs, directories where files
+//! belong and files where directories belong, malformed records, another uid. Each ends in a
+//! clear status (SRWL_EUNSAFE) or correct progress within the stale threshold plus a margin;
+//! never a crash, a followed symlink or a hang; a canary outside the sidecar is untouched.
+
+mod common;
+use common::*;
+use softrwlock::{Lock, Role, Status};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::symlink;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+const TOKEN: &str = "0123456789abcdef0123456789abcdef";
+
+struct Scene {
+    dir: TempDir,
+    canary: PathBuf,
+}
+
+impl Scene {
+    fn new(tag: &str) -> Scene {
+        let dir = TempDir::new(tag);
+        let outside = dir.0.join("outside");
+        std::fs::create_dir(&outside).unwrap();
+        let canary = outside.join("canary");
+        std::fs::write(&canary, b"canary\n").unwrap();
+        Scene { dir, canary }
+    }
+    fn side(&self) -> PathBuf {
+        self.dir.0.join("lock.srwl")
+    }
+    fn open(&self) -> Result<Lock, softrwlock::Error> {
+        Lock::open(self.dir.lock_path().as_os_str().as_bytes(), &fast())
+    }
+    /// Initialises the sidecar the normal way.
+    fn init(&self) -> Lock {
+        self.open().unwrap()
+    }
+    fn canary_intact(&self) {
+        assert_eq!(std::fs::read(&self.canary).unwrap(), b"canary\n");
+        assert_eq!(
+            entries(self.canary.parent().unwrap()),
+            vec!["canary".to_string()]
+        );
+    }
+}
+
+fn mkfifo(p: &Path) {
+    let c = std::ffi::CString::new(p.as_os_str().as_bytes()).unwrap();
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+}
+
+/// The lock must be taken within the threshold plus a generous margin, not at once.
+fn progresses(l: &Lock, role: Role) -> Duration {
+    let t = Instant::now();
+    l.acquire(role, 15.0)
+        .unwrap_or_else(|e| panic!("no progress: {e}"));
+    let took = t.elapsed();
+    assert!(took < Duration::from_secs(15), "took {took:?}");
+    l.release().unwrap();
+    took
+}
+
+#[test]
+fn symlink_at_the_sidecar_is_refused_and_its_target_untouched() {
+    let s = Scene::new("h-side");
+    symlink(s.canary.parent().unwrap(), s.side()).unwrap();
+    let e = s.open().unwrap_err();
+    assert_eq!(e.status, Status::SRWL_EUNSAFE);
+    assert!(
+        e.message.contains("lock.srwl") && e.message.contains("symlink"),
+        "{}",
+        e.message
+    );
+    s.canary_intact();
+}
+
+#[test]
+fn wrong_types_at_structural_names_are_refused() {
+    for (what, make) in [
+        (
+            "sidecar is a file",
+            Box::new(|s: &Scene| std::fs::write(s.side(), b"x").unwrap()) as Box<dyn Fn(&Scene)>,
+        ),
+        (
+            "room is a symlink",
+            Box::new(|s: &Scene| {
+                std::fs::create_dir(s.side()).unwrap();
+                symlink(s.canary.parent().unwrap(), s.side().join("R")).unwrap();
+            }),
+        ),
+        (
+            "queue is a symlink",
+            Box::new(|s: &Scene| {
+                std::fs::create_dir(s.side()).unwrap();
+                symlink(s.canary.parent().unwrap(), s.side().join("Q")).unwrap();
+            }),
+        ),
+        (
+            "room is a file",
+            Box::new(|s: &Scene| {
+                std::fs::create_dir(s.side()).unwrap();
+                std::fs::write(s.side().join("R"), b"x").unwrap();
+            }),
+        ),
+        (
+            "queue is a FIFO",
+            Box::new(|s: &Scene| {
+                std::fs::create_dir(s.side()).unwrap();
+                mkfifo(&s.side().join("Q"));
+            }),
+        ),
+    ] {
+        let s = Scene::new("h-struct");
+        make(&s);
+        let e = s.open().unwrap_err();
+        assert_eq!(e.status, Status::SRWL_EUNSAFE, "{what}: {e}");
+        assert!(
+            e.message.contains("lock.srwl"),
+            "{what}: message does not name the path: {}",
+            e.message
+        );
+        s.canary_intact();
+    }
+}
+
+#[test]
+fn sidecar_owned_by_another_uid_is_refused() {
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipped: needs root to chown");
+        return;
+    }
+    let s = Scene::new("h-uid");
+    std::fs::create_dir(s.side()).unwrap();
+    std::os::unix::fs::chown(s.side(), Some(65534), Some(65534)).unwrap();
+    let e = s.open().unwrap_err();
+    assert_eq!(e.status, Status::SRWL_EUNSAFE);
+    assert!(e.message.contains("uid 65534"), "{}", e.message);
+}
+
+#[test]
+fn junk_in_the_room_is_evicted_after_the_threshold() {
+    let record = |s: &str| s.as_bytes().to_vec();
+    let good = format!(
+        "srwl/1\nrole read\ntoken {TOKEN}\npid 1\nhost h\nlease_ms 600\nnonce 0000000000000000\n"
+    );
+    let junk: Vec<(&str, Box<dyn Fn(&Path)>)> = vec![
+        (
+            "symlink record",
+            Box::new(|p: &Path| symlink("../../outside/canary", p).unwrap()),
+        ),
+        ("FIFO record", Box::new(|p: &Path| mkfifo(p))),
+        (
+            "directory record",
+            Box::new(|p: &Path| {
+                std::fs::create_dir(p).unwrap();
+                std::fs::write(p.join("inner"), b"x").unwrap();
+            }),
+        ),
+        (
+            "oversized record",
+            Box::new(|p: &Path| std::fs::write(p, vec![b'a'; 100_000]).unwrap()),
+        ),
+        (
+            "binary record",
+            Box::new(|p: &Path| std::fs::write(p, [0u8, 255, 1, 2, 10]).unwrap()),
+        ),
+        (
+            "non-ASCII record",
+            Box::new(|p: &Path| std::fs::write(p, "srwl/1\nrole lecture\n".as_bytes()).unwrap()),
+        ),
+        ("truncated record", {
+            let g = record(&good);
+            Box::new(move |p: &Path| std::fs::write(p, &g[..20]).unwrap())
+        }),
+        ("huge pid", {
+            let g = good.replace("pid 1", "pid 99999999999999");
+            Box::new(move |p: &Path| std::fs::write(p, &g).unwrap())
+        }),
+        ("other protocol version", {
+            let g = good.replace("srwl/1", "srwl/2");
+            Box::new(move |p: &Path| std::fs::write(p, &g).unwrap())
+        }),
+        (
+            "empty file",
+            Box::new(|p: &Path| std::fs::write(p, b"").unwrap()),
+        ),
+    ];
+    for (what, make) in junk {
+        let s = Scene::new("h-room");
+        let l = s.init();
+        make(&s.side().join("R").join(format!("r.{TOKEN}")));
+        let took = progresses(&l, Role::Write);
+        assert!(
+            took >= Duration::from_millis(400),
+            "{what}: evicted before the threshold ({took:?})"
+        );
+        assert_eq!(entries(&s.side().join("R")), Vec::<String>::new(), "{what}");
+        s.canary_intact();
+    }
+}
+
+#[test]
+fn a_closed_that_is_not_a_writer_is_evicted() {
+    for kind in ["file", "symlink", "empty dir", "FIFO"] {
+        let s = Scene::new("h-closed");
+        let l = s.init();
+        let p = s.side().join("R/closed");
+        match kind {
+            "file" => std::fs::write(&p, b"x").unwrap(),
+            "symlink" => symlink(s.canary.parent().unwrap(), &p).unwrap(),
+            "empty dir" => std::fs::create_dir(&p).unwrap(),
+            _ => mkfifo(&p),
+        }
+        // Readers back off while `closed` is there, then evict it.
+        let took = progresses(&l, Role::Read);
+        assert!(took >= Duration::from_millis(400), "{kind}: {took:?}");
+        s.canary_intact();
+    }
+}
+
+#[test]
+fn junk_in_the_queue_is_evicted_after_the_threshold() {
+    let claim = format!("w.0000000000000001.{TOKEN}");
+    let ticket = format!("r.0000000000000001.{TOKEN}");
+    let cases: Vec<(&str, String, Box<dyn Fn(&Path)>, Role)> = vec![
+        (
+            "claim that is a file",
+            claim.clone(),
+            Box::new(|p: &Path| std::fs::write(p, b"x").unwrap()),
+            Role::Read,
+        ),
+        (
+            "claim that is a symlink",
+            claim.clone(),
+            Box::new(|p: &Path| symlink("../../outside", p).unwrap()),
+            Role::Read,
+        ),
+        (
+            "claim without record",
+            claim.clone(),
+            Box::new(|p: &Path| std::fs::create_dir_all(p.join("closed")).unwrap()),
+            Role::Write,
+        ),
+        (
+            "claim with symlinked closed",
+            claim.clone(),
+            Box::new(|p: &Path| {
+                std::fs::create_dir(p).unwrap();
+                symlink("../../../outside", p.join("closed")).unwrap();
+            }),
+            Role::Read,
+        ),
+        (
+            "ticket that is a FIFO",
+            ticket.clone(),
+            Box::new(|p: &Path| mkfifo(p)),
+            Role::Write,
+        ),
+        (
+            "ticket that is a directory",
+            ticket.clone(),
+            Box::new(|p: &Path| std::fs::create_dir(p).unwrap()),
+            Role::Write,
+        ),
+        (
+            "ticket that is a symlink",
+            ticket.clone(),
+            Box::new(|p: &Path| symlink("../../outside/canary", p).unwrap()),
+            Role::Write,
+        ),
+    ];
+    for (what, name, make, role) in cases {
+        let s = Scene::new("h-queue");
+        let l = s.init();
+        make(&s.side().join("Q").join(&name));
+        let took = progresses(&l, role);
+        assert!(
+            took >= Duration::from_millis(400),
+            "{what}: did not wait for the threshold ({took:?})"
+        );
+        assert_eq!(entries(&s.side().join("Q")), Vec::<String>::new(), "{what}");
+        s.canary_intact();
+    }
+}
+
+#[test]
+fn generation_file_symlink_is_refused_not_followed() {
+    let s = Scene::new("h-gen");
+    let l = s.init();
+    symlink(&s.canary, s.side().join("gen")).unwrap();
+    l.acquire(Role::Write, 1.0).unwrap();
+    let e = l.generation().unwrap_err();
+    assert_eq!(e.status, Status::SRWL_EUNSAFE, "{e}");
+    assert!(e.message.contains("gen"), "{}", e.message);
+    l.release().unwrap();
+    s.canary_intact();
+}
