@@ -87,13 +87,14 @@ enum srwl_status srwl_open(const char *path,
 
 // Takes the lock for reading (shared with other readers, excluding writers).
 //
-// `timeout` in seconds: -1 waits forever, 0 tries once, > 0 waits at most that long; NaN or
-// any other negative value is SRWL_EINVAL. Returns SRWL_OK, SRWL_TIMEOUT (nothing is left on
+// `timeout` in seconds: -1 (or +infinity) waits forever, 0 tries once, > 0 waits at most that
+// long; NaN or any other negative value is SRWL_EINVAL. Returns SRWL_OK, SRWL_TIMEOUT (nothing is left on
 // disk), SRWL_ESTATE (this thread holds the write lock: downgrade is not supported),
 // SRWL_ELOST (the current hold was lost), SRWL_EFORKED (handle inherited across fork),
 // SRWL_EUNSAFE or SRWL_EIO. If the handle already holds a read lock, any thread of the
 // process adds a level, which srwl_release() removes. Thread-safe.
-enum srwl_status srwl_acquire_read(struct srwl_lock *lock, double timeout);
+enum srwl_status srwl_acquire_read(struct srwl_lock *lock,
+                                   double timeout);
 
 // Takes the lock for writing (exclusive against every other handle, process and host).
 //

@@ -28,9 +28,10 @@ pub enum Wait {
 }
 
 impl Wait {
-    /// -1 waits forever, 0 tries once, > 0 waits at most that long; anything else is EINVAL.
+    /// -1 (or +infinity) waits forever, 0 tries once, > 0 waits at most that long; NaN or any
+    /// other negative value is EINVAL.
     pub fn from_timeout(timeout: f64) -> Result<Wait> {
-        if timeout == -1.0 {
+        if timeout == -1.0 || timeout == f64::INFINITY {
             Ok(Wait::Forever)
         } else if timeout.is_finite() && timeout >= 0.0 {
             let d = Duration::try_from_secs_f64(timeout.min(1e9)).unwrap_or(Duration::MAX);

@@ -102,11 +102,14 @@ pub unsafe extern "C" fn srwl_open(
         let opts = if opts.is_null() {
             Options::default()
         } else {
-            // Read only as many bytes as the caller's struct has (`size`), so that a program
-            // compiled against an older, smaller struct keeps working.
-            let size = (*opts).size as usize;
-            if size < std::mem::size_of::<Options>() {
-                (*opts).validate()?;
+            // `size` is the first field: read it alone, and refuse a struct smaller than
+            // ours rather than read past the caller's memory.
+            let size = std::ptr::addr_of!((*opts).size).read();
+            if (size as usize) < std::mem::size_of::<Options>() {
+                return Err(Error::new(
+                    Status::SRWL_EINVAL,
+                    format!("srwl_open: srwl_options.size = {size}: initialise the struct with srwl_options_init()"),
+                ));
             }
             *opts
         };
@@ -119,8 +122,8 @@ pub unsafe extern "C" fn srwl_open(
 
 /// Takes the lock for reading (shared with other readers, excluding writers).
 ///
-/// `timeout` in seconds: -1 waits forever, 0 tries once, > 0 waits at most that long; NaN or
-/// any other negative value is SRWL_EINVAL. Returns SRWL_OK, SRWL_TIMEOUT (nothing is left on
+/// `timeout` in seconds: -1 (or +infinity) waits forever, 0 tries once, > 0 waits at most that
+/// long; NaN or any other negative value is SRWL_EINVAL. Returns SRWL_OK, SRWL_TIMEOUT (nothing is left on
 /// disk), SRWL_ESTATE (this thread holds the write lock: downgrade is not supported),
 /// SRWL_ELOST (the current hold was lost), SRWL_EFORKED (handle inherited across fork),
 /// SRWL_EUNSAFE or SRWL_EIO. If the handle already holds a read lock, any thread of the
