@@ -1,0 +1,34 @@
+#!/bin/sh
+# job.sh: a batch job step that shares a data file with other jobs through the
+# `softrwlock` command-line tool (planned usage):
+#
+#   softrwlock --read|--write [--timeout S] PATH -- COMMAND [ARGS...]
+#
+# runs COMMAND while holding the lock on PATH (the tool keeps its files in PATH.srwl/),
+# releases it when COMMAND exits, and exits with COMMAND's status (or an error status if the
+# lock could not be taken in time).
+#
+# Usage: job.sh [DATA_FILE] [ROUNDS]
+#   Each round increments the counter in DATA_FILE under the write lock, then prints it under
+#   the read lock. Run many copies at once (on many hosts over a shared filesystem): the final
+#   counter is the total number of rounds.
+# Environment: SOFTRWLOCK, the tool (default: `softrwlock` on PATH).
+set -eu
+
+SOFTRWLOCK=${SOFTRWLOCK:-softrwlock}
+data=${1:-job-example.dat}
+rounds=${2:-1}
+
+[ -e "$data" ] || echo 0 > "$data"   # racy only before the first job: the test creates it
+
+i=0
+while [ "$i" -lt "$rounds" ]; do
+    # Read-modify-write: only safe under the write lock. The tool tells the command its
+    # fencing generation (SOFTRWLOCK_GENERATION).
+    "$SOFTRWLOCK" --write --timeout 60 "$data" -- \
+        sh -c 'n=$(cat "$1"); echo $((n + 1)) > "$1"' sh "$data"
+    # Readers share the lock.
+    "$SOFTRWLOCK" --read --timeout 60 "$data" -- \
+        sh -c 'echo "$(hostname) pid $$: counter $(cat "$1") (last write grant ${SOFTRWLOCK_GENERATION:-?})"' sh "$data"
+    i=$((i + 1))
+done
