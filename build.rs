@@ -32,7 +32,10 @@ fn main() {
         }
         Err(e) => {
             // Keep the committed header; a broken parse must not break the build of the library.
-            println!("cargo:warning=cbindgen could not generate {}: {e}", out.display());
+            println!(
+                "cargo:warning=cbindgen could not generate {}: {e}",
+                out.display()
+            );
         }
     }
 
