@@ -218,6 +218,7 @@ impl Dir {
         if fstat(fd.as_raw_fd())?.kind != Kind::File {
             return Err(io::Error::from_raw_os_error(libc::EINVAL));
         }
+        drop_cached_pages(fd.as_raw_fd());
         let mut buf = [0u8; READ_CAP + 1];
         let mut got = 0;
         while got < buf.len() {
@@ -381,6 +382,13 @@ pub fn fstat(fd: RawFd) -> io::Result<Stat> {
     let mut st: libc::stat = unsafe { std::mem::zeroed() };
     cvt(unsafe { libc::fstat(fd, &mut st) })?;
     Ok(stat_of(&st))
+}
+
+/// Drops the client's cached pages of a file so that the next read asks the file server.
+/// Network filesystem clients (GlusterFS, measured) may serve a file that another client
+/// rewrote in place from their page cache for seconds; a record or counter read must not be.
+pub fn drop_cached_pages(fd: RawFd) {
+    unsafe { libc::posix_fadvise(fd, 0, 0, libc::POSIX_FADV_DONTNEED) };
 }
 
 /// pread into `buf` from offset 0: one call (the files are tiny). ESPIPE on a FIFO.

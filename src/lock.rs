@@ -138,6 +138,22 @@ fn lock_state(m: &Mutex<State>) -> MutexGuard<'_, State> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// In a wait loop: a transient error (ESTALE) means "not yet": wait and try again, until the
+/// deadline; any other error ends the loop.
+macro_rules! retry_or_fail {
+    ($self:ident, $wait:ident, $backoff:ident, $op:expr, $e:expr) => {{
+        let e: Error = $e;
+        if !e.transient {
+            break Err(e);
+        }
+        if $wait.expired() {
+            break Err($self.timeout_error($op));
+        }
+        $backoff.sleep(&$wait);
+        continue;
+    }};
+}
+
 impl Lock {
     /// Opens a handle on `path` (bytes; need not be UTF-8). The lock path itself is never
     /// created: everything lives in `<path>.srwl/`.
@@ -193,7 +209,21 @@ impl Lock {
             lease_ms: (opts.stale_threshold * 1000.0).ceil() as u64,
             host,
         };
-        let disk = Disk::open(&parent_dir, &side_name, format!("{display}.srwl"), params)?;
+        let mut tries = 0;
+        let disk = loop {
+            let params = Params {
+                host: params.host.clone(),
+                ..params
+            };
+            match Disk::open(&parent_dir, &side_name, format!("{display}.srwl"), params) {
+                // ESTALE: another client just replaced something; it passes within seconds.
+                Err(e) if e.transient && tries < 50 => {
+                    tries += 1;
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                r => break r?,
+            }
+        };
         Ok(Lock {
             epoch: fork::epoch(),
             path: display,
@@ -372,7 +402,7 @@ impl Lock {
                 let mine = ticket.as_ref().map(|t| t.0.key());
                 let (tickets, max_seq) = match disk.list_queue() {
                     Ok(v) => v,
-                    Err(e) => break Err(e),
+                    Err(e) => retry_or_fail!(self, wait, backoff, "acquire_read", e),
                 };
                 let blocked = tickets
                     .iter()
@@ -387,7 +417,7 @@ impl Lock {
                 } else {
                     match disk.closed_hint() {
                         Ok(c) => c,
-                        Err(e) => break Err(e),
+                        Err(e) => retry_or_fail!(self, wait, backoff, "acquire_read", e),
                     }
                 };
                 if !closed {
@@ -397,7 +427,7 @@ impl Lock {
                             token = Token::random();
                             rec = disk.record(Role::Read, token);
                         }
-                        Err(e) => break Err(e),
+                        Err(e) => retry_or_fail!(self, wait, backoff, "acquire_read", e),
                     }
                 }
             }
@@ -416,7 +446,7 @@ impl Lock {
                     };
                     let trec = disk.record(Role::Wait, token);
                     if let Err(e) = disk.take_reader_ticket(&t, &trec) {
-                        break Err(e);
+                        retry_or_fail!(self, wait, backoff, "acquire_read", e);
                     }
                     ticket = Some((t, trec, Instant::now()));
                 }
@@ -426,7 +456,7 @@ impl Lock {
                             Ok(true) => *last = Instant::now(),
                             // Evicted while we were stopped: take a new place in line.
                             Ok(false) => ticket = None,
-                            Err(e) => break Err(e),
+                            Err(e) => retry_or_fail!(self, wait, backoff, "acquire_read", e),
                         }
                     }
                 }
@@ -437,12 +467,15 @@ impl Lock {
                 disk.scan_room(true)
             };
             if let Err(e) = scan {
-                break Err(e);
+                retry_or_fail!(self, wait, backoff, "acquire_read", e);
             }
             backoff.sleep(wait);
         };
         if let Some((t, _, _)) = &ticket {
             disk.remove_reader_ticket(t);
+        }
+        if outcome.is_err() {
+            disk.discard_read_record(&token);
         }
         outcome?;
         let registration = self.register(Role::Read, token, disk);
@@ -466,7 +499,7 @@ impl Lock {
                 let mine = claim.as_ref().map(|c| c.0.key());
                 let (tickets, max_seq) = match disk.list_queue() {
                     Ok(v) => v,
-                    Err(e) => break Err(e),
+                    Err(e) => retry_or_fail!(self, wait, backoff, "acquire_write", e),
                 };
                 let ahead = match mine {
                     Some(m) => tickets.iter().any(|t| t.key() < m),
@@ -481,7 +514,7 @@ impl Lock {
                     token,
                 };
                 if let Err(e) = disk.make_claim(&t, &rec) {
-                    break Err(e);
+                    retry_or_fail!(self, wait, backoff, "acquire_write", e);
                 }
                 claim = Some((t, Instant::now()));
             }
@@ -491,7 +524,7 @@ impl Lock {
                     Ok(Grant::Granted) => break Ok(()),
                     Ok(Grant::Occupied) => {
                         if let Err(e) = disk.scan_room(false) {
-                            break Err(e);
+                            retry_or_fail!(self, wait, backoff, "acquire_write", e);
                         }
                     }
                     Ok(Grant::ClaimLost) => {
@@ -500,10 +533,10 @@ impl Lock {
                         rec = disk.record(Role::Write, token);
                         continue;
                     }
-                    Err(e) => break Err(e),
+                    Err(e) => retry_or_fail!(self, wait, backoff, "acquire_write", e),
                 }
             } else if let Err(e) = disk.scan_queue(Some(t.key())) {
-                break Err(e);
+                retry_or_fail!(self, wait, backoff, "acquire_write", e);
             }
             inject::point();
             if wait.expired() {
@@ -518,7 +551,7 @@ impl Lock {
                         rec = disk.record(Role::Write, token);
                         continue;
                     }
-                    Err(e) => break Err(e),
+                    Err(e) => retry_or_fail!(self, wait, backoff, "acquire_write", e),
                 }
             }
             backoff.sleep(wait);

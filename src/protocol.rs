@@ -37,7 +37,9 @@ pub fn fs_error(op: &str, path: &str, e: &io::Error) -> Error {
         libc::ENOTDIR => ": expected a directory (a symlink or a file is there)",
         _ => "",
     };
-    Error::new(status, format!("{op} {path}: {}{hint}", describe(e)))
+    let mut err = Error::new(status, format!("{op} {path}: {}{hint}", describe(e)));
+    err.transient = errno(e) == libc::ESTALE;
+    err
 }
 
 /// What happened when a reader tried to enter the room.
@@ -192,10 +194,12 @@ impl Disk {
         let queue = side
             .open_dir(QUEUE)
             .map_err(|e| fs_error("open", &sub_path(QUEUE), &e))?;
-        let room = side
-            .open_dir(ROOM)
-            .map_err(|e| fs_error("open", &sub_path(ROOM), &e))?;
-        for (d, n) in [(&queue, QUEUE), (&room, ROOM)] {
+        // ESTALE on the room: another client just replaced it; it is opened again when needed.
+        let room = match side.open_dir(ROOM) {
+            Err(e) if errno(&e) == libc::ESTALE => None,
+            r => Some(r.map_err(|e| fs_error("open", &sub_path(ROOM), &e))?),
+        };
+        for (d, n) in std::iter::once((&queue, QUEUE)).chain(room.as_ref().map(|r| (r, ROOM))) {
             let st = d.fstat().map_err(|e| fs_error("fstat", &sub_path(n), &e))?;
             if st.uid != euid {
                 return Err(Error::new(
@@ -207,7 +211,7 @@ impl Disk {
         Ok(Disk {
             side: Arc::new(side),
             queue,
-            room: Some(room),
+            room,
             display,
             params,
             tickets: Vec::with_capacity(16),
@@ -423,9 +427,9 @@ impl Disk {
             match self.side.unlink(rec.as_cstr()) {
                 Ok(()) => break,
                 Err(e) if matches!(errno(&e), libc::ENOENT | libc::ENOTDIR) => return Ok(false),
-                Err(e) if errno(&e) == libc::ESTALE && tries < 20 => {
+                Err(e) if errno(&e) == libc::ESTALE && tries < 100 => {
                     tries += 1;
-                    std::thread::sleep(Duration::from_millis(50));
+                    std::thread::sleep(Duration::from_millis(100));
                 }
                 Err(e) => return Err(fs_error("unlink", &self.path(rec.as_bytes()), &e)),
             }
@@ -501,11 +505,12 @@ impl Disk {
                 Ok(()) => return Ok(()),
                 // A create may report ENOENT/ESTALE and still have happened: the retry finds
                 // our own unique name, which is success.
-                Err(e) if errno(&e) == libc::EEXIST && attempt > 0 => {
+                // EEXIST on a fresh 128-bit random name can only be our own earlier attempt.
+                Err(e) if errno(&e) == libc::EEXIST => {
                     let _ = room.rewrite(name.as_cstr(), data);
                     return Ok(());
                 }
-                Err(e) if matches!(errno(&e), libc::ENOENT | libc::ESTALE) && attempt < 50 => {
+                Err(e) if matches!(errno(&e), libc::ENOENT | libc::ESTALE) && attempt < 5 => {
                     // The room was replaced under our handle: reopen it.
                     self.room = None;
                     attempt += 1;
@@ -522,6 +527,12 @@ impl Disk {
                 }
             }
         }
+    }
+
+    /// Removes a reader record that a failed acquire may have left (a create that reported an
+    /// error and still happened). Best effort; the name is unique.
+    pub fn discard_read_record(&mut self, token: &Token) {
+        let _ = self.side.unlink(Self::read_record_path(token).as_cstr());
     }
 
     /// Reader release: unlink our record by its unique name. False if it was already gone
@@ -544,7 +555,7 @@ impl Disk {
                     }
                     return Ok(false);
                 }
-                Err(e) if errno(&e) == libc::ESTALE && tries < 20 => {
+                Err(e) if errno(&e) == libc::ESTALE && tries < 100 => {
                     tries += 1;
                     self.room = None;
                     std::thread::sleep(Duration::from_millis(50));
@@ -570,6 +581,7 @@ impl Disk {
             .open_rw(GEN, true)
             .map_err(|e| fs_error("open", &self.path(b"gen"), &e))?;
         let mut buf = [0u8; 32];
+        fs::drop_cached_pages(std::os::fd::AsRawFd::as_raw_fd(&fd));
         let n = fs::pread0(std::os::fd::AsRawFd::as_raw_fd(&fd), &mut buf)
             .map_err(|e| fs_error("read", &self.path(b"gen"), &e))?;
         let cur = parse_generation(&buf[..n]).ok_or_else(|| {
@@ -598,6 +610,7 @@ impl Disk {
             Err(e) => return Err(fs_error("open", &path, &e)),
         };
         let mut buf = [0u8; 32];
+        fs::drop_cached_pages(std::os::fd::AsRawFd::as_raw_fd(&fd));
         let n = fs::pread0(std::os::fd::AsRawFd::as_raw_fd(&fd), &mut buf)
             .map_err(|e| fs_error("read", &path, &e))?;
         parse_generation(&buf[..n]).ok_or_else(|| {
@@ -746,18 +759,12 @@ impl Disk {
         {
             return;
         }
-        if inner.is_empty() {
-            // A writer that died between unlinking its record and removing `closed`.
-            if self.observer.observe(b"R/closed/", b"\0empty", now) >= self.params.stale {
-                let _ = room.rmdir(CLOSED); // fails if a record appeared: safe
-                self.observer.forget(b"R/closed/");
-            }
-            return;
-        }
-        self.observer.forget(b"R/closed/");
+        // Entries a (possibly stale) listing shows but that are gone do not count.
+        let mut present = 0;
         for name in inner {
             let key = [b"R/closed/", name.as_slice()].concat();
             if let Some((age, limit)) = self.observe_entry(&closed, &name, &key, now) {
+                present += 1;
                 if age >= limit {
                     // Unlink the judged record by its unique name: a zombie evictor can
                     // never remove another writer's record this way. Then rmdir `closed`,
@@ -767,6 +774,15 @@ impl Disk {
                     self.observer.forget(&key);
                 }
             }
+        }
+        if present == 0 {
+            // A writer that died between unlinking its record and removing `closed`.
+            if self.observer.observe(b"R/closed/", b"\0empty", now) >= self.params.stale {
+                let _ = room.rmdir(CLOSED); // fails if a record appeared: safe
+                self.observer.forget(b"R/closed/");
+            }
+        } else {
+            self.observer.forget(b"R/closed/");
         }
     }
 

@@ -68,6 +68,9 @@ impl Status {
 pub struct Error {
     pub status: Status,
     pub message: String,
+    /// A condition that passes by itself (ESTALE on a network filesystem: a name another
+    /// client replaced). Waiting loops retry instead of failing.
+    pub transient: bool,
 }
 
 impl Error {
@@ -75,6 +78,7 @@ impl Error {
         Error {
             status,
             message: message.into(),
+            transient: false,
         }
     }
 }
