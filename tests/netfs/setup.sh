@@ -10,6 +10,10 @@
 # quick-read, read-ahead, open-behind) so that file data is coherent at open(); the
 # metadata caches (md-cache, stat-prefetch) stay on, as they are on real clusters.
 #
+# SRWL_NETFS_MOUNT_OPTS adds client mount options for experiments, e.g.
+# "direct-io-mode=enable" (no kernel page cache on either client); it applies only to mounts
+# made by this run, so run teardown.sh first to change it.
+#
 # Idempotent: running it again checks and repairs what is missing.
 # Exit 0: ready.  Exit 77: cannot run here (one sentence says why).  Other: failed.
 set -u
@@ -97,10 +101,10 @@ mount_one() {
         umount -l "$m" 2>/dev/null
     fi
     mkdir -p "$m" || die "cannot create mount point $m"
-    say "mount -t glusterfs $HOST:/$VOL $m"
+    say "mount -t glusterfs ${SRWL_NETFS_MOUNT_OPTS:+-o $SRWL_NETFS_MOUNT_OPTS }$HOST:/$VOL $m"
     local i
     for i in 1 2 3 4 5 6 7 8 9 10; do
-        if mount -t glusterfs "$HOST:/$VOL" "$m" 2>/tmp/srwl-netfs-mount.err; then
+        if mount -t glusterfs ${SRWL_NETFS_MOUNT_OPTS:+-o "$SRWL_NETFS_MOUNT_OPTS"} "$HOST:/$VOL" "$m" 2>/tmp/srwl-netfs-mount.err; then
             # the FUSE client may need a moment before the first operation works
             for _ in $(seq 1 40); do
                 stat "$m/." >/dev/null 2>&1 && ls "$m" >/dev/null 2>&1 && return 0
