@@ -25,6 +25,8 @@ struct Entry {
     lost: Arc<AtomicBool>,
     /// A refresh of this entry is in progress outside the registry lock.
     refreshing: bool,
+    /// Since when the record has been found missing (a lookup is a hint: it must last).
+    missing_since: Option<Instant>,
 }
 
 struct Registry {
@@ -65,6 +67,7 @@ pub fn register(side: Arc<Dir>, path: Name, record: Record, interval: Duration) 
         next_due: Instant::now() + interval,
         lost: lost.clone(),
         refreshing: false,
+        missing_since: None,
     });
     if !reg.thread_running {
         let spawned = std::thread::Builder::new()
@@ -123,16 +126,26 @@ fn run() {
             if let Some(e) = reg.entries.iter_mut().find(|e| e.id == id) {
                 e.refreshing = false;
                 match result {
-                    Ok(()) => e.next_due = Instant::now() + e.interval,
+                    Ok(()) => {
+                        e.missing_since = None;
+                        e.next_due = Instant::now() + e.interval;
+                    }
                     Err(err)
                         if matches!(
                             err.raw_os_error(),
                             Some(libc::ENOENT) | Some(libc::ENOTDIR) | Some(libc::EINVAL)
                         ) =>
                     {
-                        // Gone, or replaced by something that is not our file: evicted.
-                        e.lost.store(true, Ordering::SeqCst);
-                        e.next_due = Instant::now() + Duration::from_secs(86_400);
+                        // Gone, or replaced by something that is not our file: evicted, once
+                        // the absence has lasted (a client's lookup may miss a name briefly).
+                        let now = Instant::now();
+                        let since = *e.missing_since.get_or_insert(now);
+                        if now - since >= crate::protocol::ABSENCE_CONFIRM {
+                            e.lost.store(true, Ordering::SeqCst);
+                            e.next_due = now + Duration::from_secs(86_400);
+                        } else {
+                            e.next_due = now + Duration::from_millis(100);
+                        }
                     }
                     // ESTALE, EIO, ...: the file server had a moment; try again soon.
                     Err(_) => e.next_due = Instant::now() + e.interval / 4,

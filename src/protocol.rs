@@ -404,16 +404,23 @@ impl Disk {
             .is_ok()
     }
 
-    /// Whether our record is still there (a hint used by srwl_check).
+    /// Whether our record is still there (srwl_check). An absence must last to count.
     pub fn record_exists(side: &Dir, role: Role, token: &Token) -> bool {
         let p = if role == Role::Write {
             Self::write_record_path(token)
         } else {
             Self::read_record_path(token)
         };
-        match side.stat(p.as_cstr()) {
-            Ok(_) => true,
-            Err(e) => !matches!(errno(&e), libc::ENOENT | libc::ENOTDIR),
+        let mut gone = Absence::new();
+        loop {
+            match side.stat(p.as_cstr()) {
+                Err(e) if matches!(errno(&e), libc::ENOENT | libc::ENOTDIR) => {
+                    if gone.confirmed() {
+                        return false;
+                    }
+                }
+                _ => return true,
+            }
         }
     }
 
@@ -423,10 +430,17 @@ impl Disk {
     pub fn release_write(&mut self, token: &Token) -> Result<bool> {
         let rec = Self::write_record_path(token);
         let mut tries = 0;
+        let mut gone = Absence::new();
         loop {
             match self.side.unlink(rec.as_cstr()) {
                 Ok(()) => break,
-                Err(e) if matches!(errno(&e), libc::ENOENT | libc::ENOTDIR) => return Ok(false),
+                // A lookup by name is a hint too (a client's cache can miss a name for a
+                // moment): only an absence that lasts is taken as proof of eviction.
+                Err(e) if matches!(errno(&e), libc::ENOENT | libc::ENOTDIR) => {
+                    if gone.confirmed() {
+                        return Ok(false);
+                    }
+                }
                 Err(e) if errno(&e) == libc::ESTALE && tries < 100 => {
                     tries += 1;
                     std::thread::sleep(Duration::from_millis(100));
@@ -540,6 +554,7 @@ impl Disk {
     pub fn release_read(&mut self, token: &Token) -> Result<bool> {
         let name = record_name(Role::Read, token);
         let mut tries = 0;
+        let mut gone = Absence::new();
         loop {
             let r = match self.room.as_ref() {
                 Some(room) => room.unlink(name.as_cstr()),
@@ -553,7 +568,9 @@ impl Disk {
                     if self.room.take().is_some() {
                         continue;
                     }
-                    return Ok(false);
+                    if gone.confirmed() {
+                        return Ok(false);
+                    }
                 }
                 Err(e) if errno(&e) == libc::ESTALE && tries < 100 => {
                     tries += 1;
@@ -861,6 +878,36 @@ impl Disk {
             .snapshot(&closed, rec.as_bytes())
             .unwrap_or_else(|| b"\0claim without record".to_vec());
         Some(self.observe_bytes(key, &bytes, now))
+    }
+}
+
+/// How long a record of ours must stay absent before we conclude that it was evicted. A name
+/// lookup is a hint: on GlusterFS a client missed a name it had just renamed into place.
+pub const ABSENCE_CONFIRM: Duration = Duration::from_millis(1500);
+
+/// Confirms an absence: each call sleeps a little; true once the absence has lasted.
+pub struct Absence {
+    since: Option<Instant>,
+}
+
+impl Absence {
+    pub fn new() -> Absence {
+        Absence { since: None }
+    }
+
+    pub fn confirmed(&mut self) -> bool {
+        let since = *self.since.get_or_insert_with(Instant::now);
+        if since.elapsed() >= ABSENCE_CONFIRM {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        false
+    }
+}
+
+impl Default for Absence {
+    fn default() -> Self {
+        Absence::new()
     }
 }
 
