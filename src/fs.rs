@@ -344,6 +344,12 @@ impl Dir {
                 }
                 off += reclen;
             }
+            // A short batch almost always means the end (a FUSE reply holds up to 4 KiB): skip
+            // the extra call that would return 0. A listing is only a hint, and the next
+            // listing starts again from the top.
+            if n < 2048 {
+                return Ok(());
+            }
         }
     }
 

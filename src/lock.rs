@@ -561,7 +561,7 @@ impl Lock {
                 disk.remove_claim(t);
                 // A rename that reported failure may still have happened: never leave a
                 // granted room behind.
-                if Disk::record_exists(&self.side, Role::Write, &token) {
+                if disk.holds_write(&token) {
                     let _ = disk.release_write(&token);
                 }
             }

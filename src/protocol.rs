@@ -398,7 +398,8 @@ impl Disk {
         n
     }
 
-    fn holds_write(&self, token: &Token) -> bool {
+    /// Whether our writer record is in the room (a single lookup: a hint).
+    pub fn holds_write(&self, token: &Token) -> bool {
         self.side
             .stat(Self::write_record_path(token).as_cstr())
             .is_ok()
@@ -502,7 +503,17 @@ impl Disk {
         r?;
         let room = self.room.as_ref().expect("set by create_in_room");
         match room.stat(CLOSED) {
-            Err(e) if errno(&e) == libc::ENOENT => Ok(Entry::Entered),
+            Err(e) if errno(&e) == libc::ENOENT => {
+                // "No closed" counts only if the same handle also shows our record: a
+                // handle whose room was replaced may have created the record in the new room
+                // (GlusterFS) while its lookups fail in the old one.
+                if room.stat(name.as_cstr()).is_ok() {
+                    return Ok(Entry::Entered);
+                }
+                self.room = None;
+                self.discard_read_record(token);
+                Ok(Entry::Closed)
+            }
             _ => {
                 // `closed` is there (or we cannot tell): leave again at once.
                 let _ = room.unlink(name.as_cstr());
