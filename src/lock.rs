@@ -412,7 +412,9 @@ impl Lock {
             if !blocked_by_writer {
                 // Uncontended fast path: an empty queue means go straight in; otherwise look
                 // for a writer inside first (a hint) so as not to crowd the room in vain.
-                let closed = if queue_empty && attempts == 0 {
+                // Now and then the hint is skipped: a client may cache a removed `closed` for a
+                // while, and the check inside enter_room is the one that counts.
+                let closed = if (queue_empty && attempts == 0) || attempts % 8 == 7 {
                     false
                 } else {
                     match disk.closed_hint() {
@@ -454,18 +456,31 @@ impl Lock {
                     if last.elapsed() >= self.refresh_interval() / 2 {
                         match disk.refresh_reader_ticket(t, trec) {
                             Ok(true) => *last = Instant::now(),
-                            // Evicted while we were stopped: take a new place in line.
-                            Ok(false) => ticket = None,
+                            // Evicted while we were stopped: take the same place in line
+                            // again, under a new name.
+                            Ok(false) => {
+                                let t2 = Ticket {
+                                    token: Token::random(),
+                                    ..*t
+                                };
+                                let trec2 = disk.record(Role::Wait, t2.token);
+                                if let Err(e) = disk.take_reader_ticket(&t2, &trec2) {
+                                    ticket = None;
+                                    retry_or_fail!(self, wait, backoff, "acquire_read", e);
+                                }
+                                ticket = Some((t2, trec2, Instant::now()));
+                            }
                             Err(e) => retry_or_fail!(self, wait, backoff, "acquire_read", e),
                         }
                     }
                 }
             }
-            let scan = if blocked_by_writer {
-                disk.scan_queue(ticket.as_ref().map(|t| t.0.key()))
-            } else {
-                disk.scan_room(true)
-            };
+            // Look at everything that can block us: the claims ahead and the writer inside
+            // (whose owner may be dead although a live writer waits ahead of us).
+            let mut scan = disk.scan_room(true);
+            if blocked_by_writer && scan.is_ok() {
+                scan = disk.scan_queue(ticket.as_ref().map(|t| t.0.key()));
+            }
             if let Err(e) = scan {
                 retry_or_fail!(self, wait, backoff, "acquire_read", e);
             }
@@ -494,6 +509,8 @@ impl Lock {
             Duration::from_secs_f64(self.opts.poll_interval).min(self.refresh_interval()),
         );
         let mut claim: Option<(Ticket, Instant)> = None;
+        // A claim lost while we were stopped is made again in the same place in line.
+        let mut place: Option<u64> = None;
         let outcome = loop {
             let (ahead, max_seq) = {
                 let mine = claim.as_ref().map(|c| c.0.key());
@@ -510,7 +527,7 @@ impl Lock {
             if claim.is_none() {
                 let t = Ticket {
                     kind: TicketKind::Writer,
-                    seq: max_seq.saturating_add(1),
+                    seq: place.unwrap_or(max_seq.saturating_add(1)),
                     token,
                 };
                 if let Err(e) = disk.make_claim(&t, &rec) {
@@ -528,6 +545,7 @@ impl Lock {
                         }
                     }
                     Ok(Grant::ClaimLost) => {
+                        place = Some(t.seq);
                         claim = None;
                         token = Token::random();
                         rec = disk.record(Role::Write, token);
@@ -535,7 +553,10 @@ impl Lock {
                     }
                     Err(e) => retry_or_fail!(self, wait, backoff, "acquire_write", e),
                 }
-            } else if let Err(e) = disk.scan_queue(Some(t.key())) {
+            } else if let Err(e) = disk
+                .scan_queue(Some(t.key()))
+                .and_then(|()| disk.scan_room(true))
+            {
                 retry_or_fail!(self, wait, backoff, "acquire_write", e);
             }
             inject::point();
@@ -546,6 +567,7 @@ impl Lock {
                 match disk.refresh_claim(t, &mut rec) {
                     Ok(true) => *last = Instant::now(),
                     Ok(false) => {
+                        place = Some(t.seq);
                         claim = None;
                         token = Token::random();
                         rec = disk.record(Role::Write, token);
