@@ -106,6 +106,8 @@ pub struct Stat {
     pub kind: Kind,
     pub uid: u32,
     pub mode: u32,
+    pub dev: u64,
+    pub ino: u64,
 }
 
 fn stat_of(st: &libc::stat) -> Stat {
@@ -119,6 +121,8 @@ fn stat_of(st: &libc::stat) -> Stat {
         kind,
         uid: st.st_uid,
         mode: st.st_mode & 0o7777,
+        dev: st.st_dev,
+        ino: st.st_ino,
     }
 }
 

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use crate::fs::{self, Dir};
+use crate::fs::{self, Dir, Name};
 use crate::heartbeat::{self, Registration};
 use crate::options::Options;
 use crate::protocol::{Disk, Entry, Grant, Params};
@@ -68,6 +68,10 @@ enum Mode {
 struct Hold {
     role: Role,
     token: Token,
+    /// Where the record is: the sidecar for a reader (`R/r.<token>`), our former claim
+    /// directory, now the room, for a writer (`closed/w.<token>`).
+    dir: Arc<Dir>,
+    rel: Name,
     registration: Registration,
     generation: std::result::Result<u64, Error>,
 }
@@ -86,7 +90,9 @@ pub struct Lock {
     side: Arc<Dir>,
     state: Mutex<State>,
     changed: Condvar,
-    disk: Mutex<Disk>,
+    /// Not dropped in a child of fork: its descriptors may be mid-update by a parent thread
+    /// at the fork; the child leaks them rather than risk closing a descriptor it reused.
+    disk: std::mem::ManuallyDrop<Mutex<Disk>>,
 }
 
 fn thread_id() -> u64 {
@@ -235,7 +241,7 @@ impl Lock {
                 hold: None,
             }),
             changed: Condvar::new(),
-            disk: Mutex::new(disk),
+            disk: std::mem::ManuallyDrop::new(Mutex::new(disk)),
         })
     }
 
@@ -369,18 +375,30 @@ impl Lock {
         out
     }
 
-    fn register(&self, role: Role, token: Token, disk: &Disk) -> Registration {
-        let path = if role == Role::Write {
-            Disk::write_record_path(&token)
-        } else {
-            Disk::read_record_path(&token)
-        };
-        heartbeat::register(
-            self.side.clone(),
-            path,
+    /// Starts the heartbeat of a new hold and makes the Hold.
+    fn hold(
+        &self,
+        role: Role,
+        token: Token,
+        disk: &Disk,
+        dir: Arc<Dir>,
+        rel: Name,
+        generation: Result<u64>,
+    ) -> Hold {
+        let registration = heartbeat::register(
+            dir.clone(),
+            rel,
             disk.record(role, token),
             Duration::from_secs_f64(self.opts.heartbeat_interval),
-        )
+        );
+        Hold {
+            role,
+            token,
+            dir,
+            rel,
+            registration,
+            generation,
+        }
     }
 
     fn refresh_interval(&self) -> Duration {
@@ -493,13 +511,14 @@ impl Lock {
             disk.discard_read_record(&token);
         }
         outcome?;
-        let registration = self.register(Role::Read, token, disk);
-        Ok(Hold {
-            role: Role::Read,
+        Ok(self.hold(
+            Role::Read,
             token,
-            registration,
-            generation: Ok(0),
-        })
+            disk,
+            self.side.clone(),
+            Disk::read_record_path(&token),
+            Ok(0),
+        ))
     }
 
     fn acquire_write_disk(&self, disk: &mut Disk, wait: &Wait) -> Result<Hold> {
@@ -583,20 +602,24 @@ impl Lock {
                 disk.remove_claim(t);
                 // A rename that reported failure may still have happened: never leave a
                 // granted room behind.
-                if disk.holds_write(&token) {
-                    let _ = disk.release_write(&token);
-                }
+                disk.undo_unnoticed_grant(&token);
             }
             return Err(e);
         }
+        // Heartbeat first, then the fencing counter, then make sure we still hold: a writer
+        // stopped between its grant and its increment may have been evicted meanwhile, and
+        // then its increment could outnumber the new holder's. Such a grant is reported lost.
+        let room = disk.granted_room();
+        let rel = Disk::own_write_record(&token);
         let generation = disk.bump_generation();
-        let registration = self.register(Role::Write, token, disk);
-        Ok(Hold {
-            role: Role::Write,
-            token,
-            registration,
-            generation,
-        })
+        let hold = self.hold(Role::Write, token, disk, room, rel, generation);
+        if hold.registration.lost.load(Ordering::SeqCst)
+            || !Disk::record_exists(&hold.dir, &hold.rel)
+        {
+            heartbeat::unregister(hold.registration.id);
+            return Err(self.lost_error("acquire_write"));
+        }
+        Ok(hold)
     }
 
     pub fn release(&self) -> Result<()> {
@@ -635,7 +658,7 @@ impl Lock {
         } else {
             let mut disk = self.disk.lock().unwrap_or_else(|p| p.into_inner());
             let r = match hold.role {
-                Role::Write => disk.release_write(&hold.token),
+                Role::Write => Disk::release_write(&hold.dir, &hold.token, &disk.display),
                 _ => disk.release_read(&hold.token),
             };
             match r {
@@ -666,7 +689,7 @@ impl Lock {
         if hold.registration.lost.load(Ordering::SeqCst) {
             return Err(self.lost_error("check"));
         }
-        if !Disk::record_exists(&self.side, hold.role, &hold.token) {
+        if !Disk::record_exists(&hold.dir, &hold.rel) {
             hold.registration.lost.store(true, Ordering::SeqCst);
             return Err(self.lost_error("check"));
         }
@@ -711,7 +734,7 @@ impl Lock {
         }
         let mut disk = self.disk.lock().unwrap_or_else(|p| p.into_inner());
         let r = match hold.role {
-            Role::Write => disk.release_write(&hold.token),
+            Role::Write => Disk::release_write(&hold.dir, &hold.token, &disk.display),
             _ => disk.release_read(&hold.token),
         };
         match r {
@@ -727,6 +750,10 @@ impl Drop for Lock {
     /// inherited across fork touches nothing on disk (the parent still holds).
     fn drop(&mut self) {
         let _ = self.release_all("drop");
+        if !self.forked() {
+            // SAFETY: dropped once, here; the field is never used again.
+            unsafe { std::mem::ManuallyDrop::drop(&mut self.disk) };
+        }
     }
 }
 

@@ -123,7 +123,10 @@ pub struct Params {
 pub struct Disk {
     pub side: Arc<Dir>,
     queue: Dir,
-    room: Option<Dir>,
+    room: Option<Arc<Dir>>,
+    /// Our prepared claim directory while we wait for the grant: after the rename it is the
+    /// room, and our own record in it is reached through this handle, not by name.
+    claim: Option<Arc<Dir>>,
     /// The sidecar path, for messages.
     pub display: String,
     params: Params,
@@ -211,7 +214,8 @@ impl Disk {
         Ok(Disk {
             side: Arc::new(side),
             queue,
-            room,
+            room: room.map(Arc::new),
+            claim: None,
             display,
             params,
             tickets: Vec::with_capacity(16),
@@ -298,32 +302,39 @@ impl Disk {
         self.queue
             .mkdir(name.as_cstr())
             .map_err(|e| fs_error("mkdir", &claim_path, &e))?;
-        // The two inner names are resolved through the directory we just made inside our own
-        // 0700 sidecar: saves four syscalls per write cycle over opening each level.
-        let mut closed = name;
-        closed.push(b"/closed");
-        let mut record = closed;
-        record.push(b"/");
-        record.push(record_name(Role::Write, &ticket.token).as_bytes());
-        rec.encode(&mut self.read_buf);
-        let mut failed = self
-            .queue
-            .mkdir(closed.as_cstr())
-            .err()
-            .map(|e| ("mkdir", closed, e));
-        if failed.is_none() {
-            failed = self
+        let result = (|| {
+            let claim = self
                 .queue
-                .create_excl(record.as_cstr(), &self.read_buf)
-                .err()
-                .map(|e| ("create", record, e));
+                .open_dir(name.as_cstr())
+                .map_err(|e| ("open", e))?;
+            claim.mkdir(CLOSED).map_err(|e| ("mkdir closed in", e))?;
+            rec.encode(&mut self.read_buf);
+            claim
+                .create_excl(
+                    Self::own_write_record(&ticket.token).as_cstr(),
+                    &self.read_buf,
+                )
+                .map_err(|e| ("create closed/w.<token> in", e))?;
+            Ok(claim)
+        })();
+        match result {
+            Ok(claim) => {
+                self.claim = Some(Arc::new(claim));
+                Ok(())
+            }
+            Err((op, e)) => {
+                let err = fs_error(op, &claim_path, &e);
+                self.remove_claim(ticket);
+                Err(err)
+            }
         }
-        if let Some((op, what, e)) = failed {
-            let err = fs_error(op, &self.path(&[b"Q/", what.as_bytes()].concat()), &e);
-            self.remove_claim(ticket);
-            return Err(err);
-        }
-        Ok(())
+    }
+
+    /// Our writer record relative to our claim directory (which becomes the room).
+    pub fn own_write_record(token: &Token) -> Name {
+        let mut n = Name::from_bytes(&[b"closed/"]);
+        n.push(record_name(Role::Write, token).as_bytes());
+        n
     }
 
     /// Refreshes a waiting writer's claim record; false if the claim was evicted.
@@ -341,6 +352,8 @@ impl Disk {
 
     /// Removes our own claim (timeout, error). Only our own uniquely named entries are touched.
     pub fn remove_claim(&mut self, ticket: &Ticket) {
+        let old = self.claim.take();
+        drop(old);
         let name = ticket.name();
         if let Ok(claim) = self.queue.open_dir(name.as_cstr()) {
             if let Ok(closed) = claim.open_dir(CLOSED) {
@@ -355,41 +368,69 @@ impl Disk {
     /// anything (a reader record, another writer's `closed`), atomically.
     pub fn try_grant(&mut self, ticket: &Ticket) -> Result<Grant> {
         let name = ticket.name();
-        match self.queue.rename(name.as_cstr(), &self.side, ROOM) {
-            Ok(()) => {
-                self.room = None; // the cached room handle names the replaced room
-                Ok(Grant::Granted)
+        let outcome = match self.queue.rename(name.as_cstr(), &self.side, ROOM) {
+            Ok(()) => return Ok(self.granted()),
+            Err(e)
+                if matches!(
+                    errno(&e),
+                    libc::ENOTEMPTY | libc::EEXIST | libc::EBUSY | libc::ESTALE
+                ) =>
+            {
+                Grant::Occupied
             }
-            Err(e) if matches!(errno(&e), libc::ENOTEMPTY | libc::EEXIST | libc::EBUSY) => {
-                Ok(Grant::Occupied)
+            Err(e) if errno(&e) == libc::ENOENT => Grant::ClaimLost,
+            Err(e) => {
+                return Err(fs_error(
+                    "rename",
+                    &format!(
+                        "{} onto {}",
+                        self.path(&[b"Q/", name.as_bytes()].concat()),
+                        self.path(b"R")
+                    ),
+                    &e,
+                ))
             }
-            Err(e) if errno(&e) == libc::ESTALE => Ok(Grant::Occupied),
-            Err(e) if errno(&e) == libc::ENOENT => {
-                // Our claim is gone, unless a retried rename reported ENOENT after succeeding.
-                if self.holds_write(&ticket.token) {
-                    self.room = None;
-                    Ok(Grant::Granted)
-                } else {
-                    Ok(Grant::ClaimLost)
-                }
-            }
-            Err(e) => Err(fs_error(
-                "rename",
-                &format!(
-                    "{} onto {}",
-                    self.path(&[b"Q/", name.as_bytes()].concat()),
-                    self.path(b"R")
-                ),
-                &e,
-            )),
+        };
+        // A rename can report an error and still have happened (a network filesystem client
+        // that retried it: GlusterFS answered EEXIST). Our claim directory is then the room.
+        if self.claim_is_room() {
+            return Ok(self.granted());
+        }
+        Ok(outcome)
+    }
+
+    fn granted(&mut self) -> Grant {
+        // The cached room handle names the replaced room; our claim is the room now.
+        let old = self.room.take();
+        drop(old);
+        self.room = self.claim.take();
+        Grant::Granted
+    }
+
+    /// Whether our claim directory is the room: the same inode as `R` looked up now.
+    fn claim_is_room(&self) -> bool {
+        let Some(claim) = &self.claim else {
+            return false;
+        };
+        match (claim.fstat(), self.side.stat(ROOM)) {
+            (Ok(a), Ok(b)) => a.ino == b.ino && a.dev == b.dev,
+            _ => false,
         }
     }
 
-    /// Path of our writer record in the room, relative to the sidecar.
-    pub fn write_record_path(token: &Token) -> Name {
-        let mut n = Name::from_bytes(&[b"R/closed/"]);
-        n.push(record_name(Role::Write, token).as_bytes());
-        n
+    /// After a failed acquire: if a rename that reported failure made our claim the room,
+    /// give the room back (release through the claim handle).
+    pub fn undo_unnoticed_grant(&mut self, token: &Token) {
+        if self.claim_is_room() {
+            if let Some(claim) = self.claim.take() {
+                let _ = Self::release_write(&claim, token, &self.display);
+            }
+        }
+    }
+
+    /// The handle on the room we were granted (our former claim), for the hold.
+    pub fn granted_room(&self) -> Arc<Dir> {
+        self.room.clone().expect("set by granted()")
     }
 
     pub fn read_record_path(token: &Token) -> Name {
@@ -398,23 +439,12 @@ impl Disk {
         n
     }
 
-    /// Whether our writer record is in the room (a single lookup: a hint).
-    pub fn holds_write(&self, token: &Token) -> bool {
-        self.side
-            .stat(Self::write_record_path(token).as_cstr())
-            .is_ok()
-    }
-
-    /// Whether our record is still there (srwl_check). An absence must last to count.
-    pub fn record_exists(side: &Dir, role: Role, token: &Token) -> bool {
-        let p = if role == Role::Write {
-            Self::write_record_path(token)
-        } else {
-            Self::read_record_path(token)
-        };
+    /// Whether our record is still there (srwl_check): `rel` under `dir`. An absence must
+    /// last to count.
+    pub fn record_exists(dir: &Dir, rel: &Name) -> bool {
         let mut gone = Absence::new();
         loop {
-            match side.stat(p.as_cstr()) {
+            match dir.stat(rel.as_cstr()) {
                 Err(e) if matches!(errno(&e), libc::ENOENT | libc::ENOTDIR) => {
                     if gone.confirmed() {
                         return false;
@@ -428,15 +458,15 @@ impl Disk {
     /// Writer release: unlink our record by its unique name, then remove `closed` if empty.
     /// A zombie's release finds its record gone (ENOENT) and touches nothing else: the rmdir
     /// of a `closed` that holds another writer's record fails.
-    pub fn release_write(&mut self, token: &Token) -> Result<bool> {
-        let rec = Self::write_record_path(token);
+    pub fn release_write(room: &Dir, token: &Token, display: &str) -> Result<bool> {
+        let rec = Self::own_write_record(token);
         let mut tries = 0;
         let mut gone = Absence::new();
         loop {
-            match self.side.unlink(rec.as_cstr()) {
+            match room.unlink(rec.as_cstr()) {
                 Ok(()) => break,
-                // A lookup by name is a hint too (a client's cache can miss a name for a
-                // moment): only an absence that lasts is taken as proof of eviction.
+                // A lookup is a hint too: only an absence that lasts is taken as proof of
+                // eviction. Retrying the unlink of a unique name is always safe.
                 Err(e) if matches!(errno(&e), libc::ENOENT | libc::ENOTDIR) => {
                     if gone.confirmed() {
                         return Ok(false);
@@ -446,19 +476,28 @@ impl Disk {
                     tries += 1;
                     std::thread::sleep(Duration::from_millis(100));
                 }
-                Err(e) => return Err(fs_error("unlink", &self.path(rec.as_bytes()), &e)),
+                Err(e) => {
+                    return Err(fs_error(
+                        "unlink",
+                        &format!("{display}/R/{}", rec.display()),
+                        &e,
+                    ))
+                }
             }
         }
-        match self.side.rmdir(c"R/closed") {
-            Ok(()) => {}
-            Err(e) if matches!(errno(&e), libc::ENOENT | libc::ENOTEMPTY | libc::EEXIST) => {}
-            // Anything else leaves an empty `closed` that observers remove after the threshold.
-            Err(_) => {}
-        }
+        // Fails (harmlessly) if `closed` holds another writer's record.
+        let _ = room.rmdir(CLOSED);
         Ok(true)
     }
 
     // ---- the room ----------------------------------------------------------------------------
+
+    /// Forgets the cached room handle: the field is cleared before the descriptor is closed,
+    /// so that a fork in between never leaves a child a closed descriptor marked open.
+    fn drop_room(&mut self) {
+        let old = self.room.take();
+        drop(old);
+    }
 
     fn room(&mut self) -> Result<&Dir> {
         if self.room.is_none() {
@@ -473,7 +512,7 @@ impl Disk {
                 }
                 Err(e) => return Err(fs_error("open", &self.path(b"R"), &e)),
             };
-            self.room = Some(d);
+            self.room = Some(Arc::new(d));
         }
         Ok(self.room.as_ref().expect("just set"))
     }
@@ -485,7 +524,7 @@ impl Disk {
             Ok(_) => Ok(true),
             Err(e) if errno(&e) == libc::ENOENT => Ok(false),
             Err(_) => {
-                self.room = None;
+                self.drop_room();
                 Ok(true)
             }
         }
@@ -510,7 +549,7 @@ impl Disk {
                 if room.stat(name.as_cstr()).is_ok() {
                     return Ok(Entry::Entered);
                 }
-                self.room = None;
+                self.drop_room();
                 self.discard_read_record(token);
                 Ok(Entry::Closed)
             }
@@ -537,7 +576,7 @@ impl Disk {
                 }
                 Err(e) if matches!(errno(&e), libc::ENOENT | libc::ESTALE) && attempt < 5 => {
                     // The room was replaced under our handle: reopen it.
-                    self.room = None;
+                    self.drop_room();
                     attempt += 1;
                     if errno(&e) == libc::ESTALE {
                         std::thread::sleep(Duration::from_millis(20));
@@ -585,7 +624,7 @@ impl Disk {
                 }
                 Err(e) if errno(&e) == libc::ESTALE && tries < 100 => {
                     tries += 1;
-                    self.room = None;
+                    self.drop_room();
                     std::thread::sleep(Duration::from_millis(50));
                 }
                 Err(e) => {
