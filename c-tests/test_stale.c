@@ -1,0 +1,411 @@
+/*
+ * Dead and paused holders.
+ *
+ * kill-writer / kill-reader: a process holding the lock is killed with SIGKILL. While it was
+ * alive, its heartbeat kept the lock (another process timed out after 3 stale thresholds);
+ * after the kill another process takes the write lock once the record has gone unchanged for
+ * the stale threshold: not before (stale - heartbeat), and not long after (stale + 2 s).
+ *
+ * stop-writer / stop-reader: a holder is stopped with SIGSTOP past the threshold; another
+ * process takes the write lock. After SIGCONT the stopped one gets SRWL_ELOST from srwl_check
+ * and from srwl_release, and its release does not disturb the new holder: the new holder's
+ * srwl_check is still OK, its record is still in the room, and a third process still cannot
+ * get in.
+ *
+ * kill-waiting-writer / kill-waiting-reader: a process waiting in the queue (a writer's claim,
+ * a reader's ticket) is killed; it keeps its place while alive, and once dead it blocks the
+ * next in line for no longer than the threshold (plus margin).
+ *
+ * stop-waiting-writer: a waiting writer is stopped past the threshold (its claim is evicted,
+ * the next one gets in), then resumed: it waits again and gets the lock only once it is free.
+ */
+#include "testutil.h"
+
+#include <pthread.h>
+
+static char dir[512], lockpath[1024], side[1100];
+
+/* Child: hold the lock; with "zombie", report check/release/close statuses after "go". */
+static int holder(const char *mode, int zombie)
+{
+    srwl_lock *l = tu_open(lockpath);
+    uint64_t gen = 0;
+    if (strcmp(mode, "write") == 0) {
+        EXPECT_OK(srwl_acquire_write(l, 10));
+        EXPECT_OK(srwl_generation(l, &gen));
+    } else {
+        EXPECT_OK(srwl_acquire_read(l, 10));
+    }
+    tu_write_text(tu_fmt("%s/gen", dir), tu_fmt("%llu\n", (unsigned long long)gen));
+    tu_touch(tu_fmt("%s/ready", dir));
+    if (!zombie) {
+        for (;;)
+            pause();
+    }
+    /* Wait for "go" (we are stopped meanwhile), then look at our hold. */
+    while (!tu_exists(tu_fmt("%s/go", dir)))
+        tu_sleep(0.005);
+    {
+        int c = srwl_check(l);
+        char msg[512];
+        int r, x;
+        snprintf(msg, sizeof msg, "%s", srwl_last_error());
+        r = srwl_release(l);
+        x = srwl_close(l);
+        tu_write_text(tu_fmt("%s/result", dir), tu_fmt("%d %d %d\n%s\n", c, r, x, msg));
+    }
+    return 0;
+}
+
+/* A thread that reads the holder's record every millisecond and notes when its bytes last
+ * changed (the heartbeat rewrites it in place): the lower bound of an eviction is "unchanged for
+ * the stale threshold", measured from there, not from the kill. */
+struct watch {
+    char path[1200];
+    volatile int stop;
+    double last_change;
+    int changes;
+    pthread_t thread;
+};
+
+static void *watch_run(void *arg)
+{
+    struct watch *w = arg;
+    char prev[600], cur[600];
+    ssize_t np = -1;
+    while (!w->stop) {
+        ssize_t nc = -1;
+        int fd = open(w->path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+        if (fd >= 0) {
+            nc = read(fd, cur, sizeof cur);
+            close(fd);
+        }
+        if (nc >= 0 && (nc != np || memcmp(cur, prev, (size_t)nc) != 0)) {
+            if (np >= 0) {
+                w->last_change = tu_now();
+                w->changes++;
+            }
+            memcpy(prev, cur, (size_t)nc);
+            np = nc;
+        }
+        tu_sleep(0.001);
+    }
+    return NULL;
+}
+
+static void watch_path(struct watch *w, const char *path)
+{
+    memset(w, 0, sizeof *w);
+    snprintf(w->path, sizeof w->path, "%s", path);
+    w->last_change = tu_now();
+    CHECK(pthread_create(&w->thread, NULL, watch_run, w) == 0, "pthread_create");
+}
+
+/* Starts watching the holder's record (the only r.* in R/, or the only w.* in R/closed/). */
+static void watch_start(struct watch *w, const char *mode)
+{
+    const char *d = strcmp(mode, "write") == 0 ? tu_fmt("%s/R/closed", side) : tu_fmt("%s/R", side);
+    const char *name = tu_list(d);
+    CHECK(name[0] != '\0' && strchr(name, ' ') == NULL, "expected one record in %s: [%s]", d, name);
+    watch_path(w, tu_fmt("%s/%s", d, name));
+}
+
+static void watch_stop(struct watch *w)
+{
+    w->stop = 1;
+    pthread_join(w->thread, NULL);
+}
+
+static void expect_empty_at_end(void)
+{
+    const char *q = tu_list(tu_fmt("%s/Q", side));
+    const char *r = tu_list(tu_fmt("%s/R", side));
+    CHECK(strcmp(q, "") == 0 && strcmp(r, "") == 0, "leftovers: Q=[%s] R=[%s]", q, r);
+    printf("  sidecar at the end: %s\n", tu_list(side));
+}
+
+static int test_kill(const char *mode)
+{
+    pid_t pid = tu_spawn_self(mode, dir, "hold", (char *)NULL);
+    srwl_lock *l = tu_open(lockpath);
+    double t0, dt, unchanged, hi = TU_STALE + 2.0;
+    int st;
+    struct watch w;
+    tu_wait_file(tu_fmt("%s/ready", dir), 30);
+    watch_start(&w, mode);
+    /* A live holder is not evicted, however long we wait. */
+    t0 = tu_now();
+    EXPECT_ST(srwl_acquire_write(l, 3 * TU_STALE), SRWL_TIMEOUT);
+    printf("  live %s holder kept the lock for %.2f s (3 x stale threshold; its record changed %d times)\n", mode,
+           tu_now() - t0, w.changes);
+    CHECK(w.changes >= 3, "the live holder's heartbeat changed its record only %d times in %.2f s", w.changes,
+          3 * TU_STALE);
+    CHECK(kill(pid, SIGKILL) == 0, "kill: %s", strerror(errno));
+    t0 = tu_now();
+    waitpid(pid, &st, 0);
+    EXPECT_OK(srwl_acquire_write(l, 30));
+    dt = tu_now() - t0;
+    unchanged = tu_now();
+    watch_stop(&w);
+    unchanged -= w.last_change; /* from the record's last change to the grant */
+    printf("  %s holder killed: write lock taken %.3f s later, its record unchanged for %.3f s (threshold %.2f s)\n",
+           mode, dt, unchanged, TU_STALE);
+    CHECK(unchanged >= TU_STALE - 0.03, "the dead %s holder was evicted when its record had been unchanged for only "
+          "%.3f s (threshold %.2f s)", mode, unchanged, TU_STALE);
+    CHECK(dt <= hi, "the dead %s holder was evicted only after %.3f s (threshold %.2f s, bound %.2f s)", mode, dt,
+          TU_STALE, hi);
+    if (strcmp(mode, "write") == 0) {
+        uint64_t g = 0;
+        EXPECT_OK(srwl_generation(l, &g));
+        CHECK((long long)g == tu_read_ll(tu_fmt("%s/gen", dir)) + 1, "generation after the dead writer: %llu, expected %lld",
+              (unsigned long long)g, tu_read_ll(tu_fmt("%s/gen", dir)) + 1);
+    }
+    EXPECT_OK(srwl_check(l));
+    EXPECT_OK(srwl_release(l));
+    EXPECT_OK(srwl_close(l));
+    expect_empty_at_end();
+    return 0;
+}
+
+static int test_stop(const char *mode)
+{
+    pid_t pid = tu_spawn_self(mode, dir, "zombie", (char *)NULL);
+    srwl_lock *b = tu_open(lockpath), *c = tu_open(lockpath);
+    double t0, dt, unchanged, hi = TU_STALE + 2.0;
+    int rc, rr, rx;
+    uint64_t gen = 0;
+    char msg[512] = "";
+    FILE *f;
+    struct watch w;
+    tu_wait_file(tu_fmt("%s/ready", dir), 30);
+    watch_start(&w, mode);
+    tu_sleep(3 * TU_HEARTBEAT);
+    CHECK(kill(pid, SIGSTOP) == 0, "SIGSTOP: %s", strerror(errno));
+    t0 = tu_now();
+    EXPECT_OK(srwl_acquire_write(b, 30));
+    dt = tu_now() - t0;
+    unchanged = tu_now();
+    watch_stop(&w);
+    unchanged -= w.last_change; /* from the record's last change to the grant */
+    printf("  stopped %s holder evicted: write lock taken %.3f s after SIGSTOP, its record unchanged for %.3f s\n",
+           mode, dt, unchanged);
+    CHECK(w.changes >= 1, "the holder's heartbeat never changed its record before SIGSTOP");
+    CHECK(unchanged >= TU_STALE - 0.03, "the stopped holder was evicted when its record had been unchanged for only "
+          "%.3f s (threshold %.2f s)", unchanged, TU_STALE);
+    CHECK(dt <= hi, "write lock taken %.3f s after SIGSTOP of the holder (threshold %.2f s, bound %.2f s)", dt, TU_STALE,
+          hi);
+    EXPECT_OK(srwl_generation(b, &gen));
+    CHECK(tu_count(tu_fmt("%s/R/closed", side), "w.") == 1, "the new writer's record is not in the room: R/closed=[%s]",
+          tu_list(tu_fmt("%s/R/closed", side)));
+    {
+        const char *before = tu_list(tu_fmt("%s/R/closed", side));
+        char saved[1024];
+        snprintf(saved, sizeof saved, "%s", before);
+        /* Resume the zombie and let it check and release. */
+        tu_touch(tu_fmt("%s/go", dir));
+        CHECK(kill(pid, SIGCONT) == 0, "SIGCONT: %s", strerror(errno));
+        tu_expect_exit0(pid, 30, "zombie");
+        f = fopen(tu_fmt("%s/result", dir), "r");
+        CHECK(f != NULL, "the zombie left no result");
+        CHECK(fscanf(f, "%d %d %d ", &rc, &rr, &rx) == 3, "malformed zombie result");
+        if (fgets(msg, sizeof msg, f) == NULL)
+            msg[0] = '\0';
+        fclose(f);
+        printf("  zombie %s holder after SIGCONT: check %s, release %s, close %s; message: %s", mode, tu_st(rc),
+               tu_st(rr), tu_st(rx), msg);
+        CHECK(rc == SRWL_ELOST, "the resumed zombie's srwl_check returned %s, expected SRWL_ELOST", tu_st(rc));
+        CHECK(strstr(msg, "lost") != NULL, "the zombie's ELOST message does not say \"lost\": %s", msg);
+        CHECK(rr == SRWL_ELOST, "the resumed zombie's srwl_release returned %s, expected SRWL_ELOST", tu_st(rr));
+        CHECK(rx == SRWL_OK, "the resumed zombie's srwl_close (after release) returned %s", tu_st(rx));
+        /* The new holder is undisturbed. */
+        CHECK(strcmp(saved, tu_list(tu_fmt("%s/R/closed", side))) == 0,
+              "the zombie's release changed the new holder's room: [%s] -> [%s]", saved,
+              tu_list(tu_fmt("%s/R/closed", side)));
+    }
+    EXPECT_OK(srwl_check(b));
+    EXPECT_ST(srwl_acquire_read(c, 0), SRWL_TIMEOUT);
+    EXPECT_ST(srwl_acquire_write(c, 3 * TU_STALE), SRWL_TIMEOUT);
+    EXPECT_OK(srwl_check(b));
+    {
+        uint64_t g2 = 0;
+        EXPECT_OK(srwl_generation(b, &g2));
+        CHECK(g2 == gen, "the new holder's generation changed: %llu -> %llu", (unsigned long long)gen,
+              (unsigned long long)g2);
+    }
+    EXPECT_OK(srwl_release(b));
+    EXPECT_OK(srwl_acquire_read(c, 0));
+    EXPECT_OK(srwl_release(c));
+    EXPECT_OK(srwl_close(b));
+    EXPECT_OK(srwl_close(c));
+    expect_empty_at_end();
+    return 0;
+}
+
+/* ---- waiters that die or pause while waiting in the queue --------------------------------- */
+
+/* Child: wait for the lock ("wait-write" / "wait-read"); once granted, note the time in
+ * dir/granted, hold 0.3 s, check, release. */
+static int waiter(const char *role)
+{
+    srwl_lock *l = tu_open(lockpath);
+    int s;
+    double t;
+    tu_touch(tu_fmt("%s/waiting", dir));
+    s = strcmp(role, "wait-write") == 0 ? srwl_acquire_write(l, 60) : srwl_acquire_read(l, 60);
+    CHECK(s == SRWL_OK, "waiter: acquire returned %s (%s)", tu_st(s), srwl_last_error());
+    t = tu_now();
+    tu_write_text(tu_fmt("%s/granted.tmp", dir), tu_fmt("%.6f\n", t));
+    CHECK(rename(tu_fmt("%s/granted.tmp", dir), tu_fmt("%s/granted", dir)) == 0, "rename");
+    tu_sleep(0.3);
+    EXPECT_OK(srwl_check(l));
+    EXPECT_OK(srwl_release(l));
+    EXPECT_OK(srwl_close(l));
+    return 0;
+}
+
+/* Waits until the queue holds an entry starting with `prefix` ("w." claim, "r." ticket);
+ * returns the path of the record to watch in it. */
+static const char *wait_queue_entry(const char *prefix)
+{
+    const char *q = tu_fmt("%s/Q", side);
+    double end = tu_now() + 20;
+    const char *name;
+    while (tu_count(q, prefix) != 1) {
+        CHECK(tu_now() < end, "no %s* entry appeared in the queue: Q=[%s]", prefix, tu_list(q));
+        tu_sleep(0.002);
+    }
+    name = tu_list(q);
+    CHECK(strncmp(name, prefix, 2) == 0 && strchr(name, ' ') == NULL, "unexpected queue: [%s]", name);
+    if (prefix[0] == 'w') /* a claim: Q/w.<seq>.<token>/closed/w.<token> */
+        return tu_fmt("%s/%s/closed/w.%s", q, name, name + 19);
+    return tu_fmt("%s/%s", q, name);
+}
+
+/* A waiter in the queue is killed: its claim or ticket must not block the others for longer than
+ * the stale threshold (plus margin), and must not be evicted before that. */
+static int test_kill_waiting(const char *role)
+{
+    int writer = strcmp(role, "wait-write") == 0;
+    srwl_lock *p = tu_open(lockpath), *c = tu_open(lockpath);
+    pid_t pid;
+    struct watch w;
+    double t0, dt, unchanged;
+    const char *rec;
+    int st;
+    /* A waiting writer queues behind a reader; a waiting reader behind a writer. */
+    if (writer)
+        EXPECT_OK(srwl_acquire_read(p, 0));
+    else
+        EXPECT_OK(srwl_acquire_write(p, 0));
+    pid = tu_spawn_self("x", dir, role, (char *)NULL);
+    rec = wait_queue_entry(writer ? "w." : "r.");
+    watch_path(&w, rec);
+    tu_sleep(3 * TU_STALE); /* a live waiter keeps its place */
+    CHECK(tu_exists(rec), "the live waiter's queue entry %s was evicted", rec);
+    CHECK(w.changes >= 2, "the live waiter's queue record changed only %d times in %.1f s", w.changes, 3 * TU_STALE);
+    CHECK(kill(pid, SIGKILL) == 0, "kill");
+    t0 = tu_now();
+    waitpid(pid, &st, 0);
+    EXPECT_OK(srwl_release(p));
+    /* The dead waiter was ahead: the next one in line must get past it. */
+    if (writer)
+        EXPECT_OK(srwl_acquire_read(c, 30));
+    else
+        EXPECT_OK(srwl_acquire_write(c, 30));
+    dt = tu_now() - t0;
+    unchanged = tu_now();
+    watch_stop(&w);
+    unchanged -= w.last_change;
+    printf("  waiting %s killed: the next %s got in %.3f s later; the dead entry had been unchanged for %.3f s\n",
+           writer ? "writer" : "reader", writer ? "reader" : "writer", dt, unchanged);
+    CHECK(dt <= TU_STALE + 2.0, "a dead waiting %s blocked the queue for %.3f s (threshold %.2f s)",
+          writer ? "writer" : "reader", dt, TU_STALE);
+    if (tu_exists(rec)) {
+        /* Not evicted: then it must not have blocked us (readers pass a dead reader ticket). */
+        printf("  (the dead entry is still there: it did not block)\n");
+    } else {
+        CHECK(unchanged >= TU_STALE - 0.03, "the dead waiter's entry was evicted after being unchanged for only "
+              "%.3f s (threshold %.2f s)", unchanged, TU_STALE);
+    }
+    EXPECT_OK(srwl_release(c));
+    EXPECT_OK(srwl_close(p));
+    /* A last writer cleans up whatever is stale. */
+    EXPECT_OK(srwl_acquire_write(c, 30));
+    EXPECT_OK(srwl_release(c));
+    EXPECT_OK(srwl_close(c));
+    expect_empty_at_end();
+    return 0;
+}
+
+/* A waiting writer is stopped past the threshold (its claim is evicted) and then resumed: it
+ * must take a new place in line and get the lock in the end, never while another holds it. */
+static int test_stop_waiting_writer(void)
+{
+    srwl_lock *p = tu_open(lockpath), *c = tu_open(lockpath);
+    pid_t pid;
+    double released, granted;
+    const char *rec;
+    EXPECT_OK(srwl_acquire_write(p, 0));
+    pid = tu_spawn_self("x", dir, "wait-write", (char *)NULL);
+    rec = wait_queue_entry("w.");
+    tu_sleep(2 * TU_HEARTBEAT);
+    CHECK(kill(pid, SIGSTOP) == 0, "SIGSTOP");
+    EXPECT_OK(srwl_release(p));
+    /* The stopped waiter's claim is ahead of us: it is evicted after the threshold. */
+    EXPECT_OK(srwl_acquire_write(c, 30));
+    CHECK(!tu_exists(rec), "we got in while the stopped waiter's claim %s is still queued ahead", rec);
+    CHECK(kill(pid, SIGCONT) == 0, "SIGCONT");
+    tu_sleep(3 * TU_STALE); /* the resumed waiter waits behind us */
+    CHECK(!tu_exists(tu_fmt("%s/granted", dir)), "the resumed waiter got the write lock while another process held it");
+    EXPECT_OK(srwl_check(c));
+    released = tu_now();
+    EXPECT_OK(srwl_release(c));
+    tu_expect_exit0(pid, 30, "resumed waiter");
+    {
+        FILE *f = fopen(tu_fmt("%s/granted", dir), "r");
+        CHECK(f != NULL && fscanf(f, "%lf", &granted) == 1, "the resumed waiter left no grant time");
+        fclose(f);
+    }
+    CHECK(granted >= released - 0.005, "the resumed waiter's grant (%.3f) precedes our release (%.3f)", granted,
+          released);
+    printf("  stopped waiting writer: its claim was evicted, and after SIGCONT it got the lock once we released\n");
+    EXPECT_OK(srwl_close(p));
+    EXPECT_OK(srwl_close(c));
+    expect_empty_at_end();
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    tu_init(argc, argv);
+    if (argc < 2) {
+        fprintf(stderr, "usage: %s kill-writer|kill-reader|stop-writer|stop-reader|kill-waiting-writer|kill-waiting-reader|stop-waiting-writer\n", argv[0]);
+        return 2;
+    }
+    if (argc > 3) { /* child: <mode> <dir> hold|zombie|wait-write|wait-read */
+        snprintf(dir, sizeof dir, "%s", argv[2]);
+        snprintf(lockpath, sizeof lockpath, "%s/lock", dir);
+        if (strncmp(argv[3], "wait-", 5) == 0)
+            return waiter(argv[3]);
+        return holder(argv[1], strcmp(argv[3], "zombie") == 0);
+    }
+    snprintf(dir, sizeof dir, "%s", tu_tmpdir());
+    snprintf(lockpath, sizeof lockpath, "%s/lock", dir);
+    snprintf(side, sizeof side, "%s.srwl", lockpath);
+    if (strcmp(argv[1], "kill-writer") == 0)
+        return test_kill("write");
+    if (strcmp(argv[1], "kill-reader") == 0)
+        return test_kill("read");
+    if (strcmp(argv[1], "stop-writer") == 0)
+        return test_stop("write");
+    if (strcmp(argv[1], "stop-reader") == 0)
+        return test_stop("read");
+    if (strcmp(argv[1], "kill-waiting-writer") == 0)
+        return test_kill_waiting("wait-write");
+    if (strcmp(argv[1], "kill-waiting-reader") == 0)
+        return test_kill_waiting("wait-read");
+    if (strcmp(argv[1], "stop-waiting-writer") == 0)
+        return test_stop_waiting_writer();
+    fprintf(stderr, "unknown mode %s\n", argv[1]);
+    return 2;
+}
