@@ -540,25 +540,29 @@ impl Disk {
         let r = self.create_in_room(&name, &buf);
         self.read_buf = buf;
         r?;
-        let room = self.room.as_ref().expect("set by create_in_room");
-        match room.stat(CLOSED) {
-            Err(e) if errno(&e) == libc::ENOENT => {
-                // "No closed" counts only if the same handle also shows our record: a
-                // handle whose room was replaced may have created the record in the new room
-                // (GlusterFS) while its lookups fail in the old one.
-                if room.stat(name.as_cstr()).is_ok() {
-                    return Ok(Entry::Entered);
-                }
-                self.drop_room();
-                self.discard_read_record(token);
-                Ok(Entry::Closed)
-            }
-            _ => {
-                // `closed` is there (or we cannot tell): leave again at once.
-                let _ = room.unlink(name.as_cstr());
-                Ok(Entry::Closed)
-            }
+        // THEN look, in ONE listing through the same handle: granted only if the listing
+        // shows our own record and no `closed`. Separate lookups could each resolve a stale
+        // handle differently (GlusterFS: a create landed in the new room while lookups failed
+        // in the old one); a listing that holds our never-reused name was taken in the room
+        // that holds our record, which cannot be replaced while it does (SPIN flaw c).
+        let room = self.room.clone().expect("set by create_in_room");
+        let (mut own, mut closed) = (false, false);
+        let listed = room.list(&mut self.list_buf, |n| {
+            own |= n == name.as_bytes();
+            closed |= n == CLOSED.to_bytes();
+        });
+        if listed.is_ok() && own && !closed {
+            return Ok(Entry::Entered);
         }
+        if own || listed.is_err() {
+            let _ = room.unlink(name.as_cstr());
+        }
+        if !own {
+            // The handle names a replaced room: our record may sit in the new one.
+            self.drop_room();
+            self.discard_read_record(token);
+        }
+        Ok(Entry::Closed)
     }
 
     fn create_in_room(&mut self, name: &Name, data: &[u8]) -> Result<()> {

@@ -11,6 +11,9 @@ use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+/// Makes a hostile object at a path.
+type Maker = Box<dyn Fn(&Path)>;
+
 const TOKEN: &str = "0123456789abcdef0123456789abcdef";
 
 struct Scene {
@@ -145,7 +148,7 @@ fn junk_in_the_room_is_evicted_after_the_threshold() {
     let good = format!(
         "srwl/1\nrole read\ntoken {TOKEN}\npid 1\nhost h\nlease_ms 600\nnonce 0000000000000000\n"
     );
-    let junk: Vec<(&str, Box<dyn Fn(&Path)>)> = vec![
+    let junk: Vec<(&str, Maker)> = vec![
         (
             "symlink record",
             Box::new(|p: &Path| symlink("../../outside/canary", p).unwrap()),
@@ -224,7 +227,7 @@ fn a_closed_that_is_not_a_writer_is_evicted() {
 fn junk_in_the_queue_is_evicted_after_the_threshold() {
     let claim = format!("w.0000000000000001.{TOKEN}");
     let ticket = format!("r.0000000000000001.{TOKEN}");
-    let cases: Vec<(&str, String, Box<dyn Fn(&Path)>, Role)> = vec![
+    let cases: Vec<(&str, String, Maker, Role)> = vec![
         (
             "claim that is a file",
             claim.clone(),
