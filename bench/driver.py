@@ -1,0 +1,685 @@
+#!/usr/bin/env python3
+"""driver.py: runs the benchmark scenarios of bench/bench.h for every implementation on every
+filesystem, collects the numbers, prints the tables and writes them into BENCHMARKS.md.
+
+Called by bench/run.sh (which builds everything and makes the venvs first); see there for the
+command line a human uses. Implementations:
+  libsoftrwlock   target/bench/srwl_bench       (C, links the library)
+  filelock-4.2.11 <venv>/bin/python bench/filelock_bench.py
+  filelock-3.32.7 <venv>/bin/python bench/filelock_bench.py
+  flock           target/bench/flock_bench      (C, flock(2))
+"""
+import argparse
+import datetime
+import glob
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BENCH = os.path.join(ROOT, "target", "bench")
+
+# ---- parameters of the scenarios ---------------------------------------------------------
+FULL = dict(cycle_s=2.0, writers=4, writers_s=5.0, mixed_readers=99, netfs_mixed_readers=24,
+            mixed_s=8.0, bursts=(64, 256), waiters=16, waiters_s=10.0, waiter_modes=("r", "w"),
+            netfs_waiter_modes=("w",), strace_bursts=(64, 256), burst_timeout=30.0,
+            netfs_burst_timeout=20.0, netfs_python_bursts=(64,))
+QUICK = dict(quick=True, cycle_s=1.0, writers=4, writers_s=3.0, mixed_readers=24, mixed_s=3.0,
+             bursts=(64, 256), python_bursts=(64,), waiters=16, waiters_s=3.0, waiter_modes=("w",),
+             netfs_waiter_modes=("w",), strace_bursts=(64, 256), burst_timeout=10.0,
+             netfs_burst_timeout=10.0, impls=("libsoftrwlock", "filelock-4.2.11", "flock"))
+HB, STALE, POLL = 0.5, 2.0, 0.1  # heartbeat, stale threshold, poll interval (s), all impls
+
+# file-related syscalls (what "file syscalls" counts); everything else is reported as "other"
+FILE_SYSCALLS = set("""openat open creat mkdirat mkdir renameat renameat2 rename unlinkat unlink
+rmdir linkat link symlinkat symlink getdents64 getdents newfstatat fstat stat lstat statx
+access faccessat faccessat2 write pwrite64 writev pwritev pwritev2 read pread64 readv preadv
+preadv2 close lseek fsync fdatasync syncfs ftruncate truncate fchmod fchmodat chmod fchown
+fchownat utimensat futimesat utime utimes fcntl flock fadvise64 readlink readlinkat
+fstatfs statfs dup dup2 dup3 mknodat copy_file_range sendfile64 fallocate""".split())
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+def loadavg():
+    try:
+        return open("/proc/loadavg").read().split()[:3]
+    except OSError:
+        return ["?"] * 3
+
+
+# ---- running one scenario ------------------------------------------------------------------
+class Impl:
+    def __init__(self, name, argv, lang):
+        self.name, self.argv, self.lang = name, argv, lang
+
+
+def impls(venvs):
+    out = [Impl("libsoftrwlock", [os.path.join(BENCH, "srwl_bench")], "C")]
+    for ver in ("4.2.11", "3.32.7"):
+        py = os.path.join(venvs, f"srwl-bench-venv-{ver}", "bin", "python")
+        out.append(Impl(f"filelock-{ver}", [py, os.path.join(ROOT, "bench", "filelock_bench.py")],
+                        "Python"))
+    out.append(Impl("flock", [os.path.join(BENCH, "flock_bench")], "C"))
+    return out
+
+
+def run(argv, timeout, strace_out=None):
+    """Runs argv in its own process group; returns (json summary or None, stderr tail)."""
+    if strace_out:
+        argv = ["strace", "-f", "-c", "-o", strace_out] + argv
+    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         start_new_session=True)
+    try:
+        out, err = p.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+        out, err = p.communicate()
+        err += f"\n[driver: killed after {timeout} s]"
+    summary = None
+    for line in out.splitlines():
+        line = line.strip()
+        if line.startswith("{"):
+            try:
+                summary = json.loads(line)
+            except ValueError:
+                pass
+    tail = "\n".join(err.strip().splitlines()[-5:])
+    if summary is None:
+        log(f"    no result from {' '.join(argv[:6])}...: {tail}")
+    return summary, tail
+
+
+def parse_strace(path):
+    calls = {}
+    try:
+        lines = open(path).read().splitlines()
+    except OSError:
+        return calls
+    for line in lines:
+        parts = line.split()
+        if len(parts) < 5 or not re.match(r"^[\d.]+$", parts[0]) or parts[-1] == "total":
+            continue
+        try:
+            calls[parts[-1]] = calls.get(parts[-1], 0) + int(parts[3])
+        except ValueError:
+            pass
+    return calls
+
+
+def read_proc_files(d):
+    """Per-process files written by the benches: a list of dicts."""
+    procs = []
+    for f in sorted(glob.glob(os.path.join(d, "*.txt"))):
+        p = dict(role=None, cycles=0, errors=0, timeouts=0, violations=0, wait=[], handoff=[],
+                 grant=[], waitto=[])
+        for line in open(f):
+            k, _, v = line.strip().partition(" ")
+            if k == "role":
+                p["role"] = v
+            elif k in ("wait", "handoff", "grant", "waitto"):
+                p[k].append(float(v))
+            elif k in ("cycles", "errors", "timeouts", "violations"):
+                p[k] += int(v)
+        procs.append(p)
+    return procs
+
+
+def pct(xs, q):
+    if not xs:
+        return None
+    xs = sorted(xs)
+    k = min(len(xs) - 1, max(0, int(round(q / 100.0 * (len(xs) - 1)))))
+    return xs[k]
+
+
+class Bench:
+    def __init__(self, args, cfg):
+        self.args, self.cfg = args, cfg
+        self.results = dict(meta={}, fs={})
+        self.runs = os.path.join(BENCH, "runs")
+        self.seq = 0
+
+    def outdir(self, fs, impl, scen):
+        self.seq += 1
+        d = os.path.join(self.runs, fs, impl.name, f"{self.seq:03d}-{scen}")
+        os.makedirs(d, exist_ok=True)
+        return d
+
+    def base(self, impl, scen, locks, tag, data=True, direct=False):
+        """argv for one scenario on fresh lock/data paths (one per path set = per mount)."""
+        argv = impl.argv + [scen]
+        for i, d in enumerate(locks):
+            argv += ["--lock", os.path.join(d, f"{impl.name}.{tag}.lock")]
+        if data:
+            for d in locks:
+                argv += ["--data", os.path.join(d, f"{impl.name}.{tag}.data")]
+        if direct:
+            argv.append("--direct")
+        argv += ["--hb", str(HB), "--stale", str(STALE), "--poll", str(POLL)]
+        return argv
+
+    # ---- the scenarios --------------------------------------------------------------------
+    def cycles(self, fs, impl, dirs, res):
+        for mode in ("r", "w"):
+            self.seq += 1
+            argv = self.base(impl, "cycles", dirs[:1], f"cyc{self.seq}", data=False)
+            s, _ = run(argv + ["--mode", mode, "--seconds", str(self.cfg["cycle_s"])], 120)
+            res[f"rate_{mode}"] = s["rate"] if s else None
+            res[f"cycles_errors_{mode}"] = s["errors"] if s else None
+            log(f"    cycles {mode}: {s['rate'] if s else '-':.6} /s" if s else
+                f"    cycles {mode}: failed")
+
+    def syscalls(self, fs, impl, dirs, res):
+        for mode in ("r", "w"):
+            rate = res.get(f"rate_{mode}") or 50
+            n = int(max(20, min(1000 if impl.lang == "C" else 200, rate * 0.7)))
+            counts = []
+            for k in (0, n):
+                self.seq += 1
+                argv = self.base(impl, "cycles", dirs[:1], f"sys{self.seq}", data=False)
+                st = os.path.join(self.outdir(fs, impl, "strace"), f"strace.{mode}.{k}.txt")
+                s, _ = run(argv + ["--mode", mode, "--count", str(k)], 300, strace_out=st)
+                counts.append(parse_strace(st) if s else None)
+            if counts[0] is None or counts[1] is None:
+                res[f"sys_{mode}"] = None
+                continue
+            per = {}
+            for name in set(counts[0]) | set(counts[1]):
+                v = (counts[1].get(name, 0) - counts[0].get(name, 0)) / n
+                if abs(v) >= 0.005:
+                    per[name] = round(v, 2)
+            files = sum(v for k2, v in per.items() if k2 in FILE_SYSCALLS)
+            res[f"sys_{mode}"] = dict(n=n, per=per, file=round(files, 2),
+                                      all=round(sum(per.values()), 2))
+            log(f"    syscalls/{mode} cycle: file {files:.1f}, all {sum(per.values()):.1f} (N={n})")
+
+    def writers(self, fs, impl, dirs, res, direct):
+        d = self.outdir(fs, impl, "writers")
+        argv = self.base(impl, "writers", dirs, f"wr{self.seq}", direct=direct)
+        s, _ = run(argv + ["--procs", str(self.cfg["writers"]), "--seconds",
+                           str(self.cfg["writers_s"]), "--out", d], self.cfg["writers_s"] + 120)
+        procs = read_proc_files(d)
+        if not s or not procs:
+            res["writers"] = None
+            return
+        cyc = [p["cycles"] for p in procs]
+        total = sum(cyc)
+        handoff = [h for p in procs for h in p["handoff"]]
+        res["writers"] = dict(
+            total=total, rate=total / s["seconds"], per_proc=cyc,
+            fairness=(min(cyc) / max(cyc)) if max(cyc) else 0.0, counter=s["counter"],
+            exact=s["counter"] == total, lost=total - s["counter"],
+            errors=sum(p["errors"] for p in procs), timeouts=sum(p["timeouts"] for p in procs),
+            violations=sum(p["violations"] for p in procs),
+            handoff_median=pct(handoff, 50), handoff_p99=pct(handoff, 99), handoff=handoff)
+        w = res["writers"]
+        log(f"    4 writers: {w['rate']:.1f}/s per-proc {cyc} counter {w['counter']} "
+            f"(grants {total}) handoff median {w['handoff_median']}")
+
+    def mixed(self, fs, impl, dirs, res, direct, readers):
+        d = self.outdir(fs, impl, "mixed")
+        argv = self.base(impl, "mixed", dirs, f"mx{self.seq}", direct=direct)
+        s, _ = run(argv + ["--procs", str(readers), "--seconds", str(self.cfg["mixed_s"]),
+                           "--out", d], self.cfg["mixed_s"] + 180)
+        procs = read_proc_files(d)
+        if not s or not procs:
+            res["mixed"] = None
+            return
+        w = [p for p in procs if p["role"] == "w"]
+        r = [p for p in procs if p["role"] == "r"]
+        # a timed-out wait counts as a wait of (at least) its length
+        waits = [x for p in w for x in p["wait"] + p["waitto"]]
+        rc = [p["cycles"] for p in r]
+        res["mixed"] = dict(
+            readers=readers, seconds=s["seconds"], writes=sum(p["cycles"] for p in w),
+            wait_median=pct(waits, 50), wait_p99=pct(waits, 99),
+            wait_max=max(waits) if waits else None, writer_timeouts=sum(p["timeouts"] for p in w),
+            read_rate=sum(rc) / s["seconds"], reader_min=min(rc) if rc else 0,
+            reader_max=max(rc) if rc else 0, reader_starved=sum(1 for c in rc if c == 0),
+            errors=sum(p["errors"] for p in procs),
+            timeouts=sum(p["timeouts"] for p in procs),
+            violations=sum(p["violations"] for p in procs), waits=waits)
+        m = res["mixed"]
+        log(f"    1w+{readers}r: writes {m['writes']} wait median {m['wait_median']} "
+            f"p99 {m['wait_p99']} reads {m['read_rate']:.0f}/s violations {m['violations']}")
+
+    def burst(self, fs, impl, dirs, res, n, netfs):
+        # strace -f of many Python processes takes minutes: the Python bursts are counted only
+        # locally and only for 64 (their syscalls barely depend on the filesystem)
+        with_strace = n in self.cfg["strace_bursts"] and (
+            impl.lang == "C" or (not netfs and n <= 64 and not self.cfg.get("quick")))
+        d = self.outdir(fs, impl, f"burst{n}")
+        argv = self.base(impl, "burst", dirs, f"bu{self.seq}", data=False)
+        limit = self.cfg["netfs_burst_timeout" if netfs else "burst_timeout"]
+        s, _ = run(argv + ["--procs", str(n), "--out", d, "--timeout", str(limit)], limit + 240)
+        procs = read_proc_files(d)
+        key = f"burst{n}"
+        if not s or not procs:
+            res[key] = None
+            return
+        grants = [g for p in procs if p["cycles"] for g in p["grant"]]
+        held = sum(p["cycles"] for p in procs)
+        res[key] = dict(all_hold=(max(grants) - s["t0"]) if held == n else None, held=held, n=n,
+                        limit=limit, median=pct([g - s["t0"] for g in grants], 50),
+                        errors=sum(p["errors"] for p in procs), failed=s["failed_procs"])
+        if with_strace:
+            tot = []
+            for extra in (["--no-acquire"], []):
+                self.seq += 1
+                argv = self.base(impl, "burst", dirs, f"bs{self.seq}", data=False)
+                d2 = self.outdir(fs, impl, f"burst{n}-strace")
+                st = os.path.join(d2, "strace.txt")
+                s2, _ = run(argv + ["--procs", str(n), "--out", d2] + extra, 600, strace_out=st)
+                tot.append(parse_strace(st) if s2 else None)
+            if tot[0] is not None and tot[1] is not None:
+                allc = sum(tot[1].values()) - sum(tot[0].values())
+                filec = (sum(v for k, v in tot[1].items() if k in FILE_SYSCALLS)
+                         - sum(v for k, v in tot[0].items() if k in FILE_SYSCALLS))
+                res[key].update(sys_all=allc, sys_file=filec)
+        b = res[key]
+        log(f"    burst {n}: all hold after {b['all_hold']} s ({held}/{n}), syscalls "
+            f"{b.get('sys_file', '-')} file / {b.get('sys_all', '-')} all")
+
+    def evict(self, fs, impl, dirs, res):
+        self.seq += 1
+        argv = self.base(impl, "evict", dirs, f"ev{self.seq}", data=False)
+        s, _ = run(argv, 120)
+        res["evict"] = s["grant_after_kill"] if s and s["grant_after_kill"] >= 0 else None
+        log(f"    evict: next grant {res['evict']} s after SIGKILL (stale {STALE} s)")
+
+    def waiters(self, fs, impl, dirs, res, mode):
+        d = self.outdir(fs, impl, f"waiters-{mode}")
+        self.seq += 1
+        argv = self.base(impl, "waiters", dirs, f"wa{self.seq}", data=False)
+        secs = self.cfg["waiters_s"]
+        s, _ = run(argv + ["--procs", str(self.cfg["waiters"]), "--seconds", str(secs),
+                           "--mode", mode, "--out", d], secs + 120)
+        procs = read_proc_files(d)
+        key = f"waiters_{mode}"
+        if not s:
+            res[key] = None
+            return
+        cpu = s["cpu"]
+        res[key] = dict(seconds=s["seconds"], cpu=cpu,
+                        mean_pct=100 * statistics.mean(cpu) / s["seconds"],
+                        max_pct=100 * max(cpu) / s["seconds"],
+                        granted=sum(p["cycles"] for p in procs),
+                        errors=sum(p["errors"] for p in procs))
+        w = res[key]
+        log(f"    {len(cpu)} {mode}-waiters: CPU mean {w['mean_pct']:.3f}% max {w['max_pct']:.3f}% "
+            f"of a core (granted wrongly: {w['granted']})")
+
+    # ---- one filesystem -----------------------------------------------------------------------
+    @staticmethod
+    def mounts_ok(dirs):
+        """Each dir's parent must still be a GlusterFS FUSE mount and the dir visible through it
+        (another session may tear the volume down under us: then the numbers mean nothing)."""
+        mounts = {}
+        for line in open("/proc/mounts"):
+            f = line.split()
+            mounts[f[1]] = f[2]
+        for d in dirs:
+            root = os.path.dirname(d)
+            if mounts.get(root) != "fuse.glusterfs":
+                return f"{root} is no longer a GlusterFS mount"
+            if not os.path.isdir(d):
+                return f"{d} is not visible"
+        return None
+
+    @staticmethod
+    def other_users(dirs):
+        """Processes using the mounts between our runs (none of ours is running then)."""
+        pids = set()
+        for d in dirs:
+            r = subprocess.run(["fuser", "-m", os.path.dirname(d)], capture_output=True, text=True)
+            pids |= set(r.stdout.split())
+        return sorted(pids)
+
+    def run_fs(self, fs, dirs, direct, all_impls, netfs):
+        info = dict(dirs=dirs, load_before=loadavg(), started=time.time(),
+                    date=datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
+                    git=self.results["meta"].get("git"), note=self.args.netfs_note if netfs else "")
+        try:
+            info["fstype"] = subprocess.run(["df", "--output=fstype", dirs[0]], capture_output=True,
+                                            text=True).stdout.split()[-1]
+        except OSError:
+            info["fstype"] = "?"
+        shutil.rmtree(os.path.join(self.runs, fs), ignore_errors=True)
+        fsres = dict(info=info, impls={})
+        self.results["fs"][fs] = fsres
+        for impl in all_impls:
+            if netfs:
+                bad = self.mounts_ok(dirs)
+                if bad:
+                    info["invalid"] = f"stopped before {impl.name}: {bad}"
+                    log(f"== {fs}: {info['invalid']}")
+                    break
+                busy = self.other_users(dirs)
+                if busy:
+                    info.setdefault("shared_during", []).append(impl.name)
+                    log(f"   other processes use the volume: {' '.join(busy[:10])}")
+            res = {}
+            fsres["impls"][impl.name] = res
+            log(f"== {fs}: {impl.name} (load {' '.join(loadavg())})")
+            t_impl = time.time()
+            if netfs and impl.name == "flock":
+                # flock across two client mounts: no exclusion. Show the lost updates.
+                self.cycles(fs, impl, dirs, res)
+                self.writers(fs, impl, dirs, res, direct)
+                continue
+            self.cycles(fs, impl, dirs, res)
+            self.syscalls(fs, impl, dirs, res)
+            self.writers(fs, impl, dirs, res, direct)
+            readers = self.cfg["mixed_readers"]
+            if netfs:
+                readers = self.cfg.get("netfs_mixed_readers", readers)
+            self.mixed(fs, impl, dirs, res, direct, readers)
+            bursts = self.cfg["bursts"]
+            if impl.lang != "C":
+                bursts = self.cfg.get("netfs_python_bursts" if netfs else "python_bursts", bursts)
+            for n in bursts:
+                self.burst(fs, impl, dirs, res, n, netfs)
+            self.evict(fs, impl, dirs, res)
+            for mode in self.cfg["netfs_waiter_modes" if netfs else "waiter_modes"]:
+                self.waiters(fs, impl, dirs, res, mode)
+            res["minutes"] = (time.time() - t_impl) / 60
+            log(f"   ({res['minutes']:.1f} min)")
+            if netfs:
+                bad = self.mounts_ok(dirs)
+                if bad:  # the mounts went away during this implementation's runs
+                    info["invalid"] = f"during {impl.name}: {bad}; its numbers are dropped"
+                    fsres["impls"].pop(impl.name)
+                    log(f"== {fs}: {info['invalid']}")
+                    break
+        info["load_after"] = loadavg()
+        info["minutes"] = (time.time() - info["started"]) / 60
+
+
+# ---- reporting -------------------------------------------------------------------------------
+def fmt(v, nd=1, unit=""):
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        if abs(v) >= 100:
+            return f"{v:.0f}{unit}"
+        return f"{v:.{nd}f}{unit}"
+    return f"{v}{unit}"
+
+
+def ms(v):
+    return "-" if v is None else (f"{v * 1000:.1f} ms" if v < 10 else f"{v:.1f} s")
+
+
+def g(d, *keys):
+    for k in keys:
+        if d is None:
+            return None
+        d = d.get(k) if isinstance(d, dict) else None
+    return d
+
+
+def burst_cell(b):
+    if not b:
+        return "-"
+    if b["all_hold"] is not None:
+        return ms(b["all_hold"])
+    return f"> {b['limit']:g} s ({b['held']} of {b['n']} held by then)"
+
+
+def top_kinds(sysres, nmax=12):
+    if not sysres:
+        return "-"
+    items = sorted(((k, v) for k, v in sysres["per"].items() if k in FILE_SYSCALLS and v >= 0.05),
+                   key=lambda kv: -kv[1])
+    s = ", ".join(f"{k} {v:g}" for k, v in items[:nmax])
+    if len(items) > nmax:
+        s += ", ..."
+    others = sorted(((k, v) for k, v in sysres["per"].items()
+                     if k not in FILE_SYSCALLS and v >= 0.05), key=lambda kv: -kv[1])
+    if others:
+        s += "; other: " + ", ".join(f"{k} {v:g}" for k, v in others[:6])
+    return s
+
+
+def tables(results):
+    out = []
+    for fs, fsres in results["fs"].items():
+        info = fsres["info"]
+        names = list(fsres["impls"])
+        out.append(f"### {fs}: {', '.join(info['dirs'])} ({info['fstype']})\n")
+        out.append(f"Run on {info.get('date', '?')}, git {info.get('git', '?')}.\n")
+        if info.get("note"):
+            out.append(f"**Note: {info['note']}**\n")
+        if info.get("shared_during"):
+            out.append("**Other processes used the GlusterFS volume when these started: "
+                       f"{', '.join(info['shared_during'])}; their numbers include that load.**\n")
+        if info.get("invalid"):
+            out.append(f"**Incomplete: {info['invalid']}.**\n")
+        out.append(f"Load average before/after: {' '.join(info['load_before'])} / "
+                   f"{' '.join(info.get('load_after', ['?']))}; took {info.get('minutes', 0):.1f} min.\n")
+        hdr = "| | " + " | ".join(names) + " |"
+        sep = "| --- |" + " --- |" * len(names)
+        rows = []
+
+        def row(label, f):
+            rows.append(f"| {label} | " + " | ".join(f(fsres["impls"][n]) for n in names) + " |")
+
+        row("1. uncontended read cycles/s", lambda r: fmt(r.get("rate_r")))
+        row("1. uncontended write cycles/s", lambda r: fmt(r.get("rate_w")))
+        row("2. file syscalls / read cycle", lambda r: fmt(g(r, "sys_r", "file")))
+        row("2. file syscalls / write cycle", lambda r: fmt(g(r, "sys_w", "file")))
+        row("2. all syscalls / read cycle", lambda r: fmt(g(r, "sys_r", "all")))
+        row("2. all syscalls / write cycle", lambda r: fmt(g(r, "sys_w", "all")))
+        row("3. 4 writers: cycles/s", lambda r: fmt(g(r, "writers", "rate")))
+        row("3. 4 writers: per-process cycles", lambda r: " / ".join(map(str, g(r, "writers", "per_proc") or [])) or "-")
+        row("3. 4 writers: fairness min/max", lambda r: fmt(g(r, "writers", "fairness"), 2))
+        row("3. 4 writers: counter (lost updates)",
+            lambda r: "-" if not r.get("writers") else
+            f"{r['writers']['counter']}/{r['writers']['total']} "
+            f"({'exact' if r['writers']['exact'] else str(r['writers']['lost']) + ' lost'})")
+        row("3. 4 writers: handoff median / p99",
+            lambda r: "-" if not r.get("writers") else
+            f"{ms(r['writers']['handoff_median'])} / {ms(r['writers']['handoff_p99'])}")
+        row("3. errors / timeouts / odd seq seen",
+            lambda r: "-" if not r.get("writers") else
+            f"{r['writers']['errors']} / {r['writers']['timeouts']} / {r['writers']['violations']}")
+        row("4. 1 writer + N readers: N", lambda r: fmt(g(r, "mixed", "readers")))
+        row("4. writer wait median", lambda r: ms(g(r, "mixed", "wait_median")))
+        row("4. writer wait p99 (max)", lambda r: "-" if not r.get("mixed") else
+            f"{ms(r['mixed']['wait_p99'])} ({ms(r['mixed']['wait_max'])})")
+        row("4. writes done (writer timeouts)", lambda r: "-" if not r.get("mixed") else
+            f"{r['mixed']['writes']} ({r['mixed']['writer_timeouts']})")
+        row("4. readers: cycles/s total", lambda r: fmt(g(r, "mixed", "read_rate")))
+        row("4. readers: per-reader min / max cycles", lambda r: "-" if not r.get("mixed") else
+            f"{r['mixed']['reader_min']} / {r['mixed']['reader_max']}")
+        row("4. errors / timeouts / writer seen by reader", lambda r: "-" if not r.get("mixed") else
+            f"{r['mixed']['errors']} / {r['mixed']['timeouts']} / {r['mixed']['violations']}")
+        for n in (64, 256):
+            row(f"5. {n} readers at once: all hold after", lambda r, n=n: burst_cell(g(r, f"burst{n}")))
+            row(f"5. {n} readers: syscalls file / all", lambda r, n=n: "-" if g(r, f"burst{n}", "sys_all") is None else
+                f"{r[f'burst{n}']['sys_file']} / {r[f'burst{n}']['sys_all']}")
+        row(f"6. SIGKILLed writer: next grant after (stale {STALE:g} s)", lambda r: ms(r.get("evict")))
+        for mode, label in (("r", "read"), ("w", "write")):
+            row(f"7. 16 {label} waiters: CPU mean / max, % of a core",
+                lambda r, mode=mode: "-" if not r.get(f"waiters_{mode}") else
+                f"{r[f'waiters_{mode}']['mean_pct']:.2f}% / {r[f'waiters_{mode}']['max_pct']:.2f}%")
+        out += [hdr, sep] + rows + [""]
+        # syscalls by kind
+        out.append(f"Syscalls per uncontended cycle by kind ({fs}; strace -f -c, "
+                   "run of N cycles minus run of 0 cycles, divided by N):\n")
+        out.append("| impl | read cycle | write cycle |")
+        out.append("| --- | --- | --- |")
+        for n in names:
+            r = fsres["impls"][n]
+            if r.get("sys_r") or r.get("sys_w"):
+                out.append(f"| {n} | {top_kinds(r.get('sys_r'))} | {top_kinds(r.get('sys_w'))} |")
+        out.append("")
+    return "\n".join(out)
+
+
+def goals(results):
+    rows = []
+    L = results["fs"].get("local", {}).get("impls", {})
+    N = results["fs"].get("glusterfs", {}).get("impls", {})
+    s = L.get("libsoftrwlock", {})
+    f4 = L.get("filelock-4.2.11", {})
+
+    def ratio(a, b):
+        return (a / b) if a and b else None
+
+    def add(goal, measured, ok):
+        rows.append(f"| {goal} | {measured} | {'-' if ok is None else ('met' if ok else '**not met**')} |")
+
+    v = g(s, "sys_r", "file")
+    add("file syscalls per uncontended read cycle <= 8 (local)", fmt(v), None if v is None else v <= 8)
+    v = g(s, "sys_w", "file")
+    add("file syscalls per uncontended write cycle <= 16 (local)", fmt(v), None if v is None else v <= 16)
+    for mode in ("r", "w"):
+        a, b = g(s, f"sys_{mode}", "file"), g(f4, f"sys_{mode}", "file")
+        rt = ratio(b, a)
+        add(f"{'read' if mode == 'r' else 'write'} cycle: >= 20x fewer file syscalls than filelock 4.2.11",
+            f"{fmt(rt)}x ({fmt(a)} vs {fmt(b)})", None if rt is None else rt >= 20)
+    for fsname, impls_, need in (("local", L, 20), ("glusterfs", N, 10)):
+        if not impls_:
+            add(f"uncontended cycles/s >= {need}x filelock 4.2.11 ({fsname})", "not run", None)
+            continue
+        for mode in ("r", "w"):
+            a = g(impls_, "libsoftrwlock", f"rate_{mode}")
+            b = g(impls_, "filelock-4.2.11", f"rate_{mode}")
+            rt = ratio(a, b)
+            add(f"uncontended {'read' if mode == 'r' else 'write'} cycles/s >= {need}x filelock 4.2.11 ({fsname})",
+                f"{fmt(rt)}x ({fmt(a)} vs {fmt(b)}/s)", None if rt is None else rt >= need)
+    for fsname, impls_ in (("local", L), ("glusterfs", N)):
+        if not impls_:
+            continue
+        a = g(impls_, "libsoftrwlock", "writers", "rate")
+        b = g(impls_, "filelock-4.2.11", "writers", "rate")
+        rt = ratio(a, b)
+        add(f"4 writers: throughput >= 10x filelock 4.2.11 ({fsname})",
+            f"{fmt(rt)}x ({fmt(a)} vs {fmt(b)}/s)", None if rt is None else rt >= 10)
+        fr = g(impls_, "libsoftrwlock", "writers", "fairness")
+        add(f"4 writers: fairness min/max >= 0.5 ({fsname})", fmt(fr, 2), None if fr is None else fr >= 0.5)
+        w = g(impls_, "libsoftrwlock", "writers")
+        add(f"4 writers: counter exact ({fsname})",
+            "-" if not w else f"{w['counter']} of {w['total']}", None if not w else w["exact"])
+        m = g(impls_, "libsoftrwlock", "mixed")
+        add(f"1 writer + {m['readers'] if m else '?'} readers: writer p99 wait < 5 poll intervals "
+            f"(< {5 * POLL:g} s) ({fsname})",
+            "-" if not m else ms(m["wait_p99"]), None if not m or m["wait_p99"] is None else m["wait_p99"] < 5 * POLL)
+    b = g(s, "burst256")
+    add("256 readers all hold within 2 s (local)", burst_cell(b),
+        None if not b else (b["all_hold"] is not None and b["all_hold"] < 2))
+    for fsname, impls_ in (("local", L), ("glusterfs", N)):
+        for mode in ("r", "w"):
+            w = g(impls_, "libsoftrwlock", f"waiters_{mode}")
+            if w:
+                add(f"16 {'read' if mode == 'r' else 'write'} waiters: CPU < 1% of a core each ({fsname})",
+                    f"max {w['max_pct']:.2f}%", w["max_pct"] < 1)
+    return "| goal | measured | |\n| --- | --- | --- |\n" + "\n".join(rows) + "\n"
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--local-dir", required=True)
+    ap.add_argument("--netfs", default="", help="DIR_A,DIR_B: the same directory through two mounts")
+    ap.add_argument("--venvs", default="/tmp")
+    ap.add_argument("--json", required=True)
+    ap.add_argument("--md", required=True, help="where to write the generated markdown")
+    ap.add_argument("--command", default="bench/run.sh")
+    ap.add_argument("--only", default="", help="comma-separated implementation names")
+    ap.add_argument("--netfs-readers", type=int, default=0)
+    ap.add_argument("--netfs-note", default="", help="printed above the GlusterFS tables")
+    ap.add_argument("--netfs-only", action="store_true",
+                    help="run GlusterFS only; keep the local section of the existing --json")
+    args = ap.parse_args()
+    cfg = dict(QUICK if args.quick else FULL)
+    if args.netfs_readers:
+        cfg["netfs_mixed_readers"] = args.netfs_readers
+    b = Bench(args, cfg)
+    all_impls = impls(args.venvs)
+    only = args.only.split(",") if args.only else cfg.get("impls")
+    if only:
+        all_impls = [i for i in all_impls if i.name in only]
+    meta = b.results["meta"]
+    meta.update(
+        date=datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
+        command=args.command, nproc=os.cpu_count(), kernel=platform.release(),
+        cpu=next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo")
+                  if l.startswith("model name")), "?"),
+        mem_gib=round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
+        config=cfg, hb=HB, stale=STALE, poll=POLL, load_start=loadavg(), netfs_only=args.netfs_only,
+        python=platform.python_version(),
+        git=subprocess.run(["git", "-C", ROOT, "describe", "--always", "--dirty"],
+                           capture_output=True, text=True).stdout.strip())
+    t0 = time.time()
+    if args.netfs_only:
+        try:
+            old = json.load(open(args.json))
+            b.results["fs"]["local"] = old["fs"]["local"]
+            log(f"== local: kept from the run of {old['fs']['local']['info'].get('date', '?')}")
+        except (OSError, ValueError, KeyError):
+            log("== local: no earlier results to keep")
+    else:
+        os.makedirs(args.local_dir, exist_ok=True)
+        b.run_fs("local", [args.local_dir], False, all_impls, False)
+    if args.netfs:
+        dirs = args.netfs.split(",")
+        os.makedirs(dirs[0], exist_ok=True)
+        for _ in range(100):  # the other client may cache the negative lookup for a moment
+            if all(os.path.isdir(x) for x in dirs):
+                break
+            time.sleep(0.1)
+        bad = Bench.mounts_ok(dirs)
+        if bad:
+            log(f"== glusterfs: not run: {bad}")
+        else:
+            b.run_fs("glusterfs", dirs, True, all_impls, True)
+    meta["minutes"] = (time.time() - t0) / 60
+    meta["load_end"] = loadavg()
+    with open(args.json, "w") as f:
+        json.dump(b.results, f, indent=1)
+    md = render(b.results)
+    with open(args.md, "w") as f:
+        f.write(md)
+    print(md)
+
+
+def render(results):
+    m = results["meta"]
+    cfg = m["config"]
+    head = [
+        f"Run: `{m['command']}` on {m['date']}, git {m['git']}, {m['minutes']:.1f} min"
+        f"{' (GlusterFS only: the local section is kept from an earlier run)' if m.get('netfs_only') else ''}.",
+        f"Machine: {m['nproc']} CPUs ({m['cpu']}), {m['mem_gib']} GiB, Linux {m['kernel']}, "
+        f"Python {m['python']}. Load average at start {' '.join(m['load_start'])}, "
+        f"at end {' '.join(m['load_end'])} (other builds and tests ran on this machine at "
+        "the same time: numbers are noisy, compare columns of one run).",
+        f"Lock settings for every implementation: heartbeat {m['hb']:g} s, stale threshold "
+        f"{m['stale']:g} s, poll interval {m['poll']:g} s. Scenario sizes: {cfg['writers']} writers "
+        f"for {cfg['writers_s']:g} s; 1 writer + {cfg['mixed_readers']} readers locally "
+        f"({cfg.get('netfs_mixed_readers', cfg['mixed_readers'])} on GlusterFS) for {cfg['mixed_s']:g} s "
+        f"(readers hold 0-2 ms, think 0-2 ms; the writer thinks 0-20 ms); readers at once: each may "
+        f"wait {cfg['burst_timeout']:g} s ({cfg['netfs_burst_timeout']:g} s on GlusterFS); "
+        f"{cfg['waiters']} waiters for {cfg['waiters_s']:g} s.",
+        "Syscalls of the bursts: strace -f -c of the whole group, run with acquire minus run "
+        "without; the Python bursts are counted locally at 64 only (strace of hundreds of Python "
+        "processes takes minutes; their counts barely depend on the filesystem). On GlusterFS "
+        "flock runs only scenarios 1 and 3 (it does not exclude across the two clients).",
+        "",
+    ]
+    return "\n".join(head) + "\n" + tables(results) + "\n#### Goals (issue 5)\n\n" + goals(results)
+
+
+if __name__ == "__main__":
+    main()
