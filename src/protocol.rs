@@ -137,6 +137,10 @@ pub struct Disk {
     observer: Observer,
     dead_counter: u64,
     evictor_token: Token,
+    /// When each kind of scan last ran: scans are throttled to one per stale/8, so that many
+    /// waiters do not read every record on every poll (eviction waits at most that much longer).
+    last_room_scan: Option<Instant>,
+    last_queue_scan: Option<Instant>,
 }
 
 impl Disk {
@@ -225,6 +229,8 @@ impl Disk {
             observer: Observer::default(),
             dead_counter: 0,
             evictor_token: Token::random(),
+            last_room_scan: None,
+            last_queue_scan: None,
         })
     }
 
@@ -772,6 +778,9 @@ impl Disk {
     /// changed for the stale threshold. With `closed_only`, looks only at the writer.
     pub fn scan_room(&mut self, closed_only: bool) -> Result<()> {
         let now = Instant::now();
+        if Self::throttled(&mut self.last_room_scan, now, self.params.stale) {
+            return Ok(());
+        }
         let room = match self.side.open_dir(ROOM) {
             Ok(r) => r,
             Err(e) if matches!(errno(&e), libc::ENOENT | libc::ESTALE) => return Ok(()),
@@ -801,6 +810,15 @@ impl Disk {
         self.names = names;
         self.observer.prune(now, self.params.stale * 2);
         Ok(())
+    }
+
+    /// True if a scan ran less than stale/8 ago; otherwise records that one runs now.
+    fn throttled(last: &mut Option<Instant>, now: Instant, stale: Duration) -> bool {
+        if last.is_some_and(|t| now.duration_since(t) < stale / 8) {
+            return true;
+        }
+        *last = Some(now);
+        false
     }
 
     fn scan_closed(&mut self, room: &Dir, now: Instant) {
@@ -861,6 +879,9 @@ impl Disk {
     /// claims whose records have not changed for the stale threshold.
     pub fn scan_queue(&mut self, below: Option<(u64, Token)>) -> Result<()> {
         let now = Instant::now();
+        if Self::throttled(&mut self.last_queue_scan, now, self.params.stale) {
+            return Ok(());
+        }
         let mut names = std::mem::take(&mut self.names);
         names.clear();
         self.queue
