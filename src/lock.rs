@@ -652,21 +652,7 @@ impl Lock {
         st.mode = Mode::Free;
         st.busy = true;
         drop(st);
-        heartbeat::unregister(hold.registration.id);
-        let result = if lost {
-            Err(self.lost_error("release"))
-        } else {
-            let mut disk = self.disk.lock().unwrap_or_else(|p| p.into_inner());
-            let r = match hold.role {
-                Role::Write => Disk::release_write(&hold.dir, &hold.token, &disk.display),
-                _ => disk.release_read(&hold.token),
-            };
-            match r {
-                Ok(true) => Ok(()),
-                Ok(false) => Err(self.lost_error("release")),
-                Err(e) => Err(e),
-            }
-        };
+        let result = self.give_up(hold, "release");
         let mut st = lock_state(&self.state);
         st.busy = false;
         drop(st);
@@ -727,17 +713,25 @@ impl Lock {
             st.mode = Mode::Free;
             st.hold.take()
         };
-        let Some(hold) = hold else { return Ok(()) };
+        match hold {
+            Some(hold) => self.give_up(hold, op),
+            None => Ok(()),
+        }
+    }
+
+    /// Ends a hold on disk: stops its heartbeat, then removes its record (unless it was
+    /// already lost: then nothing is touched). SRWL_ELOST if the record was gone.
+    fn give_up(&self, hold: Hold, op: &str) -> Result<()> {
         heartbeat::unregister(hold.registration.id);
         if hold.registration.lost.load(Ordering::SeqCst) {
             return Err(self.lost_error(op));
         }
         let mut disk = self.disk.lock().unwrap_or_else(|p| p.into_inner());
-        let r = match hold.role {
+        let released = match hold.role {
             Role::Write => Disk::release_write(&hold.dir, &hold.token, &disk.display),
             _ => disk.release_read(&hold.token),
         };
-        match r {
+        match released {
             Ok(true) => Ok(()),
             Ok(false) => Err(self.lost_error(op)),
             Err(e) => Err(e),

@@ -193,7 +193,11 @@ fn reader_is_not_starved_by_looping_writers() {
             }
         }));
     }
-    std::thread::sleep(Duration::from_millis(300));
+    // Let the writers get going (generous bound for a loaded machine).
+    let t0 = Instant::now();
+    while writes.load(Ordering::SeqCst) <= 5 && t0.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
     let r = open(&path, &fast());
     let before = writes.load(Ordering::SeqCst);
     r.acquire(Role::Read, 10.0).unwrap();
