@@ -341,6 +341,8 @@ class Bench:
         """Processes using the mounts between our runs (none of ours is running then)."""
         pids = set()
         for d in dirs:
+            if not os.path.ismount(os.path.dirname(d)):
+                continue  # fuser -m would name every user of the filesystem below
             r = subprocess.run(["fuser", "-m", os.path.dirname(d)], capture_output=True, text=True)
             pids |= set(r.stdout.split())
         return sorted(pids)
@@ -602,6 +604,8 @@ def main():
     ap.add_argument("--netfs-note", default="", help="printed above the GlusterFS tables")
     ap.add_argument("--netfs-only", action="store_true",
                     help="run GlusterFS only; keep the local section of the existing --json")
+    ap.add_argument("--same-run", action="store_true",
+                    help="with --netfs-only: second phase of one run (keeps its date and command)")
     args = ap.parse_args()
     cfg = dict(QUICK if args.quick else FULL)
     if args.netfs_readers:
@@ -627,6 +631,10 @@ def main():
         try:
             old = json.load(open(args.json))
             b.results["fs"]["local"] = old["fs"]["local"]
+            if args.same_run:
+                for k in ("date", "command", "load_start", "minutes"):
+                    meta[k] = old["meta"][k]
+                meta["netfs_only"] = False
             log(f"== local: kept from the run of {old['fs']['local']['info'].get('date', '?')}")
         except (OSError, ValueError, KeyError):
             log("== local: no earlier results to keep")
@@ -645,7 +653,8 @@ def main():
             log(f"== glusterfs: not run: {bad}")
         else:
             b.run_fs("glusterfs", dirs, True, all_impls, True)
-    meta["minutes"] = (time.time() - t0) / 60
+    meta["minutes"] = meta.get("minutes", 0) if args.same_run else 0
+    meta["minutes"] += (time.time() - t0) / 60
     meta["load_end"] = loadavg()
     with open(args.json, "w") as f:
         json.dump(b.results, f, indent=1)

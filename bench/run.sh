@@ -83,30 +83,33 @@ if [ $PROFILE = 1 ]; then
     exec bench/profile.sh "$LOCAL/profile"
 fi
 
-# ---- 3. GlusterFS ------------------------------------------------------------------------------
+# ---- 3. local filesystem ------------------------------------------------------------------------
+rm -rf "$LOCAL"
+mkdir -p "$LOCAL"
+args=(--local-dir "$LOCAL" --venvs "$VENVS" --json target/bench/results.json
+      --md target/bench/tables.md --command "$CMD")
+[ $QUICK = 1 ] && args+=(--quick)
+[ -n "${SRWL_BENCH_ONLY:-}" ] && args+=(--only "$SRWL_BENCH_ONLY")
+if [ $NETFS_ONLY = 0 ]; then
+    say "local directory $LOCAL ($(df --output=fstype "$LOCAL" | tail -1)); results in target/bench/"
+    python3 bench/driver.py "${args[@]}" >/dev/null
+fi
+rm -rf "$LOCAL"
+
+# ---- 4. GlusterFS ------------------------------------------------------------------------------
 # The volume and the mounts of tests/netfs are shared with whoever else runs tests/netfs on this
-# machine. We use a directory of our own in them; we tear them down afterwards only if this run
-# set them up and, by then, no other process uses them and they are still the mounts we made.
+# machine, so they are set up only now, right before they are used. We work in a directory of our
+# own; we tear them down afterwards only if this run set them up and, by then, no other process
+# uses them and they are still the mounts we made.
 MNT_A=/mnt/srwl-a MNT_B=/mnt/srwl-b
 NETFS_DIRS="" NETFS_NOTE="" TEARDOWN=0 OURS=""
-others() {  # pids (not ours) using either mount
-    { fuser -m "$MNT_A" 2>/dev/null; fuser -m "$MNT_B" 2>/dev/null; } | tr -s ' \t' '\n' | grep -v '^$' | sort -u || true
+others() {  # pids using either mount (only while it is a mount: else fuser -m means "/")
+    local m
+    for m in "$MNT_A" "$MNT_B"; do
+        mountpoint -q "$m" 2>/dev/null && fuser -m "$m" 2>/dev/null
+    done | tr -s ' \t' '\n' | grep -v '^$' | sort -u || true
 }
 clients() { { pgrep -f "glusterfs --process-name fuse .*($MNT_A|$MNT_B)\$" || true; } | sort | tr '\n' ' '; }
-if [ $NETFS = 1 ] || [ $NETFS_ONLY = 1 ]; then
-    was_mounted=0
-    mountpoint -q $MNT_A 2>/dev/null && mountpoint -q $MNT_B 2>/dev/null && was_mounted=1
-    rc=0; tests/netfs/setup.sh >/tmp/srwl-bench-setup.log 2>&1 || rc=$?
-    if [ $rc = 0 ]; then
-        OURS=$(clients)
-        [ $was_mounted = 0 ] && TEARDOWN=1
-        [ $was_mounted = 1 ] && say "GlusterFS mounts were already there (someone else's): using them, leaving them mounted"
-        sub="srwl-bench.$$"
-        NETFS_DIRS="$MNT_A/$sub,$MNT_B/$sub"
-    else
-        say "tests/netfs/setup.sh exited $rc: no GlusterFS numbers ($(tail -1 /tmp/srwl-bench-setup.log))"
-    fi
-fi
 cleanup() {
     # our directory, through the mount; or, if the mount vanished under us, the directory that
     # a lock implementation may have recreated on the filesystem below the mount point
@@ -124,15 +127,20 @@ cleanup() {
     fi
 }
 trap cleanup EXIT
-
-# ---- 4. run ------------------------------------------------------------------------------------
-rm -rf "$LOCAL"
-mkdir -p "$LOCAL"
-say "local directory $LOCAL ($(df --output=fstype "$LOCAL" | tail -1)); results in target/bench/"
-args=(--local-dir "$LOCAL" --venvs "$VENVS" --json target/bench/results.json
-      --md target/bench/tables.md --command "$CMD")
-[ $QUICK = 1 ] && args+=(--quick)
-[ $NETFS_ONLY = 1 ] && args+=(--netfs-only)
+if [ $NETFS = 1 ] || [ $NETFS_ONLY = 1 ]; then
+    was_mounted=0
+    mountpoint -q $MNT_A 2>/dev/null && mountpoint -q $MNT_B 2>/dev/null && was_mounted=1
+    rc=0; tests/netfs/setup.sh >/tmp/srwl-bench-setup.log 2>&1 || rc=$?
+    if [ $rc = 0 ]; then
+        OURS=$(clients)
+        [ $was_mounted = 0 ] && TEARDOWN=1
+        [ $was_mounted = 1 ] && say "GlusterFS mounts were already there (someone else's): using them, leaving them mounted"
+        sub="srwl-bench.$$"
+        NETFS_DIRS="$MNT_A/$sub,$MNT_B/$sub"
+    else
+        say "tests/netfs/setup.sh exited $rc: no GlusterFS numbers ($(tail -1 /tmp/srwl-bench-setup.log))"
+    fi
+fi
 if [ -n "$NETFS_DIRS" ]; then
     # Wait (up to SRWL_BENCH_NETFS_WAIT s, default 300) for other users of the volume to finish,
     # so that the numbers are not theirs too. The driver itself re-checks the mounts between
@@ -146,11 +154,11 @@ if [ -n "$NETFS_DIRS" ]; then
         NETFS_NOTE="other processes ($(others | wc -l)) used the GlusterFS volume during this run: its numbers include their load"
         say "$NETFS_NOTE"
     fi
-    args+=(--netfs "$NETFS_DIRS" --netfs-note "$NETFS_NOTE")
+    same=(); [ $NETFS_ONLY = 0 ] && same=(--same-run)
+    python3 bench/driver.py "${args[@]}" --netfs-only "${same[@]}" --netfs "$NETFS_DIRS" \
+        --netfs-note "$NETFS_NOTE" >/dev/null
 fi
-[ -n "${SRWL_BENCH_ONLY:-}" ] && args+=(--only "$SRWL_BENCH_ONLY")
-python3 bench/driver.py "${args[@]}"
-rm -rf "$LOCAL"
+cat target/bench/tables.md
 
 # ---- 5. plot and BENCHMARKS.md -----------------------------------------------------------------
 PNG=target/bench/handoff.png

@@ -169,8 +169,8 @@ fn writer_is_not_starved_by_overlapping_readers() {
     w.release().unwrap();
     stop.store(true, Ordering::SeqCst);
     let reads: u64 = ts.into_iter().map(|t| t.join().unwrap()).sum();
-    assert!(reads > 20, "readers made only {reads} grants");
-    assert!(waited < Duration::from_secs(2), "writer waited {waited:?}");
+    assert!(reads > 4, "readers made only {reads} grants");
+    assert!(waited < Duration::from_secs(3), "writer waited {waited:?}");
 }
 
 #[test]
