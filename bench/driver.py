@@ -606,7 +606,13 @@ def main():
                     help="run GlusterFS only; keep the local section of the existing --json")
     ap.add_argument("--same-run", action="store_true",
                     help="with --netfs-only: second phase of one run (keeps its date and command)")
+    ap.add_argument("--render-only", action="store_true", help="re-render --md from --json")
     args = ap.parse_args()
+    if args.render_only:
+        md = render(json.load(open(args.json)))
+        with open(args.md, "w") as f:
+            f.write(md)
+        return
     cfg = dict(QUICK if args.quick else FULL)
     if args.netfs_readers:
         cfg["netfs_mixed_readers"] = args.netfs_readers
@@ -684,7 +690,8 @@ def render(results):
         "Syscalls of the bursts: strace -f -c of the whole group, run with acquire minus run "
         "without; the Python bursts are counted locally at 64 only (strace of hundreds of Python "
         "processes takes minutes; their counts barely depend on the filesystem). On GlusterFS "
-        "flock runs only scenarios 1 and 3 (it does not exclude across the two clients).",
+        "flock runs scenarios 1 and 3 only: its locks are served by the volume's locks translator, "
+        "scenario 3 shows whether they exclude across the two clients (with O_DIRECT counter I/O).",
         "",
     ]
     return "\n".join(head) + "\n" + tables(results) + "\n#### Goals (issue 5)\n\n" + goals(results)

@@ -4,8 +4,8 @@
 # into BENCHMARKS.md (with a plot, bench/handoff.png).
 #
 #   bench/run.sh            full run (about 10 min): local filesystem, then two GlusterFS client
-#                           mounts (tests/netfs/setup.sh; torn down afterwards if this run set
-#                           them up, left alone if they were already mounted)
+#                           mounts (tests/netfs/setup.sh, called when that part starts; torn down
+#                           afterwards only if this run set them up and nobody else uses them)
 #   bench/run.sh --quick    a minute or two, local filesystem only; writes
 #                           target/bench/BENCHMARKS-quick.md, leaves BENCHMARKS.md alone
 #   bench/run.sh --no-netfs full run without GlusterFS
@@ -30,7 +30,7 @@ for a in "$@"; do
         --no-netfs) NETFS=0 ;;
         --netfs-only) NETFS_ONLY=1 ;;
         --profile) PROFILE=1 ;;
-        -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
         *) echo "bench/run.sh: unknown option $a" >&2; exit 2 ;;
     esac
 done
@@ -86,8 +86,10 @@ fi
 # ---- 3. local filesystem ------------------------------------------------------------------------
 rm -rf "$LOCAL"
 mkdir -p "$LOCAL"
-args=(--local-dir "$LOCAL" --venvs "$VENVS" --json target/bench/results.json
-      --md target/bench/tables.md --command "$CMD")
+RESULTS=target/bench/results.json
+[ $QUICK = 1 ] && RESULTS=target/bench/results-quick.json
+args=(--local-dir "$LOCAL" --venvs "$VENVS" --json "$RESULTS" --md target/bench/tables.md
+      --command "$CMD")
 [ $QUICK = 1 ] && args+=(--quick)
 [ -n "${SRWL_BENCH_ONLY:-}" ] && args+=(--only "$SRWL_BENCH_ONLY")
 if [ $NETFS_ONLY = 0 ]; then
@@ -163,7 +165,7 @@ cat target/bench/tables.md
 # ---- 5. plot and BENCHMARKS.md -----------------------------------------------------------------
 PNG=target/bench/handoff.png
 if [ -n "$PLOTPY" ]; then
-    "$PLOTPY" bench/plot.py target/bench/results.json "$PNG" || say "plot failed"
+    "$PLOTPY" bench/plot.py "$RESULTS" "$PNG" || say "plot failed"
 fi
 if [ $QUICK = 1 ]; then
     python3 bench/report.py target/bench/tables.md target/bench/BENCHMARKS-quick.md "$PNG"

@@ -300,7 +300,9 @@ impl Dir {
     }
 
     /// Lists the directory from its start, calling `f(name, kind_hint)` for each entry other
-    /// than "." and "..". `buf` is the caller's reusable buffer. A listing is a hint: it may be
+    /// than "." and "..", reading until getdents64 returns 0: a short batch is not the end
+    /// (through GlusterFS a batch holds at most 33 entries whatever the buffer size), and the
+    /// reader's grant depends on seeing every entry of the room. `buf` is the caller's reusable buffer. A listing is a hint: it may be
     /// stale on a network filesystem.
     pub fn list(&self, buf: &mut Vec<u8>, mut f: impl FnMut(&[u8])) -> io::Result<()> {
         inject::point();
@@ -347,12 +349,6 @@ impl Dir {
                     f(name);
                 }
                 off += reclen;
-            }
-            // A short batch almost always means the end (a FUSE reply holds up to 4 KiB): skip
-            // the extra call that would return 0. A listing is only a hint, and the next
-            // listing starts again from the top.
-            if n < 2048 {
-                return Ok(());
             }
         }
     }
