@@ -206,6 +206,43 @@ impl Dir {
         write_all_at(fd.as_raw_fd(), data)
     }
 
+    /// Replaces the content of an existing file (O_TRUNC, no create): used once per write
+    /// grant, on the baton just taken, whose previous content may be longer. A symlink is
+    /// refused (ELOOP), a FIFO without reader fails (ENXIO), a directory fails (EISDIR).
+    pub fn overwrite(&self, name: &CStr, data: &[u8]) -> io::Result<()> {
+        inject::point();
+        let fd = retry_eintr(|| unsafe {
+            libc::openat(
+                self.as_raw_fd(),
+                name.as_ptr(),
+                libc::O_WRONLY
+                    | libc::O_TRUNC
+                    | libc::O_NOFOLLOW
+                    | libc::O_NONBLOCK
+                    | libc::O_CLOEXEC,
+            )
+        })?;
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        write_all_at(fd.as_raw_fd(), data)
+    }
+
+    /// link(2) of `from` to `to`, both in this directory (never following a symlink): fails
+    /// with EEXIST if `to` exists. Used once per lock, to elect the process that creates the
+    /// baton.
+    pub fn link(&self, from: &CStr, to: &CStr) -> io::Result<()> {
+        inject::point();
+        cvt(unsafe {
+            libc::linkat(
+                self.as_raw_fd(),
+                from.as_ptr(),
+                self.as_raw_fd(),
+                to.as_ptr(),
+                0,
+            )
+        })
+        .map(|_| ())
+    }
+
     /// Reads at most READ_CAP + 1 bytes of a regular file (so an oversized file shows as such).
     /// A non-regular file is reported as EINVAL, never read (a FIFO would block).
     pub fn read_small(&self, name: &CStr, out: &mut Vec<u8>) -> io::Result<()> {
@@ -261,8 +298,8 @@ impl Dir {
             .map(|_| ())
     }
 
-    /// rename(2) between two names relative to two directory handles. The server refuses to
-    /// replace a non-empty directory (ENOTEMPTY or EEXIST): the writer's grant rests on that.
+    /// rename(2) between two names relative to two directory handles. Used only on regular
+    /// files (the baton): of two renames of the same source, one fails with ENOENT.
     pub fn rename(&self, from: &CStr, to_dir: &Dir, to: &CStr) -> io::Result<()> {
         inject::point();
         cvt(unsafe {
@@ -305,6 +342,12 @@ impl Dir {
     /// reader's grant depends on seeing every entry of the room. `buf` is the caller's reusable buffer. A listing is a hint: it may be
     /// stale on a network filesystem.
     pub fn list(&self, buf: &mut Vec<u8>, mut f: impl FnMut(&[u8])) -> io::Result<()> {
+        self.list_typed(buf, |name, _| f(name))
+    }
+
+    /// Like `list`, also passing whether the entry may be a regular file (its d_type is
+    /// DT_REG, or DT_UNKNOWN where the filesystem does not say).
+    pub fn list_typed(&self, buf: &mut Vec<u8>, mut f: impl FnMut(&[u8], bool)) -> io::Result<()> {
         inject::point();
         if buf.len() < 8192 {
             buf.resize(8192, 0);
@@ -345,8 +388,9 @@ impl Dir {
                     .position(|&b| b == 0)
                     .unwrap_or(name_area.len());
                 let name = &name_area[..name_len];
+                let d_type = buf[off + 18];
                 if name != b"." && name != b".." {
-                    f(name);
+                    f(name, d_type == libc::DT_REG || d_type == libc::DT_UNKNOWN);
                 }
                 off += reclen;
             }

@@ -27,6 +27,9 @@ struct Entry {
     refreshing: bool,
     /// Since when the record has been found missing (a lookup is a hint: it must last).
     missing_since: Option<Instant>,
+    /// When the record's bytes were last written by us (made, or refreshed). No observer can
+    /// have judged them unchanged for the stale threshold before that much time has passed.
+    written: Instant,
 }
 
 struct Registry {
@@ -52,8 +55,15 @@ pub struct Registration {
     pub lost: Arc<AtomicBool>,
 }
 
-/// Starts refreshing a record; starts the heartbeat thread if this process has none.
-pub fn register(side: Arc<Dir>, path: Name, record: Record, interval: Duration) -> Registration {
+/// Starts refreshing a record written at `written`; starts the heartbeat thread if this
+/// process has none.
+pub fn register(
+    side: Arc<Dir>,
+    path: Name,
+    record: Record,
+    interval: Duration,
+    written: Instant,
+) -> Registration {
     let lost = Arc::new(AtomicBool::new(false));
     let mut reg = registry();
     let id = reg.next_id;
@@ -68,6 +78,7 @@ pub fn register(side: Arc<Dir>, path: Name, record: Record, interval: Duration) 
         lost: lost.clone(),
         refreshing: false,
         missing_since: None,
+        written,
     });
     if !reg.thread_running {
         let spawned = std::thread::Builder::new()
@@ -81,16 +92,16 @@ pub fn register(side: Arc<Dir>, path: Name, record: Record, interval: Duration) 
     Registration { id, lost }
 }
 
-/// Stops refreshing a record. Waits while a refresh of it is in progress, so that the
-/// caller's unlink never meets an open file (NFS silly rename).
-pub fn unregister(id: u64) {
+/// Stops refreshing a record; returns when its bytes were last written. Waits while a
+/// refresh of it is in progress, so that the caller's unlink never meets an open file (NFS
+/// silly rename).
+pub fn unregister(id: u64) -> Option<Instant> {
     let mut reg = registry();
     loop {
         match reg.entries.iter().position(|e| e.id == id) {
-            None => return,
+            None => return None,
             Some(i) if !reg.entries[i].refreshing => {
-                reg.entries.swap_remove(i);
-                return;
+                return Some(reg.entries.swap_remove(i).written);
             }
             Some(_) => {
                 reg = WAKE
@@ -121,6 +132,7 @@ fn run() {
             e.record.encode(&mut buf);
             let (id, side, path) = (e.id, e.side.clone(), e.path);
             drop(reg);
+            let refresh_started = Instant::now();
             let result = side.rewrite(path.as_cstr(), &buf);
             reg = registry();
             if let Some(e) = reg.entries.iter_mut().find(|e| e.id == id) {
@@ -128,6 +140,7 @@ fn run() {
                 match result {
                     Ok(()) => {
                         e.missing_since = None;
+                        e.written = refresh_started;
                         e.next_due = Instant::now() + e.interval;
                     }
                     Err(err)
@@ -196,6 +209,15 @@ pub fn fork_child() {
             g.thread_running = false;
         }
     });
+}
+
+/// When the record of a registered hold was last written by us.
+pub fn last_written(id: u64) -> Option<Instant> {
+    registry()
+        .entries
+        .iter()
+        .find(|e| e.id == id)
+        .map(|e| e.written)
 }
 
 /// Number of records this process is refreshing (for tests and diagnostics).

@@ -1,4 +1,4 @@
-//! The lock handle: one participant in the srwl/1 protocol, usable from several threads.
+//! The lock handle: one participant in the srwl/2 protocol, usable from several threads.
 //!
 //! Holds nest: read levels from any thread of the process, write levels only in the owning
 //! thread. Upgrade (write while holding read) and downgrade (read while holding write) are
@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 use crate::fs::{self, Dir, Name};
 use crate::heartbeat::{self, Registration};
 use crate::options::Options;
-use crate::protocol::{Disk, Entry, Grant, Params};
-use crate::record::{sanitize_host, Role, Ticket, TicketKind, Token};
+use crate::protocol::{Close, Disk, Entry, Params, Take};
+use crate::record::{sanitize_host, Record, Role, Ticket, TicketKind, Token};
 use crate::status::{Error, Result, Status};
 use crate::{fork, inject};
 
@@ -67,13 +67,16 @@ enum Mode {
 
 struct Hold {
     role: Role,
+    /// When our record was written (the heartbeat knows later rewrites).
+    written: Instant,
     token: Token,
-    /// Where the record is: the sidecar for a reader (`R/r.<token>`), our former claim
-    /// directory, now the room, for a writer (`closed/w.<token>`).
+    /// Where the record is, relative to the sidecar: `R/r.<token>` for a reader, the baton
+    /// `Q/b.<gen>.<token>` for a writer.
     dir: Arc<Dir>,
     rel: Name,
     registration: Registration,
-    generation: std::result::Result<u64, Error>,
+    /// A writer's grant; for a reader, the generation of the baton it found in the room.
+    generation: u64,
 }
 
 struct State {
@@ -375,30 +378,22 @@ impl Lock {
         out
     }
 
-    /// Starts the heartbeat of a new hold and makes the Hold.
-    fn hold(
+    fn register(
         &self,
+        disk: &Disk,
         role: Role,
         token: Token,
-        disk: &Disk,
-        dir: Arc<Dir>,
+        dir: &Arc<Dir>,
         rel: Name,
-        generation: Result<u64>,
-    ) -> Hold {
-        let registration = heartbeat::register(
+        written: Instant,
+    ) -> Registration {
+        heartbeat::register(
             dir.clone(),
             rel,
             disk.record(role, token),
             Duration::from_secs_f64(self.opts.heartbeat_interval),
-        );
-        Hold {
-            role,
-            token,
-            dir,
-            rel,
-            registration,
-            generation,
-        }
+            written,
+        )
     }
 
     fn refresh_interval(&self) -> Duration {
@@ -410,94 +405,52 @@ impl Lock {
         // slow evictor that judged an earlier attempt can never remove a later hold.
         let mut token = Token::random();
         let mut rec = disk.record(Role::Read, token);
-        let mut ticket: Option<(Ticket, crate::record::Record, Instant)> = None;
+        let mut ticket: Option<(Ticket, Record, Instant)> = None;
         let mut backoff = Backoff::new(
             Duration::from_secs_f64(self.opts.poll_interval).min(self.refresh_interval()),
         );
-        let mut attempts = 0u32;
+        let mut shut_since: Option<Instant> = None;
+        let mut written = Instant::now();
         let outcome = loop {
-            let (blocked_by_writer, max_seq, queue_empty) = {
+            let (blocked, max_seq) = {
                 let mine = ticket.as_ref().map(|t| t.0.key());
-                let (tickets, max_seq) = match disk.list_queue() {
+                let q = match disk.list_queue() {
                     Ok(v) => v,
                     Err(e) => retry_or_fail!(self, wait, backoff, "acquire_read", e),
                 };
-                let blocked = tickets
-                    .iter()
-                    .any(|t| t.kind == TicketKind::Writer && mine.is_none_or(|m| t.key() < m));
-                (blocked, max_seq, tickets.is_empty())
+                // A writer holding the baton, or a writer that claimed before us, goes first.
+                let blocked = q.baton_held
+                    || q.tickets
+                        .iter()
+                        .any(|t| t.kind == TicketKind::Writer && mine.is_none_or(|m| t.key() < m));
+                (blocked, q.max_seq)
             };
-            if !blocked_by_writer {
-                // Uncontended fast path: an empty queue means go straight in; otherwise look
-                // for a writer inside first (a hint) so as not to crowd the room in vain.
-                // Now and then the hint is skipped: a client may cache a removed `closed` for a
-                // while, and the check inside enter_room is the one that counts.
-                let closed = if (queue_empty && attempts == 0) || attempts % 8 == 7 {
-                    false
-                } else {
-                    match disk.closed_hint() {
-                        Ok(c) => c,
-                        Err(e) => retry_or_fail!(self, wait, backoff, "acquire_read", e),
+            if !blocked {
+                written = Instant::now();
+                match disk.enter_room(&token, &rec) {
+                    Ok(Entry::Entered(gen)) => break Ok(gen),
+                    Ok(Entry::Shut) => {
+                        token = Token::random();
+                        rec = disk.record(Role::Read, token);
+                        shut_since.get_or_insert_with(Instant::now);
                     }
-                };
-                if !closed {
-                    match disk.enter_room(&token, &rec) {
-                        Ok(Entry::Entered) => break Ok(()),
-                        Ok(Entry::Closed) => {
-                            token = Token::random();
-                            rec = disk.record(Role::Read, token);
-                        }
-                        Err(e) => retry_or_fail!(self, wait, backoff, "acquire_read", e),
-                    }
+                    Err(e) => retry_or_fail!(self, wait, backoff, "acquire_read", e),
                 }
             }
-            attempts += 1;
             inject::point();
             if wait.expired() {
                 break Err(self.timeout_error("acquire_read"));
             }
             // Wait in line: a ticket orders us before every writer that claims after us.
-            match &mut ticket {
-                None => {
-                    let t = Ticket {
-                        kind: TicketKind::Reader,
-                        seq: max_seq.saturating_add(1),
-                        token,
-                    };
-                    let trec = disk.record(Role::Wait, token);
-                    if let Err(e) = disk.take_reader_ticket(&t, &trec) {
-                        retry_or_fail!(self, wait, backoff, "acquire_read", e);
-                    }
-                    ticket = Some((t, trec, Instant::now()));
-                }
-                Some((t, trec, last)) => {
-                    if last.elapsed() >= self.refresh_interval() / 2 {
-                        match disk.refresh_reader_ticket(t, trec) {
-                            Ok(true) => *last = Instant::now(),
-                            // Evicted while we were stopped: take the same place in line
-                            // again, under a new name.
-                            Ok(false) => {
-                                let t2 = Ticket {
-                                    token: Token::random(),
-                                    ..*t
-                                };
-                                let trec2 = disk.record(Role::Wait, t2.token);
-                                if let Err(e) = disk.take_reader_ticket(&t2, &trec2) {
-                                    ticket = None;
-                                    retry_or_fail!(self, wait, backoff, "acquire_read", e);
-                                }
-                                ticket = Some((t2, trec2, Instant::now()));
-                            }
-                            Err(e) => retry_or_fail!(self, wait, backoff, "acquire_read", e),
-                        }
-                    }
-                }
+            if let Err(e) = self.keep_place(disk, &mut ticket, TicketKind::Reader, max_seq, token) {
+                retry_or_fail!(self, wait, backoff, "acquire_read", e);
             }
-            // Look at everything that can block us: the claims ahead and the writer inside
-            // (whose owner may be dead although a live writer waits ahead of us).
-            let mut scan = disk.scan_room(true);
-            if blocked_by_writer && scan.is_ok() {
-                scan = disk.scan_queue(ticket.as_ref().map(|t| t.0.key()));
+            // Evict whatever dead entry blocks us: claims ahead, a baton whose holder died.
+            let mut scan = disk.scan_queue(ticket.as_ref().map(|t| t.0.key()));
+            if scan.is_ok() && !blocked && shut_since.is_some_and(|t| t.elapsed() > self.stale()) {
+                // No baton in the room and none held for a long time: a process may have
+                // died while creating it.
+                scan = disk.recover_orphan_baton();
             }
             if let Err(e) = scan {
                 retry_or_fail!(self, wait, backoff, "acquire_read", e);
@@ -505,121 +458,205 @@ impl Lock {
             backoff.sleep(wait);
         };
         if let Some((t, _, _)) = &ticket {
-            disk.remove_reader_ticket(t);
+            disk.dequeue(t);
         }
         if outcome.is_err() {
             disk.discard_read_record(&token);
         }
-        outcome?;
-        Ok(self.hold(
-            Role::Read,
+        let gen = outcome?;
+        let rel = Disk::read_record_path(&token);
+        let registration = self.register(disk, Role::Read, token, &self.side, rel, written);
+        Ok(Hold {
+            role: Role::Read,
+            written,
             token,
-            disk,
-            self.side.clone(),
-            Disk::read_record_path(&token),
-            Ok(0),
-        ))
+            dir: self.side.clone(),
+            rel,
+            registration,
+            generation: gen,
+        })
+    }
+
+    fn stale(&self) -> Duration {
+        Duration::from_secs_f64(self.opts.stale_threshold)
+    }
+
+    /// Takes a place in the queue if we have none, and keeps it fresh: refreshed every half
+    /// heartbeat interval, taken again under a new name (same place) if it was evicted while
+    /// we were stopped.
+    fn keep_place(
+        &self,
+        disk: &mut Disk,
+        place: &mut Option<(Ticket, Record, Instant)>,
+        kind: TicketKind,
+        max_seq: u64,
+        token: Token,
+    ) -> Result<()> {
+        let role = if kind == TicketKind::Reader {
+            Role::Wait
+        } else {
+            Role::Write
+        };
+        match place {
+            None => {
+                let t = Ticket {
+                    kind,
+                    seq: max_seq.saturating_add(1),
+                    token,
+                };
+                let r = disk.record(role, token);
+                disk.enqueue(&t, &r)?;
+                *place = Some((t, r, Instant::now()));
+            }
+            Some((t, r, last)) if last.elapsed() >= self.refresh_interval() / 2 => {
+                if disk.refresh_place(t, r)? {
+                    *last = Instant::now();
+                } else {
+                    let t2 = Ticket {
+                        token: Token::random(),
+                        ..*t
+                    };
+                    let r2 = disk.record(role, t2.token);
+                    *place = None;
+                    disk.enqueue(&t2, &r2)?;
+                    *place = Some((t2, r2, Instant::now()));
+                }
+            }
+            Some(_) => {}
+        }
+        Ok(())
     }
 
     fn acquire_write_disk(&self, disk: &mut Disk, wait: &Wait) -> Result<Hold> {
         let mut token = Token::random();
-        let mut rec = disk.record(Role::Write, token);
         let mut backoff = Backoff::new(
             Duration::from_secs_f64(self.opts.poll_interval).min(self.refresh_interval()),
         );
-        let mut claim: Option<(Ticket, Instant)> = None;
-        // A claim lost while we were stopped is made again in the same place in line.
-        let mut place: Option<u64> = None;
+        let mut claim: Option<(Ticket, Record, Instant)> = None;
+        // The baton, once taken: its generation and the heartbeat that keeps it fresh while
+        // we wait for the readers inside to leave.
+        let mut baton: Option<(u64, Registration, Instant)> = None;
+        let mut nothing_since: Option<Instant> = None;
         let outcome = loop {
-            let (ahead, max_seq) = {
-                let mine = claim.as_ref().map(|c| c.0.key());
-                let (tickets, max_seq) = match disk.list_queue() {
-                    Ok(v) => v,
-                    Err(e) => retry_or_fail!(self, wait, backoff, "acquire_write", e),
-                };
-                let ahead = match mine {
-                    Some(m) => tickets.iter().any(|t| t.key() < m),
-                    None => !tickets.is_empty(),
-                };
-                (ahead, max_seq)
-            };
-            if claim.is_none() {
-                let t = Ticket {
-                    kind: TicketKind::Writer,
-                    seq: place.unwrap_or(max_seq.saturating_add(1)),
-                    token,
-                };
-                if let Err(e) = disk.make_claim(&t, &rec) {
-                    retry_or_fail!(self, wait, backoff, "acquire_write", e);
+            if let Some((_, reg, _)) = &baton {
+                if reg.lost.load(Ordering::SeqCst) {
+                    // Taken over while we were stopped: we are back in line.
+                    let (_, reg, _) = baton.take().expect("checked");
+                    heartbeat::unregister(reg.id);
+                    token = Token::random();
                 }
-                claim = Some((t, Instant::now()));
             }
-            let (t, last) = claim.as_mut().expect("claimed above");
-            if !ahead {
-                match disk.try_grant(t) {
-                    Ok(Grant::Granted) => break Ok(()),
-                    Ok(Grant::Occupied) => {
-                        if let Err(e) = disk.scan_room(false) {
+            if baton.is_none() {
+                let (ahead, max_seq, held) = {
+                    let mine = claim.as_ref().map(|c| c.0.key());
+                    let q = match disk.list_queue() {
+                        Ok(v) => v,
+                        Err(e) => retry_or_fail!(self, wait, backoff, "acquire_write", e),
+                    };
+                    let ahead = match mine {
+                        Some(m) => q.tickets.iter().any(|t| t.key() < m),
+                        None => !q.tickets.is_empty(),
+                    };
+                    (ahead, q.max_seq, q.baton_held)
+                };
+                if !ahead && !held {
+                    let rec = disk.record(Role::Write, token);
+                    let written = Instant::now();
+                    match disk.take_baton(&token, &rec) {
+                        Ok(Take::Taken(gen)) => {
+                            let rel = Disk::baton_path(gen, &token);
+                            let reg =
+                                self.register(disk, Role::Write, token, &self.side, rel, written);
+                            baton = Some((gen, reg, written));
+                            nothing_since = None;
+                            if let Some((t, _, _)) = claim.take() {
+                                disk.dequeue(&t);
+                            }
+                        }
+                        Ok(Take::NotThere) => {
+                            nothing_since.get_or_insert_with(Instant::now);
+                        }
+                        Err(e) => retry_or_fail!(self, wait, backoff, "acquire_write", e),
+                    }
+                }
+                if baton.is_none() {
+                    if let Err(e) =
+                        self.keep_place(disk, &mut claim, TicketKind::Writer, max_seq, token)
+                    {
+                        retry_or_fail!(self, wait, backoff, "acquire_write", e);
+                    }
+                    let mut scan = disk.scan_queue(claim.as_ref().map(|c| c.0.key()));
+                    if scan.is_ok()
+                        && !held
+                        && nothing_since.is_some_and(|t| t.elapsed() > self.stale())
+                    {
+                        scan = disk.recover_orphan_baton();
+                    }
+                    if let Err(e) = scan {
+                        retry_or_fail!(self, wait, backoff, "acquire_write", e);
+                    }
+                }
+            }
+            if let Some((gen, reg, written)) = &baton {
+                // The grant: our own rmdir of the room, refused while anyone is inside. New
+                // readers see our baton in the queue (or no baton in the room) and stay out.
+                match disk.close_room() {
+                    Ok(Close::Granted)
+                        if disk.baton_still_ours(
+                            *gen,
+                            &token,
+                            heartbeat::last_written(reg.id).unwrap_or(*written),
+                        ) =>
+                    {
+                        break Ok(*gen)
+                    }
+                    Ok(Close::Granted) => {
+                        // Taken over while we were stopped before our rmdir: the hold we
+                        // would report is a zombie's. Nothing of ours is left to give back.
+                        if let Some((_, reg, _)) = baton.take() {
+                            heartbeat::unregister(reg.id);
+                        }
+                        break Err(self.lost_error("acquire_write"));
+                    }
+                    Ok(Close::Occupied) => {
+                        if let Err(e) = disk.scan_room() {
                             retry_or_fail!(self, wait, backoff, "acquire_write", e);
                         }
                     }
-                    Ok(Grant::ClaimLost) => {
-                        place = Some(t.seq);
-                        claim = None;
-                        token = Token::random();
-                        rec = disk.record(Role::Write, token);
-                        continue;
-                    }
                     Err(e) => retry_or_fail!(self, wait, backoff, "acquire_write", e),
                 }
-            } else if let Err(e) = disk
-                .scan_queue(Some(t.key()))
-                .and_then(|()| disk.scan_room(true))
-            {
-                retry_or_fail!(self, wait, backoff, "acquire_write", e);
             }
             inject::point();
             if wait.expired() {
                 break Err(self.timeout_error("acquire_write"));
             }
-            if last.elapsed() >= self.refresh_interval() / 2 {
-                match disk.refresh_claim(t, &mut rec) {
-                    Ok(true) => *last = Instant::now(),
-                    Ok(false) => {
-                        place = Some(t.seq);
-                        claim = None;
-                        token = Token::random();
-                        rec = disk.record(Role::Write, token);
-                        continue;
-                    }
-                    Err(e) => retry_or_fail!(self, wait, backoff, "acquire_write", e),
-                }
-            }
             backoff.sleep(wait);
         };
-        if let Err(e) = outcome {
-            if let Some((t, _)) = &claim {
-                disk.remove_claim(t);
-                // A rename that reported failure may still have happened: never leave a
-                // granted room behind.
-                disk.undo_unnoticed_grant(&token);
+        if let Some((t, _, _)) = &claim {
+            disk.dequeue(t);
+        }
+        match outcome {
+            Ok(gen) => {
+                let (_, registration, written) = baton.expect("granted with the baton");
+                Ok(Hold {
+                    role: Role::Write,
+                    written,
+                    token,
+                    dir: self.side.clone(),
+                    rel: Disk::baton_path(gen, &token),
+                    registration,
+                    generation: gen,
+                })
             }
-            return Err(e);
+            Err(e) => {
+                // Never keep the baton past a failed acquire: hand it back to the room.
+                if let Some((gen, reg, written)) = baton {
+                    let written = heartbeat::unregister(reg.id).unwrap_or(written);
+                    let _ = disk.give_back(gen, &token, written);
+                }
+                Err(e)
+            }
         }
-        // Heartbeat first, then the fencing counter, then make sure we still hold: a writer
-        // stopped between its grant and its increment may have been evicted meanwhile, and
-        // then its increment could outnumber the new holder's. Such a grant is reported lost.
-        let room = disk.granted_room();
-        let rel = Disk::own_write_record(&token);
-        let generation = disk.bump_generation();
-        let hold = self.hold(Role::Write, token, disk, room, rel, generation);
-        if hold.registration.lost.load(Ordering::SeqCst)
-            || !Disk::record_exists(&hold.dir, &hold.rel)
-        {
-            heartbeat::unregister(hold.registration.id);
-            return Err(self.lost_error("acquire_write"));
-        }
-        Ok(hold)
     }
 
     pub fn release(&self) -> Result<()> {
@@ -675,7 +712,10 @@ impl Lock {
         if hold.registration.lost.load(Ordering::SeqCst) {
             return Err(self.lost_error("check"));
         }
-        if !Disk::record_exists(&hold.dir, &hold.rel) {
+        // Bytes we wrote less than half a threshold ago cannot have been judged dead yet.
+        let written = heartbeat::last_written(hold.registration.id).unwrap_or(hold.written);
+        let fresh = written.elapsed() < Duration::from_secs_f64(self.opts.stale_threshold) / 2;
+        if !fresh && !Disk::record_exists(&hold.dir, &hold.rel) {
             hold.registration.lost.store(true, Ordering::SeqCst);
             return Err(self.lost_error("check"));
         }
@@ -686,11 +726,7 @@ impl Lock {
         self.check_fork("generation")?;
         let st = lock_state(&self.state);
         match (&st.mode, &st.hold) {
-            (Mode::Write { .. }, Some(h)) => h.generation.clone(),
-            (Mode::Read { .. }, Some(_)) => {
-                let display = format!("{}.srwl", self.path);
-                Disk::read_generation(&self.side, &display)
-            }
+            (_, Some(h)) if st.mode != Mode::Free => Ok(h.generation),
             _ => Err(Error::new(
                 Status::SRWL_ESTATE,
                 format!("generation {}: this handle holds no lock", self.path),
@@ -722,14 +758,14 @@ impl Lock {
     /// Ends a hold on disk: stops its heartbeat, then removes its record (unless it was
     /// already lost: then nothing is touched). SRWL_ELOST if the record was gone.
     fn give_up(&self, hold: Hold, op: &str) -> Result<()> {
-        heartbeat::unregister(hold.registration.id);
+        let written = heartbeat::unregister(hold.registration.id).unwrap_or(hold.written);
         if hold.registration.lost.load(Ordering::SeqCst) {
             return Err(self.lost_error(op));
         }
         let mut disk = self.disk.lock().unwrap_or_else(|p| p.into_inner());
         let released = match hold.role {
-            Role::Write => Disk::release_write(&hold.dir, &hold.token, &disk.display),
-            _ => disk.release_read(&hold.token),
+            Role::Write => disk.give_back(hold.generation, &hold.token, written),
+            _ => disk.release_read(&hold.token, written),
         };
         match released {
             Ok(true) => Ok(()),

@@ -1,9 +1,11 @@
-//! The srwl/1 protocol on one sidecar directory (see docs/PROTOCOL.md).
+//! The srwl/2 protocol on one sidecar directory (see docs/PROTOCOL.md).
 //!
 //! Safety rests only on operations the file server performs atomically: exclusive create,
-//! mkdir, rename of a directory onto the room (refused while the room is non-empty), unlink of
-//! a uniquely named record. Listings, stats and reads are hints: a stale one may delay a
-//! grant, never cause a wrong one.
+//! rmdir of the room (refused while the room holds anything: the write grant), rename of the
+//! one baton file (of two renames of the same source only one succeeds), unlink of a uniquely
+//! named record. No directory is ever renamed: on GlusterFS 10.3 a directory rename that
+//! fails damages the directory (bug 2752). Listings, stats and reads are hints: a stale one
+//! may delay a grant, never cause a wrong one.
 
 use std::collections::HashMap;
 use std::ffi::CStr;
@@ -13,14 +15,15 @@ use std::time::{Duration, Instant};
 
 use crate::fs::{self, describe, Dir, Kind, Name};
 use crate::record::{
-    self, parse_record_name, record_name, Record, Role, Ticket, TicketKind, Token,
+    parse_record_name, parse_transit, record_name, transit_name, Baton, Record, Role, Ticket, Token,
 };
 use crate::status::{Error, Result, Status};
 
 pub const ROOM: &CStr = c"R";
 pub const QUEUE: &CStr = c"Q";
-pub const CLOSED: &CStr = c"closed";
-pub const GEN: &CStr = c"gen";
+/// Present once the lock is initialised: a second name of the baton's inode, never removed,
+/// so that the baton is created exactly once.
+pub const INIT: &CStr = c"init";
 
 fn errno(e: &io::Error) -> i32 {
     e.raw_os_error().unwrap_or(0)
@@ -44,18 +47,34 @@ pub fn fs_error(op: &str, path: &str, e: &io::Error) -> Error {
 
 /// What happened when a reader tried to enter the room.
 pub enum Entry {
-    Entered,
-    /// A writer is inside (its `closed` is in the room); our record was removed again.
-    Closed,
+    /// Granted; the generation of the baton resting in the room.
+    Entered(u64),
+    /// No baton in the room (a writer holds it, or is closing the room), or no room at all.
+    Shut,
 }
 
-/// What happened when a writer tried to take the room.
-pub enum Grant {
+/// What happened when a writer tried to take the baton.
+pub enum Take {
+    /// We hold the baton as `Q/b.<gen>.<token>`; `gen` is the generation of our grant.
+    Taken(u64),
+    /// The baton is not in the room: someone else holds it.
+    NotThere,
+}
+
+/// What happened when the baton holder tried to close the room.
+pub enum Close {
+    /// The room is gone and nobody can enter: the write lock is ours.
     Granted,
-    /// The room is not empty.
+    /// Readers (or leftovers) are still inside.
     Occupied,
-    /// Our claim is gone (evicted while we were stopped): claim again.
-    ClaimLost,
+}
+
+/// The queue as one listing showed it (a hint).
+pub struct QueueView<'a> {
+    pub tickets: &'a [Ticket],
+    pub max_seq: u64,
+    /// Some process holds the baton (`Q/b.*`): a writer is closing the room or inside.
+    pub baton_held: bool,
 }
 
 /// When each observed entry last changed, on this process's monotonic clock. Staleness is
@@ -123,10 +142,11 @@ pub struct Params {
 pub struct Disk {
     pub side: Arc<Dir>,
     queue: Dir,
+    /// The room as last opened. Every write cycle replaces the room (rmdir, mkdir), so this
+    /// handle may name a removed room; it is opened again when an operation through it fails.
     room: Option<Arc<Dir>>,
-    /// Our prepared claim directory while we wait for the grant: after the rename it is the
-    /// room, and our own record in it is reached through this handle, not by name.
-    claim: Option<Arc<Dir>>,
+    /// The generation of the baton as last seen at rest (a guess: a wrong one costs a listing).
+    gen_guess: Option<u64>,
     /// The sidecar path, for messages.
     pub display: String,
     params: Params,
@@ -135,17 +155,18 @@ pub struct Disk {
     read_buf: Vec<u8>,
     names: Vec<Vec<u8>>,
     observer: Observer,
-    dead_counter: u64,
     evictor_token: Token,
     /// When each kind of scan last ran: scans are throttled to one per stale/8, so that many
     /// waiters do not read every record on every poll (eviction waits at most that much longer).
     last_room_scan: Option<Instant>,
     last_queue_scan: Option<Instant>,
+    last_orphan_scan: Option<Instant>,
 }
 
 impl Disk {
     /// Creates (if needed) and opens the sidecar directory `<base>.srwl` in `parent`, refusing a
-    /// symlink, a non-directory or a directory owned by another user.
+    /// symlink, a non-directory or a directory owned by another user; initialises the lock
+    /// (creates the baton) if no one has.
     pub fn open(parent: &Dir, side_name: &CStr, display: String, params: Params) -> Result<Disk> {
         let euid = fs::geteuid();
         match parent.mkdir(side_name) {
@@ -184,42 +205,61 @@ impl Disk {
             side.chmod_0700()
                 .map_err(|e| fs_error("chmod 0700", &display, &e))?;
         }
-        for sub in [ROOM, QUEUE] {
-            match side.mkdir(sub) {
-                Ok(()) => {}
-                Err(e) if errno(&e) == libc::EEXIST => {}
-                Err(e) => {
-                    return Err(fs_error(
-                        "mkdir",
-                        &format!("{display}/{}", sub.to_string_lossy()),
-                        &e,
-                    ))
-                }
-            }
-        }
         let sub_path = |s: &CStr| format!("{display}/{}", s.to_string_lossy());
+        match side.mkdir(QUEUE) {
+            Ok(()) => {}
+            Err(e) if errno(&e) == libc::EEXIST => {}
+            Err(e) => return Err(fs_error("mkdir", &sub_path(QUEUE), &e)),
+        }
         let queue = side
             .open_dir(QUEUE)
             .map_err(|e| fs_error("open", &sub_path(QUEUE), &e))?;
-        // ESTALE on the room: another client just replaced it; it is opened again when needed.
-        let room = match side.open_dir(ROOM) {
-            Err(e) if errno(&e) == libc::ESTALE => None,
-            r => Some(r.map_err(|e| fs_error("open", &sub_path(ROOM), &e))?),
-        };
-        for (d, n) in std::iter::once((&queue, QUEUE)).chain(room.as_ref().map(|r| (r, ROOM))) {
-            let st = d.fstat().map_err(|e| fs_error("fstat", &sub_path(n), &e))?;
-            if st.uid != euid {
+        let st = queue
+            .fstat()
+            .map_err(|e| fs_error("fstat", &sub_path(QUEUE), &e))?;
+        if st.uid != euid {
+            return Err(Error::new(
+                Status::SRWL_EUNSAFE,
+                format!(
+                    "open {}: owned by uid {}, not {euid}",
+                    sub_path(QUEUE),
+                    st.uid
+                ),
+            ));
+        }
+        // The room may be absent (a writer holds the lock); a symlink or a file there is not.
+        match side.stat(ROOM) {
+            Ok(st) if st.kind != Kind::Dir => {
                 return Err(Error::new(
                     Status::SRWL_EUNSAFE,
-                    format!("open {}: owned by uid {}, not {euid}", sub_path(n), st.uid),
-                ));
+                    format!(
+                        "open {}: not a directory (a {}); refusing to use it",
+                        sub_path(ROOM),
+                        if st.kind == Kind::Symlink {
+                            "symlink"
+                        } else {
+                            "file"
+                        }
+                    ),
+                ))
             }
+            Ok(st) if st.uid != euid => {
+                return Err(Error::new(
+                    Status::SRWL_EUNSAFE,
+                    format!(
+                        "open {}: owned by uid {}, not {euid}",
+                        sub_path(ROOM),
+                        st.uid
+                    ),
+                ))
+            }
+            _ => {}
         }
-        Ok(Disk {
+        let mut disk = Disk {
             side: Arc::new(side),
             queue,
-            room: room.map(Arc::new),
-            claim: None,
+            room: None,
+            gen_guess: None,
             display,
             params,
             tickets: Vec::with_capacity(16),
@@ -227,15 +267,84 @@ impl Disk {
             read_buf: Vec::with_capacity(fs::READ_CAP + 1),
             names: Vec::new(),
             observer: Observer::default(),
-            dead_counter: 0,
             evictor_token: Token::random(),
             last_room_scan: None,
             last_queue_scan: None,
-        })
+            last_orphan_scan: None,
+        };
+        disk.initialise()?;
+        Ok(disk)
+    }
+
+    /// Creates the baton if this lock has never had one. `link(t.<me>, init)` elects exactly
+    /// one creator, ever (`init` is never removed); the elected process then moves its file
+    /// into the room as `baton.0`. A creator that dies in between leaves the baton at
+    /// `t.<token>`, where waiters find it (`recover_orphan_baton`).
+    fn initialise(&mut self) -> Result<()> {
+        match self.side.stat(INIT) {
+            Ok(st) if st.kind == Kind::File => return Ok(()),
+            Ok(_) => {
+                return Err(Error::new(
+                    Status::SRWL_EUNSAFE,
+                    format!(
+                        "open {}: not a regular file (a symlink, directory or FIFO is there); refusing to use it",
+                        self.path(b"init")
+                    ),
+                ))
+            }
+            Err(e) if errno(&e) == libc::ENOENT => {}
+            Err(e) => return Err(fs_error("stat", &self.path(b"init"), &e)),
+        }
+        let me = Token::random();
+        let tmp = transit_name(&me);
+        let rec = self.record(Role::Write, me);
+        rec.encode(&mut self.read_buf);
+        self.side
+            .create_excl(tmp.as_cstr(), &self.read_buf)
+            .map_err(|e| fs_error("create", &self.path(tmp.as_bytes()), &e))?;
+        match self.side.link(tmp.as_cstr(), INIT) {
+            Ok(()) => {}
+            Err(e) if errno(&e) == libc::EEXIST => {
+                let _ = self.side.unlink(tmp.as_cstr());
+                return Ok(());
+            }
+            Err(e) => {
+                let _ = self.side.unlink(tmp.as_cstr());
+                return Err(fs_error(
+                    "link (hard links are needed once, to initialise the lock)",
+                    &self.path(b"init"),
+                    &e,
+                ));
+            }
+        }
+        let mut tries = 0;
+        loop {
+            let r = self.open_room(true).and_then(|room| {
+                self.side
+                    .rename(tmp.as_cstr(), &room, Baton::resting_name(0).as_cstr())
+                    .map_err(|e| fs_error("rename", &self.path(tmp.as_bytes()), &e))
+            });
+            match r {
+                Ok(()) => {
+                    self.gen_guess = Some(0);
+                    return Ok(());
+                }
+                Err(e) if tries < 50 && (e.transient || e.status == Status::SRWL_EIO) => {
+                    tries += 1;
+                    self.drop_room();
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     fn path(&self, rel: &[u8]) -> String {
         format!("{}/{}", self.display, String::from_utf8_lossy(rel))
+    }
+
+    fn qpath(&self, name: &[u8]) -> String {
+        self.path(&[b"Q/", name].concat())
     }
 
     /// A record of ours with a fresh random nonce.
@@ -254,246 +363,57 @@ impl Disk {
 
     // ---- the queue -------------------------------------------------------------------------
 
-    /// Lists the queue (a hint). Returns the tickets, ordered by key, and the largest seq seen.
-    pub fn list_queue(&mut self) -> Result<(&[Ticket], u64)> {
+    /// Lists the queue (a hint): tickets and claims ordered by key, the largest seq seen, and
+    /// whether anyone holds the baton.
+    pub fn list_queue(&mut self) -> Result<QueueView<'_>> {
         let mut tickets = std::mem::take(&mut self.tickets);
         tickets.clear();
         let mut max_seq = 0u64;
-        let r = self.queue.list(&mut self.list_buf, |name| {
+        let mut baton_held = false;
+        let r = self.queue.list_typed(&mut self.list_buf, |name, file| {
             if let Some(t) = Ticket::parse(name) {
                 max_seq = max_seq.max(t.seq);
                 tickets.push(t);
+            } else if file && Baton::parse_held(name).is_some() {
+                baton_held = true;
             }
         });
         self.tickets = tickets;
         r.map_err(|e| fs_error("list", &self.path(b"Q"), &e))?;
         self.tickets.sort_by_key(|t| t.key());
-        Ok((&self.tickets, max_seq))
+        Ok(QueueView {
+            tickets: &self.tickets,
+            max_seq,
+            baton_held,
+        })
     }
 
-    /// Publishes a reader's place in the queue: `Q/r.<seq>.<token>`.
-    pub fn take_reader_ticket(&mut self, ticket: &Ticket, rec: &Record) -> Result<()> {
+    /// Publishes a place in the queue: a reader ticket `Q/r.<seq>.<token>` or a writer claim
+    /// `Q/w.<seq>.<token>`, a file holding our record.
+    pub fn enqueue(&mut self, ticket: &Ticket, rec: &Record) -> Result<()> {
         let name = ticket.name();
         rec.encode(&mut self.read_buf);
         self.queue
             .create_excl(name.as_cstr(), &self.read_buf)
-            .map_err(|e| fs_error("create", &self.path(&[b"Q/", name.as_bytes()].concat()), &e))
+            .map_err(|e| fs_error("create", &self.qpath(name.as_bytes()), &e))
     }
 
-    /// Refreshes a waiting reader's ticket; false if it was evicted.
-    pub fn refresh_reader_ticket(&mut self, ticket: &Ticket, rec: &mut Record) -> Result<bool> {
+    /// Refreshes our ticket or claim; false if it was evicted.
+    pub fn refresh_place(&mut self, ticket: &Ticket, rec: &mut Record) -> Result<bool> {
         rec.nonce = rec.nonce.wrapping_add(1);
         rec.encode(&mut self.read_buf);
-        match self.queue.rewrite(ticket.name().as_cstr(), &self.read_buf) {
+        let name = ticket.name();
+        match self.queue.rewrite(name.as_cstr(), &self.read_buf) {
             Ok(()) => Ok(true),
             Err(e) if matches!(errno(&e), libc::ENOENT | libc::EINVAL) => Ok(false),
             Err(e) if errno(&e) == libc::ESTALE => Ok(true),
-            Err(e) => Err(fs_error(
-                "rewrite",
-                &self.path(ticket.name().as_bytes()),
-                &e,
-            )),
+            Err(e) => Err(fs_error("rewrite", &self.qpath(name.as_bytes()), &e)),
         }
     }
 
-    pub fn remove_reader_ticket(&mut self, ticket: &Ticket) {
+    /// Leaves the queue (granted, timed out). Only our own uniquely named entry is touched.
+    pub fn dequeue(&mut self, ticket: &Ticket) {
         let _ = self.queue.unlink(ticket.name().as_cstr());
-    }
-
-    /// Prepares a writer's claim: `Q/w.<seq>.<token>/closed/w.<token>`. The claim is the
-    /// writer's place in the queue and, once renamed onto `R`, the closed room.
-    pub fn make_claim(&mut self, ticket: &Ticket, rec: &Record) -> Result<()> {
-        let name = ticket.name();
-        let claim_path = self.path(&[b"Q/", name.as_bytes()].concat());
-        self.queue
-            .mkdir(name.as_cstr())
-            .map_err(|e| fs_error("mkdir", &claim_path, &e))?;
-        let result = (|| {
-            let claim = self
-                .queue
-                .open_dir(name.as_cstr())
-                .map_err(|e| ("open", e))?;
-            claim.mkdir(CLOSED).map_err(|e| ("mkdir closed in", e))?;
-            rec.encode(&mut self.read_buf);
-            claim
-                .create_excl(
-                    Self::own_write_record(&ticket.token).as_cstr(),
-                    &self.read_buf,
-                )
-                .map_err(|e| ("create closed/w.<token> in", e))?;
-            Ok(claim)
-        })();
-        match result {
-            Ok(claim) => {
-                self.claim = Some(Arc::new(claim));
-                Ok(())
-            }
-            Err((op, e)) => {
-                let err = fs_error(op, &claim_path, &e);
-                self.remove_claim(ticket);
-                Err(err)
-            }
-        }
-    }
-
-    /// Our writer record relative to our claim directory (which becomes the room).
-    pub fn own_write_record(token: &Token) -> Name {
-        let mut n = Name::from_bytes(&[b"closed/"]);
-        n.push(record_name(Role::Write, token).as_bytes());
-        n
-    }
-
-    /// Refreshes a waiting writer's claim record; false if the claim was evicted.
-    pub fn refresh_claim(&mut self, ticket: &Ticket, rec: &mut Record) -> Result<bool> {
-        rec.nonce = rec.nonce.wrapping_add(1);
-        rec.encode(&mut self.read_buf);
-        let rel = claim_record_path(ticket);
-        match self.queue.rewrite(rel.as_cstr(), &self.read_buf) {
-            Ok(()) => Ok(true),
-            Err(e) if matches!(errno(&e), libc::ENOENT | libc::ENOTDIR | libc::EINVAL) => Ok(false),
-            Err(e) if errno(&e) == libc::ESTALE => Ok(true),
-            Err(e) => Err(fs_error("rewrite", &self.path(rel.as_bytes()), &e)),
-        }
-    }
-
-    /// Removes our own claim (timeout, error). Only our own uniquely named entries are touched.
-    pub fn remove_claim(&mut self, ticket: &Ticket) {
-        let old = self.claim.take();
-        drop(old);
-        let name = ticket.name();
-        if let Ok(claim) = self.queue.open_dir(name.as_cstr()) {
-            if let Ok(closed) = claim.open_dir(CLOSED) {
-                let _ = closed.unlink(record_name(Role::Write, &ticket.token).as_cstr());
-            }
-            let _ = claim.rmdir(CLOSED);
-        }
-        let _ = self.queue.rmdir(name.as_cstr());
-    }
-
-    /// The grant: rename our claim onto the room. The server refuses while the room holds
-    /// anything (a reader record, another writer's `closed`), atomically.
-    pub fn try_grant(&mut self, ticket: &Ticket) -> Result<Grant> {
-        let name = ticket.name();
-        let outcome = match self.queue.rename(name.as_cstr(), &self.side, ROOM) {
-            Ok(()) => return Ok(self.granted()),
-            Err(e)
-                if matches!(
-                    errno(&e),
-                    libc::ENOTEMPTY | libc::EEXIST | libc::EBUSY | libc::ESTALE
-                ) =>
-            {
-                Grant::Occupied
-            }
-            Err(e) if errno(&e) == libc::ENOENT => Grant::ClaimLost,
-            Err(e) => {
-                return Err(fs_error(
-                    "rename",
-                    &format!(
-                        "{} onto {}",
-                        self.path(&[b"Q/", name.as_bytes()].concat()),
-                        self.path(b"R")
-                    ),
-                    &e,
-                ))
-            }
-        };
-        // A rename can report an error and still have happened (a network filesystem client
-        // that retried it: GlusterFS answered EEXIST). Our claim directory is then the room.
-        if self.claim_is_room() {
-            return Ok(self.granted());
-        }
-        Ok(outcome)
-    }
-
-    fn granted(&mut self) -> Grant {
-        // The cached room handle names the replaced room; our claim is the room now.
-        let old = self.room.take();
-        drop(old);
-        self.room = self.claim.take();
-        Grant::Granted
-    }
-
-    /// Whether our claim directory is the room: the same inode as `R` looked up now.
-    fn claim_is_room(&self) -> bool {
-        let Some(claim) = &self.claim else {
-            return false;
-        };
-        match (claim.fstat(), self.side.stat(ROOM)) {
-            (Ok(a), Ok(b)) => a.ino == b.ino && a.dev == b.dev,
-            _ => false,
-        }
-    }
-
-    /// After a failed acquire: if a rename that reported failure made our claim the room,
-    /// give the room back (release through the claim handle).
-    pub fn undo_unnoticed_grant(&mut self, token: &Token) {
-        if self.claim_is_room() {
-            if let Some(claim) = self.claim.take() {
-                let _ = Self::release_write(&claim, token, &self.display);
-            }
-        }
-    }
-
-    /// The handle on the room we were granted (our former claim), for the hold.
-    pub fn granted_room(&self) -> Arc<Dir> {
-        self.room.clone().expect("set by granted()")
-    }
-
-    pub fn read_record_path(token: &Token) -> Name {
-        let mut n = Name::from_bytes(&[b"R/"]);
-        n.push(record_name(Role::Read, token).as_bytes());
-        n
-    }
-
-    /// Whether our record is still there (srwl_check): `rel` under `dir`. An absence must
-    /// last to count.
-    pub fn record_exists(dir: &Dir, rel: &Name) -> bool {
-        let mut gone = Absence::new();
-        loop {
-            match dir.stat(rel.as_cstr()) {
-                Err(e) if matches!(errno(&e), libc::ENOENT | libc::ENOTDIR) => {
-                    if gone.confirmed() {
-                        return false;
-                    }
-                }
-                _ => return true,
-            }
-        }
-    }
-
-    /// Writer release: unlink our record by its unique name, then remove `closed` if empty.
-    /// A zombie's release finds its record gone (ENOENT) and touches nothing else: the rmdir
-    /// of a `closed` that holds another writer's record fails.
-    pub fn release_write(room: &Dir, token: &Token, display: &str) -> Result<bool> {
-        let rec = Self::own_write_record(token);
-        let mut tries = 0;
-        let mut gone = Absence::new();
-        loop {
-            match room.unlink(rec.as_cstr()) {
-                Ok(()) => break,
-                // A lookup is a hint too: only an absence that lasts is taken as proof of
-                // eviction. Retrying the unlink of a unique name is always safe.
-                Err(e) if matches!(errno(&e), libc::ENOENT | libc::ENOTDIR) => {
-                    if gone.confirmed() {
-                        return Ok(false);
-                    }
-                }
-                Err(e) if errno(&e) == libc::ESTALE && tries < 100 => {
-                    tries += 1;
-                    std::thread::sleep(Duration::from_millis(100));
-                }
-                Err(e) => {
-                    return Err(fs_error(
-                        "unlink",
-                        &format!("{display}/R/{}", rec.display()),
-                        &e,
-                    ))
-                }
-            }
-        }
-        // Fails (harmlessly) if `closed` holds another writer's record.
-        let _ = room.rmdir(CLOSED);
-        Ok(true)
     }
 
     // ---- the room ----------------------------------------------------------------------------
@@ -505,92 +425,108 @@ impl Disk {
         drop(old);
     }
 
-    fn room(&mut self) -> Result<&Dir> {
-        if self.room.is_none() {
-            let d = match self.side.open_dir(ROOM) {
-                Ok(d) => d,
-                Err(e) if errno(&e) == libc::ENOENT => {
-                    // Nothing removes the room, but recover if someone did.
-                    let _ = self.side.mkdir(ROOM);
-                    self.side
-                        .open_dir(ROOM)
-                        .map_err(|e| fs_error("open", &self.path(b"R"), &e))?
-                }
-                Err(e) => return Err(fs_error("open", &self.path(b"R"), &e)),
-            };
-            self.room = Some(Arc::new(d));
-        }
-        Ok(self.room.as_ref().expect("just set"))
-    }
-
-    /// A hint: is a writer inside (is `closed` in the room)? Errors count as "maybe".
-    pub fn closed_hint(&mut self) -> Result<bool> {
-        let room = self.room()?;
-        match room.stat(CLOSED) {
-            Ok(_) => Ok(true),
-            Err(e) if errno(&e) == libc::ENOENT => Ok(false),
-            Err(_) => {
-                self.drop_room();
-                Ok(true)
+    /// Opens the room by name (a fresh handle). With `create`, makes it first if it is absent
+    /// (EEXIST is fine: an `R` without a baton is harmless). ENOENT without `create`: no room.
+    fn open_room(&mut self, create: bool) -> Result<Arc<Dir>> {
+        if create {
+            match self.side.mkdir(ROOM) {
+                Ok(()) => {}
+                Err(e) if errno(&e) == libc::EEXIST => {}
+                Err(e) => return Err(fs_error("mkdir", &self.path(b"R"), &e)),
             }
         }
+        let room = self.side.open_dir(ROOM).map_err(|e| {
+            let mut err = fs_error("open", &self.path(b"R"), &e);
+            // Absent right after our mkdir: another process removed it (a grant); try again.
+            err.transient |= errno(&e) == libc::ENOENT;
+            err
+        })?;
+        let room = Arc::new(room);
+        self.drop_room();
+        self.room = Some(room.clone());
+        Ok(room)
     }
 
-    /// Reader entry: create our record through the room handle, THEN look for `closed`
-    /// through the same handle. Either the writer's rename came first (we see `closed`) or our
-    /// record did (the rename fails): there is no third ordering.
+    /// The cached room handle, or a fresh one; None if there is no room (a writer holds).
+    fn room(&mut self) -> Result<Option<Arc<Dir>>> {
+        if let Some(r) = &self.room {
+            return Ok(Some(r.clone()));
+        }
+        match self.open_room(false) {
+            Ok(r) => Ok(Some(r)),
+            Err(_) if matches!(self.side.stat(ROOM), Err(ref e) if errno(e) == libc::ENOENT) => {
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Reader entry: create our record through the room handle, THEN look in ONE listing
+    /// through the same handle: granted only if it shows our own record and the baton. Either
+    /// a writer took the baton before our listing (we do not see it) or after our record was
+    /// created (its rmdir of the room fails while our record is there): no third ordering.
     pub fn enter_room(&mut self, token: &Token, rec: &Record) -> Result<Entry> {
         let name = record_name(Role::Read, token);
         let mut buf = std::mem::take(&mut self.read_buf);
         rec.encode(&mut buf);
         let r = self.create_in_room(&name, &buf);
         self.read_buf = buf;
-        r?;
-        // THEN look, in ONE listing through the same handle: granted only if the listing
-        // shows our own record and no `closed`. Separate lookups could each resolve a stale
-        // handle differently (GlusterFS: a create landed in the new room while lookups failed
-        // in the old one); a listing that holds our never-reused name was taken in the room
-        // that holds our record, which cannot be replaced while it does (SPIN flaw c).
-        let room = self.room.clone().expect("set by create_in_room");
-        let (mut own, mut closed) = (false, false);
-        let listed = room.list(&mut self.list_buf, |n| {
+        let Some(room) = r? else {
+            return Ok(Entry::Shut);
+        };
+        // The listing vouches for itself: our never-reused name in it means it was taken after
+        // our create, in the room that holds our record, which cannot be removed while it does.
+        // A batch of a listing is not the whole listing (see Dir::list).
+        let (mut own, mut gen) = (false, None);
+        let listed = room.list_typed(&mut self.list_buf, |n, file| {
             own |= n == name.as_bytes();
-            closed |= n == CLOSED.to_bytes();
+            if let Some(g) = Baton::parse_resting(n).filter(|_| file) {
+                gen = Some(g);
+            }
         });
-        if listed.is_ok() && own && !closed {
-            return Ok(Entry::Entered);
+        if listed.is_ok() && own {
+            if let Some(g) = gen {
+                self.gen_guess = Some(g);
+                return Ok(Entry::Entered(g));
+            }
         }
         if own || listed.is_err() {
             let _ = room.unlink(name.as_cstr());
         }
         if !own {
-            // The handle names a replaced room: our record may sit in the new one.
+            // The handle names a removed room: our record may sit in the current one.
             self.drop_room();
             self.discard_read_record(token);
         }
-        Ok(Entry::Closed)
+        Ok(Entry::Shut)
     }
 
-    fn create_in_room(&mut self, name: &Name, data: &[u8]) -> Result<()> {
+    /// Creates `name` in the room; None if there is no room.
+    fn create_in_room(&mut self, name: &Name, data: &[u8]) -> Result<Option<Arc<Dir>>> {
         let mut attempt = 0;
         loop {
-            let room = self.room()?;
+            let Some(room) = self.room()? else {
+                return Ok(None);
+            };
             match room.create_excl(name.as_cstr(), data) {
-                Ok(()) => return Ok(()),
-                // A create may report ENOENT/ESTALE and still have happened: the retry finds
-                // our own unique name, which is success.
-                // EEXIST on a fresh 128-bit random name can only be our own earlier attempt.
+                Ok(()) => return Ok(Some(room)),
+                // A create may report an error and still have happened: the retry finds our
+                // own unique name (EEXIST on a fresh 128-bit random name), which is success.
                 Err(e) if errno(&e) == libc::EEXIST => {
                     let _ = room.rewrite(name.as_cstr(), data);
-                    return Ok(());
+                    return Ok(Some(room));
                 }
-                Err(e) if matches!(errno(&e), libc::ENOENT | libc::ESTALE) && attempt < 5 => {
-                    // The room was replaced under our handle: reopen it.
+                // The room was removed under our handle (a writer's grant): reopen it.
+                Err(e) if matches!(errno(&e), libc::ENOENT | libc::ESTALE) && attempt < 3 => {
                     self.drop_room();
                     attempt += 1;
                     if errno(&e) == libc::ESTALE {
                         std::thread::sleep(Duration::from_millis(20));
                     }
+                }
+                Err(e) if matches!(errno(&e), libc::ENOENT | libc::ESTALE) => {
+                    self.drop_room();
+                    return Ok(None);
                 }
                 Err(e) => {
                     return Err(fs_error(
@@ -603,6 +539,19 @@ impl Disk {
         }
     }
 
+    pub fn read_record_path(token: &Token) -> Name {
+        let mut n = Name::from_bytes(&[b"R/"]);
+        n.push(record_name(Role::Read, token).as_bytes());
+        n
+    }
+
+    /// Our baton relative to the sidecar while we hold it: `Q/b.<gen>.<token>`.
+    pub fn baton_path(gen: u64, token: &Token) -> Name {
+        let mut n = Name::from_bytes(&[b"Q/"]);
+        n.push(Baton::held_name(gen, token).as_bytes());
+        n
+    }
+
     /// Removes a reader record that a failed acquire may have left (a create that reported an
     /// error and still happened). Best effort; the name is unique.
     pub fn discard_read_record(&mut self, token: &Token) {
@@ -610,11 +559,14 @@ impl Disk {
     }
 
     /// Reader release: unlink our record by its unique name. False if it was already gone
-    /// (we were evicted).
-    pub fn release_read(&mut self, token: &Token) -> Result<bool> {
+    /// and we were evicted. A record found gone although we wrote it less than half a
+    /// threshold ago (`written`) was not evicted: our own unlink removed it and reported an
+    /// error (a GlusterFS client answered ENOENT through a handle on a removed room).
+    pub fn release_read(&mut self, token: &Token, written: Instant) -> Result<bool> {
         let name = record_name(Role::Read, token);
         let mut tries = 0;
         let mut gone = Absence::new();
+        let mut fresh_when_missed = None;
         loop {
             let r = match self.room.as_ref() {
                 Some(room) => room.unlink(name.as_cstr()),
@@ -628,8 +580,10 @@ impl Disk {
                     if self.room.take().is_some() {
                         continue;
                     }
+                    // Freshness is judged when the absence is first seen, not after the wait.
+                    let fresh = *fresh_when_missed.get_or_insert_with(|| self.fresh(written));
                     if gone.confirmed() {
-                        return Ok(false);
+                        return Ok(fresh);
                     }
                 }
                 Err(e) if errno(&e) == libc::ESTALE && tries < 100 => {
@@ -648,54 +602,207 @@ impl Disk {
         }
     }
 
-    // ---- the fencing generation ------------------------------------------------------------
+    // ---- the baton ---------------------------------------------------------------------------
 
-    /// Increments the generation counter in place (called by a writer right after its grant,
-    /// so no one else writes it meanwhile). Returns the new value.
-    pub fn bump_generation(&mut self) -> Result<u64> {
-        let fd = self
-            .side
-            .open_rw(GEN, true)
-            .map_err(|e| fs_error("open", &self.path(b"gen"), &e))?;
-        let mut buf = [0u8; 32];
-        fs::drop_cached_pages(std::os::fd::AsRawFd::as_raw_fd(&fd));
-        let n = fs::pread0(std::os::fd::AsRawFd::as_raw_fd(&fd), &mut buf)
-            .map_err(|e| fs_error("read", &self.path(b"gen"), &e))?;
-        let cur = parse_generation(&buf[..n]).ok_or_else(|| {
-            Error::new(
-                Status::SRWL_EIO,
-                format!(
-                    "read {}: malformed generation counter {:?}",
-                    self.path(b"gen"),
-                    String::from_utf8_lossy(&buf[..n])
-                ),
-            )
-        })?;
-        let next = cur.saturating_add(1);
-        let text = format!("{next:020}\n");
-        fs::write_all_at(std::os::fd::AsRawFd::as_raw_fd(&fd), text.as_bytes())
-            .map_err(|e| fs_error("write", &self.path(b"gen"), &e))?;
-        Ok(next)
+    /// Takes the baton from the room: `rename(R/baton.<g>, Q/b.<g+1>.<token>)`, then writes our
+    /// record into it. Only one of any number of concurrent takers succeeds; the baton stays
+    /// one file. `g` is our guess (the last generation seen); a wrong guess costs a listing.
+    pub fn take_baton(&mut self, token: &Token, rec: &Record) -> Result<Take> {
+        for attempt in 0..3 {
+            // First through the cached handle with the guessed name; after a miss, through a
+            // fresh handle (the cached one may name a removed room, whose listing is empty)
+            // with the name a listing shows.
+            let Some(room) = self.room()? else {
+                return Ok(Take::NotThere);
+            };
+            let guess = match self.gen_guess {
+                Some(g) if attempt == 0 => Some(g),
+                _ => self.resting_gen(&room)?,
+            };
+            let Some(g) = guess else {
+                if attempt == 0 {
+                    self.drop_room();
+                    continue;
+                }
+                return Ok(Take::NotThere);
+            };
+            let gen = g.saturating_add(1);
+            let held = Baton::held_name(gen, token);
+            match room.rename(
+                Baton::resting_name(g).as_cstr(),
+                &self.queue,
+                held.as_cstr(),
+            ) {
+                Ok(()) => return self.took(gen, &held, rec),
+                Err(e) if matches!(errno(&e), libc::ENOENT | libc::ESTALE) => {
+                    // A rename can report an error and still have happened (a network client
+                    // that retried it): then the baton is ours under our unique name.
+                    if self.queue.stat(held.as_cstr()).is_ok() {
+                        return self.took(gen, &held, rec);
+                    }
+                    self.gen_guess = None;
+                    self.drop_room();
+                }
+                Err(e) => {
+                    return Err(fs_error(
+                        "rename",
+                        &format!(
+                            "{} to {}",
+                            self.path(&[b"R/", Baton::resting_name(g).as_bytes()].concat()),
+                            self.qpath(held.as_bytes())
+                        ),
+                        &e,
+                    ))
+                }
+            }
+        }
+        Ok(Take::NotThere)
     }
 
-    /// Reads the generation counter (0 if no writer was ever granted).
-    pub fn read_generation(side: &Dir, display: &str) -> Result<u64> {
-        let path = format!("{display}/gen");
-        let fd = match side.open_ro(GEN) {
-            Ok(fd) => fd,
-            Err(e) if errno(&e) == libc::ENOENT => return Ok(0),
-            Err(e) => return Err(fs_error("open", &path, &e)),
-        };
-        let mut buf = [0u8; 32];
-        fs::drop_cached_pages(std::os::fd::AsRawFd::as_raw_fd(&fd));
-        let n = fs::pread0(std::os::fd::AsRawFd::as_raw_fd(&fd), &mut buf)
-            .map_err(|e| fs_error("read", &path, &e))?;
-        parse_generation(&buf[..n]).ok_or_else(|| {
-            Error::new(
-                Status::SRWL_EIO,
-                format!("read {path}: malformed generation counter"),
-            )
-        })
+    fn took(&mut self, gen: u64, held: &Name, rec: &Record) -> Result<Take> {
+        rec.encode(&mut self.read_buf);
+        if let Err(e) = self.queue.overwrite(held.as_cstr(), &self.read_buf) {
+            // Without our record an observer would judge us by the previous holder's lease:
+            // hand the baton back rather than hold it unrecorded.
+            let err = fs_error("write", &self.qpath(held.as_bytes()), &e);
+            let _ = self.give_back_name(gen, held, Instant::now());
+            return Err(err);
+        }
+        self.gen_guess = Some(gen);
+        Ok(Take::Taken(gen))
+    }
+
+    /// The generation of the baton resting in `room`, from a listing; None if it is not there.
+    fn resting_gen(&mut self, room: &Dir) -> Result<Option<u64>> {
+        let mut gen = None;
+        match room.list_typed(&mut self.list_buf, |n, file| {
+            if let Some(g) = Baton::parse_resting(n).filter(|_| file) {
+                gen = Some(gen.map_or(g, |o: u64| o.max(g)));
+            }
+        }) {
+            Ok(()) => Ok(gen),
+            Err(e) if matches!(errno(&e), libc::ENOENT | libc::ESTALE) => {
+                self.drop_room();
+                Ok(None)
+            }
+            Err(e) => Err(fs_error("list", &self.path(b"R"), &e)),
+        }
+    }
+
+    /// The baton holder closes the room: `rmdir(R)`, which the server refuses while anything
+    /// is inside. A grant rests on our own successful rmdir made after our take: an ENOENT may
+    /// come from a client's cache, so an absent room is made and removed again.
+    pub fn close_room(&mut self) -> Result<Close> {
+        self.drop_room();
+        for _ in 0..2 {
+            match self.side.rmdir(ROOM) {
+                Ok(()) => return Ok(Close::Granted),
+                Err(e) if matches!(errno(&e), libc::ENOTEMPTY | libc::EEXIST | libc::EBUSY) => {
+                    return Ok(Close::Occupied)
+                }
+                Err(e) if errno(&e) == libc::ENOENT => match self.side.mkdir(ROOM) {
+                    Ok(()) => {}
+                    Err(e) if errno(&e) == libc::EEXIST => {}
+                    Err(e) => return Err(fs_error("mkdir", &self.path(b"R"), &e)),
+                },
+                Err(e) => return Err(fs_error("rmdir", &self.path(b"R"), &e)),
+            }
+        }
+        Ok(Close::Occupied)
+    }
+
+    /// Writer release (also: giving the baton back after a timeout): make the room if it is
+    /// absent, then rename the baton into it, `Q/b.<gen>.<token>` to `R/baton.<gen>`. False if
+    /// our baton was gone: an evictor took it over (we were stopped past the threshold), and
+    /// then nothing else is touched.
+    pub fn give_back(&mut self, gen: u64, token: &Token, written: Instant) -> Result<bool> {
+        self.give_back_name(gen, &Baton::held_name(gen, token), written)
+    }
+
+    fn give_back_name(&mut self, gen: u64, held: &Name, written: Instant) -> Result<bool> {
+        let resting = Baton::resting_name(gen);
+        let mut tries = 0;
+        let mut gone = Absence::new();
+        let mut fresh_when_missed = None;
+        loop {
+            let r = self.open_room(true).and_then(|room| {
+                room_rename(&self.queue, held, &room, &resting)
+                    .map_err(|e| fs_error("rename", &self.qpath(held.as_bytes()), &e))
+            });
+            let err = match r {
+                Ok(()) => {
+                    self.gen_guess = Some(gen);
+                    return Ok(true);
+                }
+                Err(e) => e,
+            };
+            // Is our baton still ours? If so the failure was about the room (removed under
+            // us, or ESTALE): try again. If not, either the rename happened after all (the
+            // baton rests in the room) or an evictor took it over.
+            match self.queue.stat(held.as_cstr()) {
+                Ok(_) => {
+                    if !(err.transient || err.status == Status::SRWL_EIO) || tries >= 100 {
+                        return Err(err);
+                    }
+                    tries += 1;
+                    self.drop_room();
+                    std::thread::sleep(Duration::from_millis(if tries < 5 { 1 } else { 50 }));
+                }
+                Err(_) => {
+                    if let Some(room) = &self.room {
+                        if room.stat(resting.as_cstr()).is_ok() {
+                            self.gen_guess = Some(gen);
+                            return Ok(true);
+                        }
+                    }
+                    let fresh = *fresh_when_missed.get_or_insert_with(|| self.fresh(written));
+                    if gone.confirmed() {
+                        return Ok(fresh);
+                    }
+                    self.drop_room();
+                }
+            }
+        }
+    }
+
+    /// Whether bytes we wrote at `written` are too recent for any observer to have judged them
+    /// dead: observers evict only what they saw unchanged for the stale threshold, on their
+    /// own clock, after we wrote it. Half the threshold leaves room for clock rate drift.
+    pub fn fresh(&self, written: Instant) -> bool {
+        written.elapsed() < self.params.stale / 2
+    }
+
+    /// Whether our baton is still ours, checked right after the grant: a writer stopped
+    /// between its take and its rmdir may have been taken over meanwhile; its grant would then
+    /// be a zombie's (its generation is smaller than its successor's, so fencing refuses it),
+    /// and it is reported lost rather than granted.
+    pub fn baton_still_ours(&self, gen: u64, token: &Token, written: Instant) -> bool {
+        self.fresh(written) || Self::record_exists(&self.side, &Self::baton_path(gen, token))
+    }
+
+    /// Whether our record is still there (srwl_check): `rel` under `dir`. An absence must
+    /// last to count.
+    pub fn record_exists(dir: &Dir, rel: &Name) -> bool {
+        let mut gone = Absence::new();
+        loop {
+            match dir.stat(rel.as_cstr()) {
+                Err(e) if matches!(errno(&e), libc::ENOENT | libc::ENOTDIR) => {
+                    if gone.confirmed() {
+                        return false;
+                    }
+                }
+                _ => return true,
+            }
+        }
+    }
+
+    /// The generation of the baton resting in the room now (for a tool, or a reader's
+    /// `srwl_generation` when its entry listing was not kept): a hint.
+    pub fn current_generation(&mut self) -> Result<Option<u64>> {
+        match self.room()? {
+            Some(room) => self.resting_gen(&room),
+            None => Ok(None),
+        }
     }
 
     // ---- eviction ----------------------------------------------------------------------------
@@ -708,33 +815,11 @@ impl Disk {
         }
     }
 
-    /// Moves a directory that is judged dead out of the way (atomically, so that its owner's
-    /// rename of it fails) and removes what it holds, two levels deep at most.
-    fn evict_dir(&mut self, from: &Dir, name: &[u8]) {
-        self.dead_counter += 1;
-        let dead = Name::from_bytes(&[
-            b"dead.",
-            self.evictor_token.as_bytes(),
-            b".",
-            self.dead_counter.to_string().as_bytes(),
-        ]);
-        let src = Name::from_bytes(&[name]);
-        if from
-            .rename(src.as_cstr(), &self.side, dead.as_cstr())
-            .is_err()
-        {
-            return;
-        }
-        remove_tree(&self.side, dead.as_cstr(), 2);
-    }
-
-    /// Removes an entry judged dead: a file by unlink, a directory by moving it away.
-    fn evict_entry(&mut self, dir: &Dir, name: &[u8]) {
+    /// Removes an entry judged dead, in place: a file by unlink, a directory (a leftover) by
+    /// removing what it holds, two levels deep at most. Never a rename of a directory.
+    fn evict_entry(dir: &Dir, name: &[u8]) {
         let n = Name::from_bytes(&[name]);
-        match dir.unlink(n.as_cstr()) {
-            Err(e) if matches!(errno(&e), libc::EISDIR | libc::EPERM) => self.evict_dir(dir, name),
-            _ => {}
-        }
+        remove_tree(dir, n.as_cstr(), 2);
     }
 
     /// Reads an entry for observation: its bytes, or a marker describing why it cannot be
@@ -759,7 +844,10 @@ impl Disk {
         now: Instant,
     ) -> Option<(Duration, Duration)> {
         match self.snapshot(dir, name) {
-            Some(bytes) => Some(self.observe_bytes(key, &bytes, now)),
+            Some(bytes) => {
+                let age = self.observer.observe(key, &bytes, now);
+                Some((age, self.threshold_for(&bytes)))
+            }
             None => {
                 self.observer.forget(key);
                 None
@@ -767,16 +855,10 @@ impl Disk {
         }
     }
 
-    fn observe_bytes(&mut self, key: &[u8], bytes: &[u8], now: Instant) -> (Duration, Duration) {
-        (
-            self.observer.observe(key, bytes, now),
-            self.threshold_for(bytes),
-        )
-    }
-
-    /// Scans the room: evicts reader records, writer records and leftovers that have not
-    /// changed for the stale threshold. With `closed_only`, looks only at the writer.
-    pub fn scan_room(&mut self, closed_only: bool) -> Result<()> {
+    /// Scans the room (run by the baton holder while readers keep it from closing): evicts
+    /// reader records and leftovers that have not changed for the stale threshold. A resting
+    /// baton is never touched.
+    pub fn scan_room(&mut self) -> Result<()> {
         let now = Instant::now();
         if Self::throttled(&mut self.last_room_scan, now, self.params.stale) {
             return Ok(());
@@ -788,28 +870,28 @@ impl Disk {
         };
         let mut names = std::mem::take(&mut self.names);
         names.clear();
-        if closed_only {
-            names.push(b"closed".to_vec());
-        } else {
-            room.list(&mut self.list_buf, |n| names.push(n.to_vec()))
-                .map_err(|e| fs_error("list", &self.path(b"R"), &e))?;
-        }
-        for name in names.iter() {
-            let key = [b"R/", name.as_slice()].concat();
-            if name.as_slice() == b"closed" {
-                self.scan_closed(&room, now);
-            } else if let Some((age, limit)) = self.observe_entry(&room, name, &key, now) {
-                // Reader records are unique names: unlinking one can only ever remove the
-                // record that was judged dead. Anything else in the room is a leftover.
-                if age >= limit {
-                    self.evict_entry(&room, name);
-                    self.observer.forget(&key);
+        let listed = room
+            .list(&mut self.list_buf, |n| names.push(n.to_vec()))
+            .map_err(|e| fs_error("list", &self.path(b"R"), &e));
+        if listed.is_ok() {
+            for name in names.iter() {
+                if Baton::parse_resting(name).is_some() {
+                    continue;
+                }
+                let key = [b"R/", name.as_slice()].concat();
+                if let Some((age, limit)) = self.observe_entry(&room, name, &key, now) {
+                    // Reader records are unique names: unlinking one can only ever remove the
+                    // record that was judged dead.
+                    if age >= limit {
+                        Self::evict_entry(&room, name);
+                        self.observer.forget(&key);
+                    }
                 }
             }
         }
         self.names = names;
         self.observer.prune(now, self.params.stale * 2);
-        Ok(())
+        listed
     }
 
     /// True if a scan ran less than stale/8 ago; otherwise records that one runs now.
@@ -821,62 +903,10 @@ impl Disk {
         false
     }
 
-    fn scan_closed(&mut self, room: &Dir, now: Instant) {
-        let st = match room.stat(CLOSED) {
-            Ok(st) => st,
-            Err(_) => return,
-        };
-        if st.kind != Kind::Dir {
-            // A file or symlink named `closed` is not a writer: remove it once it has aged.
-            // unlink() of a real `closed` (a directory) fails, so this cannot hit a writer.
-            if let Some((age, limit)) = self.observe_entry(room, b"closed", b"R/closed", now) {
-                if age >= limit {
-                    let _ = room.unlink(CLOSED);
-                    self.observer.forget(b"R/closed");
-                }
-            }
-            return;
-        }
-        let closed = match room.open_dir(CLOSED) {
-            Ok(d) => d,
-            Err(_) => return,
-        };
-        let mut inner: Vec<Vec<u8>> = Vec::new();
-        if closed
-            .list(&mut self.list_buf, |n| inner.push(n.to_vec()))
-            .is_err()
-        {
-            return;
-        }
-        // Entries a (possibly stale) listing shows but that are gone do not count.
-        let mut present = 0;
-        for name in inner {
-            let key = [b"R/closed/", name.as_slice()].concat();
-            if let Some((age, limit)) = self.observe_entry(&closed, &name, &key, now) {
-                present += 1;
-                if age >= limit {
-                    // Unlink the judged record by its unique name: a zombie evictor can
-                    // never remove another writer's record this way. Then rmdir `closed`,
-                    // which fails if it holds anything else.
-                    self.evict_entry(&closed, &name);
-                    let _ = room.rmdir(CLOSED);
-                    self.observer.forget(&key);
-                }
-            }
-        }
-        if present == 0 {
-            // A writer that died between unlinking its record and removing `closed`.
-            if self.observer.observe(b"R/closed/", b"\0empty", now) >= self.params.stale {
-                let _ = room.rmdir(CLOSED); // fails if a record appeared: safe
-                self.observer.forget(b"R/closed/");
-            }
-        } else {
-            self.observer.forget(b"R/closed/");
-        }
-    }
-
-    /// Scans the queue entries with a key below `below` (all if None): evicts tickets and
-    /// claims whose records have not changed for the stale threshold.
+    /// Scans the queue entries ahead of `below` (all if None; a held baton is ahead of
+    /// everyone): evicts tickets, claims and leftovers whose bytes have not changed for the
+    /// stale threshold, and takes over a baton whose holder's record has not, handing it back
+    /// to the room.
     pub fn scan_queue(&mut self, below: Option<(u64, Token)>) -> Result<()> {
         let now = Instant::now();
         if Self::throttled(&mut self.last_queue_scan, now, self.params.stale) {
@@ -884,76 +914,123 @@ impl Disk {
         }
         let mut names = std::mem::take(&mut self.names);
         names.clear();
-        self.queue
-            .list(&mut self.list_buf, |n| names.push(n.to_vec()))
-            .map_err(|e| fs_error("list", &self.path(b"Q"), &e))?;
-        let queue = self
+        let listed = self
             .queue
-            .open_dir(c".")
-            .map_err(|e| fs_error("open", &self.path(b"Q"), &e))?;
-        for name in names.iter() {
-            let ticket = Ticket::parse(name);
-            if let (Some(t), Some(b)) = (ticket, below) {
-                if t.key() >= b {
+            .list(&mut self.list_buf, |n| names.push(n.to_vec()))
+            .map_err(|e| fs_error("list", &self.path(b"Q"), &e));
+        if listed.is_ok() {
+            let queue = self.queue.open_dir(c".").ok();
+            for name in names.iter() {
+                let Some(queue) = &queue else { break };
+                let ticket = Ticket::parse(name);
+                if let (Some(t), Some(b)) = (ticket, below) {
+                    if t.key() >= b {
+                        continue;
+                    }
+                }
+                let key = [b"Q/", name.as_slice()].concat();
+                let Some(bytes) = self.snapshot(queue, name) else {
+                    self.observer.forget(&key);
+                    continue;
+                };
+                let age = self.observer.observe(&key, &bytes, now);
+                if age < self.threshold_for(&bytes) {
                     continue;
                 }
-            }
-            let key = [b"Q/", name.as_slice()].concat();
-            let observed = match ticket {
-                Some(t) if t.kind == TicketKind::Writer => {
-                    self.observe_claim(&queue, name, &t, &key, now)
-                }
-                _ => self.observe_entry(&queue, name, &key, now),
-            };
-            if let Some((age, limit)) = observed {
-                if age >= limit {
-                    match ticket {
-                        Some(t) if t.kind == TicketKind::Writer => self.evict_dir(&queue, name),
-                        _ => self.evict_entry(&queue, name),
+                self.observer.forget(&key);
+                // Only a regular file can be the baton (snapshot marks anything else as
+                // unreadable): a symlink, FIFO or directory under a baton's name is junk.
+                let regular = !bytes.starts_with(b"\0unreadable");
+                match Baton::parse_held(name) {
+                    Some((gen, holder)) if regular && holder != self.evictor_token => {
+                        self.take_over(gen, name)
                     }
-                    self.observer.forget(&key);
+                    Some(_) if regular => {}
+                    _ => Self::evict_entry(queue, name),
                 }
             }
         }
         self.names = names;
-        Ok(())
+        listed
     }
 
-    /// Observes a writer claim through handles opened without following symlinks.
-    fn observe_claim(
-        &mut self,
-        queue: &Dir,
-        name: &[u8],
-        t: &Ticket,
-        key: &[u8],
-        now: Instant,
-    ) -> Option<(Duration, Duration)> {
-        let n = Name::from_bytes(&[name]);
-        let claim = match queue.open_dir(n.as_cstr()) {
-            Ok(d) => d,
-            Err(e) if matches!(errno(&e), libc::ENOENT | libc::ESTALE) => {
-                self.observer.forget(key);
-                return None;
-            }
-            // Not a directory, a symlink: a leftover that ages like a dead claim.
-            Err(_) => return self.observe_entry(queue, name, key, now),
-        };
-        let closed = match claim.open_dir(CLOSED) {
-            Ok(d) => d,
-            Err(e) if errno(&e) == libc::ESTALE => return None,
-            Err(e) => {
-                let marker = format!("\0claim without closed {}", errno(&e));
-                let age = self.observer.observe(key, marker.as_bytes(), now);
-                return Some((age, self.params.stale));
-            }
-        };
-        let rec = record_name(Role::Write, &t.token);
-        // A claim without its record: its maker died while making it. It ages like a dead one.
-        let bytes = self
-            .snapshot(&closed, rec.as_bytes())
-            .unwrap_or_else(|| b"\0claim without record".to_vec());
-        Some(self.observe_bytes(key, &bytes, now))
+    /// Takes over the baton of a holder judged dead, `rename(Q/b.<gen>.<dead>,
+    /// Q/b.<gen>.<us>)` (one evictor wins; the dead holder's later rename or heartbeat finds
+    /// its name gone), and hands it back to the room. If the dead holder was closing the room,
+    /// its readers are still inside and the baton goes back to them; if it was inside, the
+    /// room is made again.
+    fn take_over(&mut self, gen: u64, name: &[u8]) {
+        let from = Name::from_bytes(&[name]);
+        let ours = Baton::held_name(gen, &self.evictor_token);
+        if self
+            .queue
+            .rename(from.as_cstr(), &self.queue, ours.as_cstr())
+            .is_err()
+        {
+            return;
+        }
+        // If this fails the baton stays with us under our name, with the dead holder's bytes:
+        // it ages again and someone else takes it over.
+        let _ = self.give_back_name(gen, &ours, Instant::now());
     }
+
+    /// A process that died while initialising the lock (between its link and its rename)
+    /// leaves the baton in the sidecar as `t.<token>`, a second name of `init`. Waiters that see
+    /// no baton anywhere call this now and then: such a file, unchanged for the threshold, is
+    /// taken over and put in the room.
+    pub fn recover_orphan_baton(&mut self) -> Result<()> {
+        let now = Instant::now();
+        if Self::throttled(&mut self.last_orphan_scan, now, self.params.stale * 2) {
+            return Ok(());
+        }
+        let init = match self.side.stat(INIT) {
+            Ok(st) if st.kind == Kind::File => st,
+            _ => return Ok(()),
+        };
+        let mut names = std::mem::take(&mut self.names);
+        names.clear();
+        let listed = self
+            .side
+            .list(&mut self.list_buf, |n| {
+                if parse_transit(n).is_some() {
+                    names.push(n.to_vec())
+                }
+            })
+            .map_err(|e| fs_error("list", &self.display, &e));
+        for name in names.iter() {
+            let n = Name::from_bytes(&[name]);
+            let Ok(st) = self.side.stat(n.as_cstr()) else {
+                continue;
+            };
+            let key = name.clone();
+            let side = self.side.clone();
+            let observed = self.observe_entry(&side, name, &key, now);
+            if st.ino != init.ino || st.dev != init.dev {
+                // A loser of the election that died before removing its file.
+                if observed.is_some_and(|(age, limit)| age >= limit) {
+                    let _ = self.side.unlink(n.as_cstr());
+                }
+                continue;
+            }
+            if observed.is_some_and(|(age, limit)| age >= limit) {
+                let ours = Baton::held_name(0, &self.evictor_token);
+                if self
+                    .side
+                    .rename(n.as_cstr(), &self.queue, ours.as_cstr())
+                    .is_ok()
+                {
+                    let _ = self.give_back_name(0, &ours, Instant::now());
+                }
+            }
+        }
+        self.names = names;
+        listed
+    }
+}
+
+/// rename of the baton from the queue into the room.
+fn room_rename(queue: &Dir, held: &Name, room: &Dir, resting: &Name) -> io::Result<()> {
+    queue.rename(held.as_cstr(), room, resting.as_cstr())
 }
 
 /// How long a record of ours must stay absent before we conclude that it was evicted. A name
@@ -986,28 +1063,8 @@ impl Default for Absence {
     }
 }
 
-fn claim_record_path(t: &Ticket) -> Name {
-    let mut n = t.name();
-    n.push(b"/closed/");
-    n.push(record_name(Role::Write, &t.token).as_bytes());
-    n
-}
-
-/// Parses the generation file: empty (never written) is 0, else 1 to 20 digits and a newline.
-pub fn parse_generation(b: &[u8]) -> Option<u64> {
-    if b.is_empty() {
-        return Some(0);
-    }
-    let digits = b.strip_suffix(b"\n")?;
-    if digits.is_empty() || digits.len() > 20 || !digits.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    std::str::from_utf8(digits).ok()?.parse().ok()
-}
-
 /// Removes `name` in `dir` and what it holds, at most `depth` levels down, never following
-/// a symlink. Best effort: whatever cannot be removed stays (in a `dead.*` directory, which
-/// blocks no one).
+/// a symlink. Best effort: whatever cannot be removed stays (and is tried again later).
 pub fn remove_tree(dir: &Dir, name: &CStr, depth: u32) {
     if dir.unlink(name).is_ok() {
         return;
@@ -1033,24 +1090,9 @@ pub fn parse_room_entry(name: &[u8]) -> Option<(Role, Token)> {
     parse_record_name(name)
 }
 
-#[allow(dead_code)]
-fn _assert_record_module_used() {
-    let _ = record::MAGIC;
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn generation_parsing_is_bounded() {
-        assert_eq!(parse_generation(b""), Some(0));
-        assert_eq!(parse_generation(b"00000000000000000042\n"), Some(42));
-        assert_eq!(parse_generation(b"42"), None);
-        assert_eq!(parse_generation(b"x\n"), None);
-        assert_eq!(parse_generation(b"999999999999999999999\n"), None);
-        assert_eq!(parse_generation(b"\n"), None);
-    }
 
     #[test]
     fn observer_measures_unchanged_time() {
@@ -1070,4 +1112,17 @@ mod tests {
             Duration::from_secs(3)
         );
     }
+}
+
+/// srwl/1's generation file (no longer written): empty is 0, else 1 to 20 digits and a
+/// newline. Kept for tools that still read an old sidecar.
+pub fn parse_generation(b: &[u8]) -> Option<u64> {
+    if b.is_empty() {
+        return Some(0);
+    }
+    let digits = b.strip_suffix(b"\n")?;
+    if digits.is_empty() || digits.len() > 20 || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(digits).ok()?.parse().ok()
 }

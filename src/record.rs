@@ -1,4 +1,4 @@
-//! srwl/1 names and records: building them and parsing them with hard bounds.
+//! srwl/2 names and records: building them and parsing them with hard bounds.
 //!
 //! A record is at most 512 bytes of printable ASCII, seven lines with exact keys in a fixed
 //! order (see docs/PROTOCOL.md). Anything else is malformed, and a malformed record is treated
@@ -6,7 +6,7 @@
 
 use crate::fs::{random_bytes, Name, READ_CAP};
 
-pub const MAGIC: &str = "srwl/1";
+pub const MAGIC: &str = "srwl/2";
 pub const MAX_HOST: usize = 64;
 pub const MAX_PID: u64 = 4_194_304; // Linux PID_MAX_LIMIT
 pub const MAX_LEASE_MS: u64 = 86_400_000;
@@ -82,7 +82,8 @@ fn parse_dec(s: &[u8], max: u64) -> Option<u64> {
 pub enum Role {
     /// A reader inside the room: `R/r.<token>`.
     Read,
-    /// A writer: `closed/w.<token>` inside its claim, then inside the room.
+    /// A writer: its claim `Q/w.<seq>.<token>` while it waits, the baton `Q/b.<gen>.<token>`
+    /// while it holds the baton (closing the room, holding, releasing).
     Write,
     /// A reader waiting in the queue: `Q/r.<seq>.<token>`.
     Wait,
@@ -218,8 +219,8 @@ pub enum TicketKind {
     Writer,
 }
 
-/// A queue entry name: `r.<seq>.<token>` (reader ticket, a file) or `w.<seq>.<token>`
-/// (writer claim, a directory). Order is (seq, token).
+/// A queue entry name: `r.<seq>.<token>` (reader ticket) or `w.<seq>.<token>` (writer claim),
+/// both regular files. Order is (seq, token).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Ticket {
     pub kind: TicketKind,
@@ -257,8 +258,60 @@ impl Ticket {
     }
 }
 
-/// Name of a reader's record in the room (`r.<token>`) or of a writer's record inside
-/// `closed/` (`w.<token>`).
+/// The baton: the one file of a lock that is only ever renamed, never copied or recreated.
+/// At rest in the room it is `R/baton.<gen>` (16 hex digits); held by a process it is
+/// `Q/b.<gen>.<token>`. `gen` is the generation (fencing token) of the last write grant, or of
+/// the grant its holder is working towards.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Baton {
+    pub gen: u64,
+}
+
+impl Baton {
+    /// `baton.<gen>`: the name at rest in the room.
+    pub fn resting_name(gen: u64) -> Name {
+        let mut g = [0u8; 16];
+        hex_into(&gen.to_be_bytes(), &mut g);
+        Name::from_bytes(&[b"baton.", &g])
+    }
+
+    /// `b.<gen>.<token>`: the name in the queue while `token` holds it.
+    pub fn held_name(gen: u64, token: &Token) -> Name {
+        let mut g = [0u8; 16];
+        hex_into(&gen.to_be_bytes(), &mut g);
+        Name::from_bytes(&[b"b.", &g, b".", token.as_bytes()])
+    }
+
+    /// Parses `baton.<gen>`.
+    pub fn parse_resting(name: &[u8]) -> Option<u64> {
+        let g = name.strip_prefix(b"baton.")?;
+        if g.len() != 16 {
+            return None;
+        }
+        parse_hex_u64(g)
+    }
+
+    /// Parses `b.<gen>.<token>`.
+    pub fn parse_held(name: &[u8]) -> Option<(u64, Token)> {
+        if name.len() != 2 + 16 + 1 + 32 || &name[..2] != b"b." || name[18] != b'.' {
+            return None;
+        }
+        Some((parse_hex_u64(&name[2..18])?, Token::parse(&name[19..])?))
+    }
+}
+
+/// `t.<token>` in the sidecar: a baton being created (initialisation, see `init`).
+pub fn transit_name(token: &Token) -> Name {
+    Name::from_bytes(&[b"t.", token.as_bytes()])
+}
+
+/// Parses `t.<token>`.
+pub fn parse_transit(name: &[u8]) -> Option<Token> {
+    Token::parse(name.strip_prefix(b"t.")?)
+}
+
+/// Name of a reader's record in the room (`r.<token>`); `w.<token>` is not used on disk by
+/// srwl/2 but still parsed, so that tools can name it.
 pub fn record_name(role: Role, token: &Token) -> Name {
     let k: &[u8] = if role == Role::Write { b"w." } else { b"r." };
     Name::from_bytes(&[k, token.as_bytes()])
@@ -315,7 +368,7 @@ mod tests {
             b"\n".to_vec(),
             good[..good.len() - 1].to_vec(), // truncated: no final newline
             good[..good.len() / 2].to_vec(), // truncated in the middle
-            text.replace("srwl/1", "srwl/2").into_bytes(), // another protocol version
+            text.replace("srwl/2", "srwl/1").into_bytes(), // another protocol version
             text.replace("role write", "role boss").into_bytes(),
             text.replace("pid 4242", "pid 99999999999").into_bytes(),
             text.replace("pid 4242", "pid 0").into_bytes(),
@@ -381,6 +434,22 @@ mod tests {
         assert_eq!(parse_record_name(n.as_bytes()), Some((Role::Read, t)));
         assert_eq!(parse_record_name(b"closed"), None);
         assert_eq!(parse_record_name(b"r.XYZ"), None);
+    }
+
+    #[test]
+    fn baton_names_round_trip() {
+        let t = Token::random();
+        let held = Baton::held_name(0x1234, &t);
+        assert_eq!(held.as_bytes().len(), 51);
+        assert_eq!(Baton::parse_held(held.as_bytes()), Some((0x1234, t)));
+        let rest = Baton::resting_name(7);
+        assert_eq!(rest.as_bytes(), b"baton.0000000000000007");
+        assert_eq!(Baton::parse_resting(rest.as_bytes()), Some(7));
+        assert_eq!(Baton::parse_resting(b"baton.7"), None);
+        assert_eq!(Baton::parse_resting(b"baton.000000000000000G"), None);
+        assert_eq!(Baton::parse_held(b"b.0000000000000007"), None);
+        assert_eq!(Ticket::parse(held.as_bytes()), None);
+        assert_eq!(parse_transit(transit_name(&t).as_bytes()), Some(t));
     }
 
     #[test]

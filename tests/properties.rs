@@ -6,8 +6,9 @@ mod common;
 use common::*;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use softrwlock::protocol::parse_generation;
-use softrwlock::record::{parse_record_name, Record, Role, Ticket, TicketKind, Token};
+use softrwlock::record::{
+    parse_record_name, parse_transit, transit_name, Baton, Record, Role, Ticket, TicketKind, Token,
+};
 use softrwlock::Status;
 
 fn seed() -> u64 {
@@ -78,9 +79,14 @@ fn parsers_never_panic_and_accept_only_what_round_trips() {
                 &input[..]
             );
         }
-        if let Some(g) = parse_generation(&input) {
-            assert!(input.is_empty() || input.ends_with(b"\n"));
-            let _ = g;
+        if let Some(g) = Baton::parse_resting(&input) {
+            assert_eq!(Baton::resting_name(g).as_bytes(), &input[..]);
+        }
+        if let Some((g, tok)) = Baton::parse_held(&input) {
+            assert_eq!(Baton::held_name(g, &tok).as_bytes(), &input[..]);
+        }
+        if let Some(tok) = parse_transit(&input) {
+            assert_eq!(transit_name(&tok).as_bytes(), &input[..]);
         }
     }
     assert!(
@@ -168,7 +174,7 @@ fn random_operations_match_a_reference_model() {
             };
         }
     }
-    assert_eq!(entries(&dir.0.join("lock.srwl/R")), Vec::<String>::new());
+    assert_eq!(room_entries(&dir.0.join("lock.srwl")), Vec::<String>::new());
     assert_eq!(entries(&dir.0.join("lock.srwl/Q")), Vec::<String>::new());
     let _ = (TicketKind::Reader, Token::random());
 }

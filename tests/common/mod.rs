@@ -42,6 +42,20 @@ pub fn open(path: &std::path::Path, o: &Options) -> Lock {
 }
 
 /// Names in a directory (sorted), empty if missing.
+/// The room's entries other than the resting baton (`baton.<gen>`), which is always there
+/// while no writer holds the lock; panics if the baton is missing or doubled.
+pub fn room_entries(side: &std::path::Path) -> Vec<String> {
+    let all = entries(&side.join("R"));
+    let batons = all.iter().filter(|n| n.starts_with("baton.")).count();
+    assert_eq!(
+        batons, 1,
+        "expected exactly one baton at rest in {side:?}/R: {all:?}"
+    );
+    all.into_iter()
+        .filter(|n| !n.starts_with("baton."))
+        .collect()
+}
+
 pub fn entries(p: &std::path::Path) -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir(p)
         .map(|r| {

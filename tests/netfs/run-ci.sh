@@ -25,11 +25,6 @@ mkdir -p "$OUT" target/netfs
 d() { "$PY" -c "print(f'{$1 * $SCALE:g}')"; }   # scaled duration
 
 t0=$(date +%s)
-# GlusterFS 10.3 (Debian 12) has bug 2752: a failed directory rename drops the source's gfid
-# handle on the brick, which later makes the room stale for every client. Its signature in the
-# brick log is counted before and after the campaign (see the verdict below).
-fsbug_count() { cat /var/log/glusterfs/bricks/*.log 2>/dev/null | grep -c -E "modification of parent gfid xattr failed|while renaming .*File exists"; }
-FSBUG_BEFORE=$(fsbug_count)
 "$HERE/setup.sh"
 rc=$?
 if [ $rc = 77 ]; then echo "run-ci.sh: SKIP (setup.sh could not run here)"; exit 77; fi
@@ -60,26 +55,15 @@ JSON=target/netfs/ci-results.json
 src=$?
 [ $src = 77 ] && { echo "run-ci.sh: SKIP (stress.py could not run)"; exit 77; }
 
-# Verdict: libsoftrwlock scenarios must pass; the no-lock control must be caught.
-FSBUG_SEEN=$(( $(fsbug_count) - FSBUG_BEFORE ))
-"$PY" - "$JSON" "$src" "$(( $(date +%s) - t0 ))" "$FSBUG_SEEN" <<'EOF2'
+# Verdict: every libsoftrwlock scenario must pass (safety and liveness: no stall, no lost hold,
+# no error); the no-lock control must be caught.
+"$PY" - "$JSON" "$src" "$(( $(date +%s) - t0 ))" <<'EOF2'
 import json, sys
 res = json.load(open(sys.argv[1]))["results"]
-fsbug = int(sys.argv[4])
 passed = failed = 0
-LIVENESS = ("stalled", "lost hold", "not granted again")
 for r in res:
     if r["impl"] == "srwl":
         ok = r["passed"]
-        safe = (r["violations"] == 0 and r["lost_updates"] == 0 and r["fencing_errors"] == 0
-                and r["errors"] == 0 and not r["hung"])
-        only_liveness = all(any(k in f for k in LIVENESS) for f in r.get("failures", []))
-        if not ok and safe and only_liveness and fsbug > 0:
-            # Exclusion, counter and fencing held; only progress suffered, and the brick logged
-            # GlusterFS bug 2752 during this campaign: reported, not counted as a failure.
-            print(f"run-ci.sh: KNOWN GlusterFS bug 2752 ({fsbug} brick log lines) in {r['name']}: "
-                  + "; ".join(r.get("failures", [])) + " (safety held: 0 violations, 0 lost updates)")
-            ok = True
     elif r["impl"] == "none":
         ok = not r["passed"] and (r["violations"] > 0 or r["lost_updates"] > 0)
         if not ok:
