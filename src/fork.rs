@@ -21,6 +21,7 @@ extern "C" fn parent() {
 }
 
 extern "C" fn child() {
+    crate::fs::forget_pid();
     EPOCH.fetch_add(1, Ordering::SeqCst);
     heartbeat::fork_child();
 }

@@ -347,7 +347,19 @@ impl Dir {
 
     /// Like `list`, also passing whether the entry may be a regular file (its d_type is
     /// DT_REG, or DT_UNKNOWN where the filesystem does not say).
-    pub fn list_typed(&self, buf: &mut Vec<u8>, mut f: impl FnMut(&[u8], bool)) -> io::Result<()> {
+    pub fn list_typed(&self, buf: &mut Vec<u8>, f: impl FnMut(&[u8], bool)) -> io::Result<()> {
+        self.list_until(buf, f, |_| false)
+    }
+
+    /// Like `list_typed`, but after each getdents64 batch asks `enough(entries in the batch)`
+    /// and stops early if it says so: for a caller that already has what it looks for (a
+    /// positive answer), or a hint that may be partial.
+    pub fn list_until(
+        &self,
+        buf: &mut Vec<u8>,
+        mut f: impl FnMut(&[u8], bool),
+        mut enough: impl FnMut(usize) -> bool,
+    ) -> io::Result<()> {
         inject::point();
         if buf.len() < 8192 {
             buf.resize(8192, 0);
@@ -376,6 +388,7 @@ impl Dir {
             }
             let n = n as usize;
             let mut off = 0;
+            let mut in_batch = 0;
             // struct linux_dirent64 { u64 ino; i64 off; u16 reclen; u8 type; char name[]; }
             while off + 19 <= n {
                 let reclen = u16::from_ne_bytes([buf[off + 16], buf[off + 17]]) as usize;
@@ -392,7 +405,11 @@ impl Dir {
                 if name != b"." && name != b".." {
                     f(name, d_type == libc::DT_REG || d_type == libc::DT_UNKNOWN);
                 }
+                in_batch += 1;
                 off += reclen;
+            }
+            if enough(in_batch) {
+                return Ok(());
             }
         }
     }
@@ -486,8 +503,24 @@ pub fn geteuid() -> u32 {
     unsafe { libc::geteuid() }
 }
 
+/// This process's pid, cached (it goes into records, for people; no decision uses it). The
+/// cache is cleared in a child of fork (fork.rs).
 pub fn getpid() -> u32 {
-    unsafe { libc::getpid() as u32 }
+    match PID.load(std::sync::atomic::Ordering::Relaxed) {
+        0 => {
+            let pid = unsafe { libc::getpid() as u32 };
+            PID.store(pid, std::sync::atomic::Ordering::Relaxed);
+            pid
+        }
+        pid => pid,
+    }
+}
+
+static PID: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+/// Forgets the cached pid (atfork child handler).
+pub fn forget_pid() {
+    PID.store(0, std::sync::atomic::Ordering::Relaxed);
 }
 
 /// Fills `buf` with random bytes from the kernel (getrandom(2)).

@@ -119,16 +119,20 @@ struct Backoff {
 
 impl Backoff {
     fn new(max: Duration) -> Backoff {
-        let mut seed = [0u8; 8];
-        fs::random_bytes(&mut seed);
         Backoff {
             next: Duration::from_millis(1).min(max),
             max,
-            rng: u64::from_ne_bytes(seed) | 1,
+            rng: 0,
         }
     }
 
     fn sleep(&mut self, wait: &Wait) {
+        if self.rng == 0 {
+            // Seeded at the first sleep: an uncontended acquire never sleeps.
+            let mut seed = [0u8; 8];
+            fs::random_bytes(&mut seed);
+            self.rng = u64::from_ne_bytes(seed) | 1;
+        }
         self.rng ^= self.rng << 13;
         self.rng ^= self.rng >> 7;
         self.rng ^= self.rng << 17;

@@ -7,6 +7,7 @@
 //! fails damages the directory (bug 2752). Listings, stats and reads are hints: a stale one
 //! may delay a grant, never cause a wrong one.
 
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::ffi::CStr;
 use std::io;
@@ -21,6 +22,10 @@ use crate::status::{Error, Result, Status};
 
 pub const ROOM: &CStr = c"R";
 pub const QUEUE: &CStr = c"Q";
+/// A queue listing (a hint) stops after a getdents64 batch with fewer entries than this: the
+/// batch was not cut short by a GlusterFS client (33 entries at most per batch).
+const HINT_BATCH: usize = 32;
+
 /// Present once the lock is initialised: a second name of the baton's inode, never removed,
 /// so that the baton is created exactly once.
 pub const INIT: &CStr = c"init";
@@ -347,17 +352,19 @@ impl Disk {
         self.path(&[b"Q/", name].concat())
     }
 
-    /// A record of ours with a fresh random nonce.
+    /// A record of ours. Its first nonce comes from the token (random already; no second
+    /// getrandom per acquire); every heartbeat increments it.
     pub fn record(&self, role: Role, token: Token) -> Record {
-        let mut n = [0u8; 8];
-        fs::random_bytes(&mut n);
+        let nonce = token.as_bytes()[..16].iter().fold(0u64, |n, &c| {
+            (n << 4) | u64::from((c as char).to_digit(16).unwrap_or(0))
+        });
         Record {
             role,
             token,
             pid: fs::getpid(),
             host: self.params.host.clone(),
             lease_ms: self.params.lease_ms,
-            nonce: u64::from_ne_bytes(n),
+            nonce,
         }
     }
 
@@ -370,14 +377,20 @@ impl Disk {
         tickets.clear();
         let mut max_seq = 0u64;
         let mut baton_held = false;
-        let r = self.queue.list_typed(&mut self.list_buf, |name, file| {
-            if let Some(t) = Ticket::parse(name) {
-                max_seq = max_seq.max(t.seq);
-                tickets.push(t);
-            } else if file && Baton::parse_held(name).is_some() {
-                baton_held = true;
-            }
-        });
+        // A hint: one batch is enough unless it may have been cut short (through GlusterFS a
+        // batch holds at most 33 entries). A missed entry only reorders or delays.
+        let r = self.queue.list_until(
+            &mut self.list_buf,
+            |name, file| {
+                if let Some(t) = Ticket::parse(name) {
+                    max_seq = max_seq.max(t.seq);
+                    tickets.push(t);
+                } else if file && Baton::parse_held(name).is_some() {
+                    baton_held = true;
+                }
+            },
+            |in_batch| in_batch < HINT_BATCH,
+        );
         self.tickets = tickets;
         r.map_err(|e| fs_error("list", &self.path(b"Q"), &e))?;
         self.tickets.sort_by_key(|t| t.key());
@@ -477,13 +490,23 @@ impl Disk {
         // The listing vouches for itself: our never-reused name in it means it was taken after
         // our create, in the room that holds our record, which cannot be removed while it does.
         // A batch of a listing is not the whole listing (see Dir::list).
-        let (mut own, mut gen) = (false, None);
-        let listed = room.list_typed(&mut self.list_buf, |n, file| {
-            own |= n == name.as_bytes();
-            if let Some(g) = Baton::parse_resting(n).filter(|_| file) {
-                gen = Some(g);
-            }
-        });
+        // The grant needs positive evidence only (our record and the baton): a listing cut
+        // short can hide them and delay us, never grant us wrongly, so it may stop as soon as
+        // both were seen.
+        let (own, gen) = (Cell::new(false), Cell::new(None));
+        let listed = room.list_until(
+            &mut self.list_buf,
+            |n, file| {
+                if n == name.as_bytes() {
+                    own.set(true);
+                }
+                if let Some(g) = Baton::parse_resting(n).filter(|_| file) {
+                    gen.set(Some(g));
+                }
+            },
+            |_| own.get() && gen.get().is_some(),
+        );
+        let (own, gen) = (own.get(), gen.get());
         if listed.is_ok() && own {
             if let Some(g) = gen {
                 self.gen_guess = Some(g);

@@ -55,12 +55,20 @@ JSON=target/netfs/ci-results.json
 src=$?
 [ $src = 77 ] && { echo "run-ci.sh: SKIP (stress.py could not run)"; exit 77; }
 
+# A crowded room: more readers than three GlusterFS listing batches (33 entries each).
+"$PY" "$HERE/crowded.py"
+crowded=$?
+
 # Verdict: every libsoftrwlock scenario must pass (safety and liveness: no stall, no lost hold,
 # no error); the no-lock control must be caught.
-"$PY" - "$JSON" "$src" "$(( $(date +%s) - t0 ))" <<'EOF2'
+"$PY" - "$JSON" "$src" "$(( $(date +%s) - t0 ))" "$crowded" <<'EOF2'
 import json, sys
 res = json.load(open(sys.argv[1]))["results"]
 passed = failed = 0
+crowded_ok = sys.argv[4] == "0"
+passed += crowded_ok
+failed += not crowded_ok
+print(f"run-ci.sh: {'ok  ' if crowded_ok else 'FAIL'} crowded room (crowded.py exit {sys.argv[4]})")
 for r in res:
     if r["impl"] == "srwl":
         ok = r["passed"]
