@@ -579,3 +579,52 @@ fn errno_name(code: i32) -> &'static str {
         _ => "errno",
     }
 }
+
+/// Same-host wakeups: an inotify instance watching the lock's directories, so that a waiter
+/// wakes as soon as a process on this host changes the queue or the room. Processes on other
+/// hosts are not seen (the kernel only knows of changes made through this client); waiters
+/// still poll for those.
+pub struct Watch {
+    fd: OwnedFd,
+}
+
+impl Watch {
+    pub fn new() -> io::Result<Watch> {
+        let fd = cvt(unsafe { libc::inotify_init1(libc::IN_NONBLOCK | libc::IN_CLOEXEC) })?;
+        Ok(Watch {
+            fd: unsafe { OwnedFd::from_raw_fd(fd) },
+        })
+    }
+
+    /// Watches the directory behind a handle for names appearing and disappearing (not for
+    /// rewrites in place: heartbeats do not wake anyone). The handle is named through
+    /// /proc/self/fd, so no path is resolved again.
+    pub fn add(&self, dir: &Dir) -> io::Result<i32> {
+        let path =
+            std::ffi::CString::new(format!("/proc/self/fd/{}", dir.as_raw_fd())).expect("no NUL");
+        let mask = libc::IN_CREATE
+            | libc::IN_DELETE
+            | libc::IN_MOVED_FROM
+            | libc::IN_MOVED_TO
+            | libc::IN_DELETE_SELF
+            | libc::IN_ONLYDIR;
+        cvt(unsafe { libc::inotify_add_watch(self.fd.as_raw_fd(), path.as_ptr(), mask) })
+    }
+
+    /// Waits up to `timeout` for an event; drains what is queued. True if something happened.
+    pub fn wait(&self, timeout: std::time::Duration) -> bool {
+        let mut pfd = libc::pollfd {
+            fd: self.fd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
+        let n = unsafe { libc::poll(&mut pfd, 1, ms.max(if timeout.is_zero() { 0 } else { 1 })) };
+        if n <= 0 {
+            return false;
+        }
+        let mut buf = [0u8; 4096];
+        while unsafe { libc::read(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) } > 0 {}
+        true
+    }
+}

@@ -127,6 +127,20 @@ impl Backoff {
     }
 
     fn sleep(&mut self, wait: &Wait) {
+        std::thread::sleep(self.step(wait));
+    }
+
+    /// Waits one step, waking early on a change made on this host (then the next step starts
+    /// short again: the lock may have moved).
+    fn wait_on(&mut self, wait: &Wait, disk: &mut Disk, room: bool) {
+        let d = self.step(wait);
+        if disk.wait_for_change(d, room) {
+            self.next = Duration::from_millis(1).min(self.max);
+        }
+    }
+
+    /// The next pause: 50-100% of the current step (jitter), doubling up to the maximum.
+    fn step(&mut self, wait: &Wait) -> Duration {
         if self.rng == 0 {
             // Seeded at the first sleep: an uncontended acquire never sleeps.
             let mut seed = [0u8; 8];
@@ -142,8 +156,8 @@ impl Backoff {
         if let Some(r) = wait.remaining() {
             d = d.min(r);
         }
-        std::thread::sleep(d);
         self.next = (self.next * 2).min(self.max);
+        d
     }
 }
 
@@ -459,7 +473,7 @@ impl Lock {
             if let Err(e) = scan {
                 retry_or_fail!(self, wait, backoff, "acquire_read", e);
             }
-            backoff.sleep(wait);
+            backoff.wait_on(wait, disk, false);
         };
         if let Some((t, _, _)) = &ticket {
             disk.dequeue(t);
@@ -634,7 +648,8 @@ impl Lock {
             if wait.expired() {
                 break Err(self.timeout_error("acquire_write"));
             }
-            backoff.sleep(wait);
+            let closing = baton.is_some();
+            backoff.wait_on(wait, disk, closing);
         };
         if let Some((t, _, _)) = &claim {
             disk.dequeue(t);

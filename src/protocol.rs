@@ -14,7 +14,7 @@ use std::io;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::fs::{self, describe, Dir, Kind, Name};
+use crate::fs::{self, describe, Dir, Kind, Name, Watch};
 use crate::record::{
     parse_record_name, parse_transit, record_name, transit_name, Baton, Record, Role, Ticket, Token,
 };
@@ -166,6 +166,11 @@ pub struct Disk {
     last_room_scan: Option<Instant>,
     last_queue_scan: Option<Instant>,
     last_orphan_scan: Option<Instant>,
+    /// Same-host wakeups (made at the first wait; None if inotify is not available) and the
+    /// room inode it watches.
+    watch: Option<Watch>,
+    watch_tried: bool,
+    watched_room: Option<(u64, u64)>,
 }
 
 impl Disk {
@@ -276,6 +281,9 @@ impl Disk {
             last_room_scan: None,
             last_queue_scan: None,
             last_orphan_scan: None,
+            watch: None,
+            watch_tried: false,
+            watched_room: None,
         };
         disk.initialise()?;
         Ok(disk)
@@ -826,6 +834,33 @@ impl Disk {
             Some(room) => self.resting_gen(&room),
             None => Ok(None),
         }
+    }
+
+    // ---- waiting -----------------------------------------------------------------------------
+
+    /// Sleeps up to `d`, waking early when a process on this host changes the queue (a baton
+    /// given back, a claim or ticket gone) or, with `room`, the room (a reader leaving it).
+    /// Returns true if woken by such a change. Without inotify this is a plain sleep.
+    pub fn wait_for_change(&mut self, d: Duration, room: bool) -> bool {
+        if !self.watch_tried {
+            self.watch_tried = true;
+            self.watch = Watch::new().ok().filter(|w| w.add(&self.queue).is_ok());
+        }
+        let Some(watch) = &self.watch else {
+            std::thread::sleep(d);
+            return false;
+        };
+        if room {
+            // The room is a new inode after every write cycle: watch the current one.
+            if let Ok(r) = self.side.open_dir(ROOM) {
+                if let Ok(st) = r.fstat() {
+                    if self.watched_room != Some((st.dev, st.ino)) && watch.add(&r).is_ok() {
+                        self.watched_room = Some((st.dev, st.ino));
+                    }
+                }
+            }
+        }
+        watch.wait(d)
     }
 
     // ---- eviction ----------------------------------------------------------------------------
