@@ -36,12 +36,19 @@ struct Registry {
     entries: Vec<Entry>,
     next_id: u64,
     thread_running: bool,
+    /// When the heartbeat thread will wake by itself (it sleeps on WAKE until then). A new
+    /// record due later needs no wakeup: registering a hold costs no futex call.
+    wakes_at: Option<Instant>,
+    /// Releases waiting for a refresh in progress (they sleep on WAKE).
+    waiters: usize,
 }
 
 static REGISTRY: Mutex<Registry> = Mutex::new(Registry {
     entries: Vec::new(),
     next_id: 1,
     thread_running: false,
+    wakes_at: None,
+    waiters: 0,
 });
 static WAKE: Condvar = Condvar::new();
 
@@ -87,8 +94,9 @@ pub fn register(
         // If no thread can be made the holds still work; they are refreshed by no one and
         // will be evicted after the stale threshold, which the holder learns as SRWL_ELOST.
         reg.thread_running = spawned.is_ok();
+    } else if reg.wakes_at.is_none_or(|t| t > Instant::now() + interval) {
+        WAKE.notify_all();
     }
-    WAKE.notify_all();
     Registration { id, lost }
 }
 
@@ -104,10 +112,12 @@ pub fn unregister(id: u64) -> Option<Instant> {
                 return Some(reg.entries.swap_remove(i).written);
             }
             Some(_) => {
+                reg.waiters += 1;
                 reg = WAKE
                     .wait_timeout(reg, Duration::from_millis(10))
                     .unwrap_or_else(|p| p.into_inner())
-                    .0
+                    .0;
+                reg.waiters -= 1;
             }
         }
     }
@@ -164,7 +174,9 @@ fn run() {
                     Err(_) => e.next_due = Instant::now() + e.interval / 4,
                 }
             }
-            WAKE.notify_all();
+            if reg.waiters > 0 {
+                WAKE.notify_all();
+            }
             continue;
         }
         let next = reg
@@ -177,10 +189,13 @@ fn run() {
             Some(t) => t.saturating_duration_since(now),
             None => Duration::from_secs(3600),
         };
+        let wait = wait.max(Duration::from_micros(100));
+        reg.wakes_at = Some(now + wait);
         reg = WAKE
-            .wait_timeout(reg, wait.max(Duration::from_micros(100)))
+            .wait_timeout(reg, wait)
             .unwrap_or_else(|p| p.into_inner())
             .0;
+        reg.wakes_at = None;
     }
 }
 
@@ -207,6 +222,8 @@ pub fn fork_child() {
         if let Some(mut g) = f.borrow_mut().take() {
             g.entries.clear();
             g.thread_running = false;
+            g.wakes_at = None;
+            g.waiters = 0;
         }
     });
 }
