@@ -113,17 +113,18 @@ enum srwl_status srwl_acquire_write(struct srwl_lock *lock, double timeout);
 // or SRWL_EIO. Thread-safe.
 enum srwl_status srwl_release(struct srwl_lock *lock);
 
-// Checks the hold: SRWL_OK while held and alive, SRWL_ELOST once lost (evicted; also checks
-// that the record is still on disk), SRWL_ESTATE if the handle holds nothing,
-// SRWL_EFORKED for an inherited handle. Thread-safe.
+// Checks the hold: SRWL_OK while held and alive, SRWL_ELOST once lost (evicted; unless the
+// hold's record was written less than half the stale threshold ago, it also checks that the
+// record is still on disk), SRWL_ESTATE if the handle holds nothing, SRWL_EFORKED for an
+// inherited handle. Thread-safe.
 enum srwl_status srwl_check(struct srwl_lock *lock);
 
 // Stores the fencing token of the current hold in `*out`: a counter that grows with every
-// write grant on this lock path, across hosts. For a write hold it is the value this grant
-// set; for a read hold, the value of the last write grant (0 if none). Hand it to the
-// resource you protect so that it can refuse writes from a holder that was evicted.
-// Returns SRWL_OK, SRWL_EINVAL (NULL), SRWL_ESTATE (no hold), SRWL_EFORKED or SRWL_EIO.
-// Thread-safe.
+// write grant on this lock path, across hosts. For a write hold it is the value of this
+// grant; for a read hold, the value of the last write grant before the hold began (0 if
+// none). Hand it to the resource you protect so that it can refuse writes from a holder that
+// was evicted (an evicted writer's value is always below its successor's). No I/O. Returns
+// SRWL_OK, SRWL_EINVAL (NULL), SRWL_ESTATE (no hold) or SRWL_EFORKED. Thread-safe.
 enum srwl_status srwl_generation(struct srwl_lock *lock, uint64_t *out);
 
 // Closes and frees a handle. NULL is a no-op (SRWL_OK). If the handle holds a lock it is

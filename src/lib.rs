@@ -1,7 +1,7 @@
 //! libsoftrwlock: a reader/writer lock for processes on many hosts that share a network
 //! filesystem. See README.md and docs/PROTOCOL.md.
 //!
-//! Layout: `ffi` (the only `extern "C"`), `lock` (the handle), `protocol` (srwl/1 steps and
+//! Layout: `ffi` (the only `extern "C"`), `lock` (the handle), `protocol` (srwl/2 steps and
 //! eviction), `record` (names and records), `fs` (the only raw syscalls), `heartbeat`,
 //! `fork`, `inject` (delay injection for tests), `options`, `status`.
 
