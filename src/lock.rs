@@ -83,6 +83,9 @@ struct State {
     mode: Mode,
     busy: bool,
     hold: Option<Hold>,
+    /// Threads of this process waiting for the handle (on `changed`): only then is a notify
+    /// worth its futex call.
+    waiters: usize,
 }
 
 /// A lock handle (behind the opaque `srwl_lock` of the C API).
@@ -260,6 +263,7 @@ impl Lock {
                 mode: Mode::Free,
                 busy: false,
                 hold: None,
+                waiters: 0,
             }),
             changed: Condvar::new(),
             disk: std::mem::ManuallyDrop::new(Mutex::new(disk)),
@@ -313,11 +317,13 @@ impl Lock {
                 Some(d) if d.is_zero() => return Err(self.timeout_error(op)),
                 Some(d) => d,
             };
+            st.waiters += 1;
             st = self
                 .changed
                 .wait_timeout(st, d)
                 .unwrap_or_else(|p| p.into_inner())
                 .0;
+            st.waiters -= 1;
         }
         Ok(st)
     }
@@ -391,8 +397,11 @@ impl Lock {
             }
             Err(e) => Err(e),
         };
+        let notify = st.waiters > 0;
         drop(st);
-        self.changed.notify_all();
+        if notify {
+            self.changed.notify_all();
+        }
         out
     }
 
@@ -711,8 +720,11 @@ impl Lock {
         let result = self.give_up(hold, "release");
         let mut st = lock_state(&self.state);
         st.busy = false;
+        let notify = st.waiters > 0;
         drop(st);
-        self.changed.notify_all();
+        if notify {
+            self.changed.notify_all();
+        }
         result
     }
 
