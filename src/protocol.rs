@@ -1171,16 +1171,3 @@ mod tests {
         );
     }
 }
-
-/// srwl/1's generation file (no longer written): empty is 0, else 1 to 20 digits and a
-/// newline. Kept for tools that still read an old sidecar.
-pub fn parse_generation(b: &[u8]) -> Option<u64> {
-    if b.is_empty() {
-        return Some(0);
-    }
-    let digits = b.strip_suffix(b"\n")?;
-    if digits.is_empty() || digits.len() > 20 || !digits.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    std::str::from_utf8(digits).ok()?.parse().ok()
-}

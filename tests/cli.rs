@@ -96,6 +96,27 @@ fn entries(p: &Path) -> Vec<String> {
     v
 }
 
+/// The room without the baton at rest, which must be there, once, whenever no writer holds.
+fn room(dir: &TempDir) -> Vec<String> {
+    let all = entries(&dir.side().join("R"));
+    let batons = all.iter().filter(|n| n.starts_with("baton.")).count();
+    assert_eq!(batons, 1, "expected one baton at rest in the room: {all:?}");
+    all.into_iter()
+        .filter(|n| !n.starts_with("baton."))
+        .collect()
+}
+
+/// The queue without the baton of the writer that holds the lock (exactly one, asserted).
+fn queue_beside_holder(dir: &TempDir) -> Vec<String> {
+    let all = entries(&dir.side().join("Q"));
+    let batons = all.iter().filter(|n| n.starts_with("b.")).count();
+    assert_eq!(
+        batons, 1,
+        "expected the holder's baton in the queue: {all:?}"
+    );
+    all.into_iter().filter(|n| !n.starts_with("b.")).collect()
+}
+
 fn host() -> String {
     use std::os::unix::ffi::OsStrExt;
     softrwlock::record::sanitize_host(hostname::get().unwrap().as_bytes())
@@ -132,10 +153,9 @@ fn hold(dir: &TempDir, role: &str, secs: &str) -> Child {
 fn write_lock_is_held_while_the_command_runs() {
     let dir = TempDir::new("held");
     let mut holder = hold(&dir, "--write", "1.5");
-    // The record is in the room while the command runs.
-    let closed = entries(&dir.side().join("R").join("closed"));
-    assert_eq!(closed.len(), 1, "{closed:?}");
-    assert!(closed[0].starts_with("w."));
+    // While the command runs the writer holds the baton (in the queue) and the room is gone.
+    assert_eq!(queue_beside_holder(&dir), Vec::<String>::new());
+    assert!(!dir.side().join("R").exists());
     for role in ["--write", "--read"] {
         let t0 = Instant::now();
         let o = output(locked(role, &dir.lock(), &["--timeout", "0"], &["true"]));
@@ -144,7 +164,7 @@ fn write_lock_is_held_while_the_command_runs() {
         assert!(t0.elapsed() < Duration::from_secs(3));
     }
     assert!(wait_within(&mut holder, Duration::from_secs(10)).success());
-    assert_eq!(entries(&dir.side().join("R")), Vec::<String>::new());
+    assert_eq!(room(&dir), Vec::<String>::new());
     let o = output(locked(
         "--write",
         &dir.lock(),
@@ -201,7 +221,7 @@ fn exit_status_is_passed_through() {
         &["sh", "-c", "kill -KILL $$"],
     ));
     assert_eq!(code(&o), 137, "{}", text(&o.stderr));
-    assert_eq!(entries(&dir.side().join("R")), Vec::<String>::new());
+    assert_eq!(room(&dir), Vec::<String>::new());
 }
 
 #[test]
@@ -213,7 +233,7 @@ fn sigterm_is_forwarded_and_the_lock_released() {
     let st = wait_within(&mut holder, Duration::from_secs(10));
     assert_eq!(st.code(), Some(143), "{st:?}");
     assert!(t0.elapsed() < Duration::from_secs(5));
-    assert_eq!(entries(&dir.side().join("R")), Vec::<String>::new());
+    assert_eq!(room(&dir), Vec::<String>::new());
     let o = output(locked(
         "--write",
         &dir.lock(),
@@ -261,11 +281,11 @@ fn timeout_is_quick_and_leaves_nothing_behind() {
         assert_eq!(code(&o), 124, "{role}: {}", text(&o.stderr));
         assert!(t0.elapsed() < Duration::from_secs(3), "{:?}", t0.elapsed());
         assert_eq!(
-            entries(&dir.side().join("Q")),
+            queue_beside_holder(&dir),
             Vec::<String>::new(),
             "{role} left a queue entry"
         );
-        assert_eq!(entries(&dir.side().join("R")), vec!["closed".to_string()]);
+        assert!(!dir.side().join("R").exists());
     }
     holder.kill().unwrap();
     let _ = holder.wait();
@@ -286,7 +306,7 @@ fn a_signal_while_waiting_withdraws_from_the_queue() {
         })
         .collect();
     let t0 = Instant::now();
-    while entries(&dir.side().join("Q")).len() < 2 {
+    while entries(&dir.side().join("Q")).len() < 3 {
         assert!(
             t0.elapsed() < Duration::from_secs(5),
             "the waiters did not queue"
@@ -300,7 +320,7 @@ fn a_signal_while_waiting_withdraws_from_the_queue() {
         use std::os::unix::process::ExitStatusExt;
         assert_eq!(st.signal(), Some(libc::SIGTERM));
     }
-    assert_eq!(entries(&dir.side().join("Q")), Vec::<String>::new());
+    assert_eq!(queue_beside_holder(&dir), Vec::<String>::new());
     holder.kill().unwrap();
     let _ = holder.wait();
 }
@@ -326,7 +346,7 @@ fn command_not_found_or_not_executable() {
     ));
     assert_eq!(code(&o), 126);
     // The lock was released both times.
-    assert_eq!(entries(&dir.side().join("R")), Vec::<String>::new());
+    assert_eq!(room(&dir), Vec::<String>::new());
 }
 
 #[test]
@@ -508,7 +528,12 @@ fn status_shows_hostile_entries_without_following_them() {
             assert!(out.contains("not a regular file"), "{out}");
             assert!(out.contains("oversized"), "{out}");
             assert!(out.contains("weird\\x0a\"name\\x1b"), "{out}");
-            assert!(out.contains("claim without closed/"), "{out}");
+            // A claim is a file under srwl/2: a directory under a claim's name is shown as such.
+            let claim_row = out
+                .lines()
+                .find(|l| l.contains("Q/w.0000000000000002"))
+                .unwrap_or_else(|| panic!("no row for the planted claim: {out}"));
+            assert!(claim_row.contains("unreadable"), "{claim_row}");
         }
     }
 }

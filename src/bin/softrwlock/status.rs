@@ -15,8 +15,9 @@ use std::rc::Rc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use softrwlock::fs::{describe, Dir, Kind};
-use softrwlock::protocol::parse_generation;
-use softrwlock::record::{parse_record_name, Record, Role, Ticket, TicketKind};
+use softrwlock::record::{
+    parse_record_name, parse_transit, Baton, Record, Role, Ticket, TicketKind,
+};
 
 use crate::args::{self, Arg, Parser};
 use crate::json::Value;
@@ -90,8 +91,13 @@ impl Entry {
 
 struct Scan {
     entries: Vec<Entry>,
+    /// The generation of the baton at rest in the room (the last write grant's).
     generation: Option<u64>,
+    /// The generation of the held baton: the grant its holder has or works towards.
+    held_gen: Option<u64>,
     generation_problem: Option<String>,
+    /// What the room looks like, in words.
+    room: Option<String>,
     /// Entries not shown because a directory held more than MAX_SHOWN.
     omitted: u64,
     buf: Vec<u8>,
@@ -201,71 +207,12 @@ impl Scan {
         e
     }
 
-    fn scan_closed(&mut self, room: &Dir) {
-        let closed = match room.open_dir(c"closed") {
-            Ok(d) => Rc::new(d),
-            Err(err) => {
-                let gone = err.raw_os_error() == Some(libc::ENOENT);
-                if !gone {
-                    self.entries.push(Entry::problem(
-                        "unknown",
-                        "R/closed".into(),
-                        format!("cannot open: {}", why(&err)),
-                    ));
-                }
-                return;
-            }
-        };
-        let names = match self.list(&closed) {
-            Ok(n) => n,
-            Err(err) => {
-                self.entries.push(Entry::problem(
-                    "unknown",
-                    "R/closed".into(),
-                    format!("cannot list: {}", why(&err)),
-                ));
-                return;
-            }
-        };
-        if names.is_empty() {
-            self.entries.push(Entry::problem(
-                "closed-empty",
-                "R/closed/".into(),
-                "the room is closed but holds no writer record (a writer releasing, or one that died between its two release steps)",
-            ));
-        }
-        for n in names {
-            let display = format!("R/closed/{}", escape_name(&n));
-            match parse_record_name(&n) {
-                Some((Role::Write, tok)) => {
-                    let e = self.record_entry(
-                        "write",
-                        display,
-                        &closed,
-                        &n,
-                        Role::Write,
-                        tok.as_bytes(),
-                    );
-                    self.entries.push(e);
-                }
-                _ => self.entries.push(Entry::problem(
-                    "unknown",
-                    display,
-                    "unexpected name in R/closed/",
-                )),
-            }
-        }
-    }
-
     fn scan_room(&mut self, side: &Dir) -> Result<(), String> {
         let room = match side.open_dir(c"R") {
             Ok(d) => Rc::new(d),
             Err(err) if err.raw_os_error() == Some(libc::ENOENT) => {
-                self.entries.push(Entry::problem(
-                    "unknown",
-                    "R/".into(),
-                    "missing (created by the next acquire)",
-                ));
+                // Normal while a writer holds: its grant removed the room.
+                self.room = Some("absent (a writer holds the lock)".into());
                 return Ok(());
             }
             Err(err) if matches!(err.raw_os_error(), Some(libc::ELOOP) | Some(libc::ENOTDIR)) => {
@@ -278,27 +225,22 @@ impl Scan {
         let names = self
             .list(&room)
             .map_err(|err| format!("list R: {}", describe(&err)))?;
+        let mut batons = 0;
         for n in names {
             let display = format!("R/{}", escape_name(&n));
-            if n == b"closed" {
-                match room.stat(c"closed") {
-                    Ok(st) if st.kind == Kind::Dir => self.scan_closed(&room),
+            if let Some(g) = Baton::parse_resting(&n) {
+                match room.stat(&cstr(&n).expect("no NUL")) {
+                    Ok(st) if st.kind == Kind::File => {
+                        batons += 1;
+                        self.generation = Some(self.generation.map_or(g, |o| o.max(g)));
+                    }
                     Ok(st) => self.entries.push(Entry::problem(
                         "hostile",
                         display,
-                        format!("not a directory ({})", kind_name(st.kind)),
+                        format!("not a regular file ({}): not a baton", kind_name(st.kind)),
                     )),
                     Err(_) => {}
                 }
-                continue;
-            }
-            if n == b"evicting" {
-                let mut e = Entry::new("evicting", display);
-                e.problem = Some("an evictor's pin (removed when the eviction finishes)".into());
-                if let Some(c) = cstr(&n) {
-                    e.mtime_age = mtime_age(&room, &c);
-                }
-                self.entries.push(e);
                 continue;
             }
             match parse_record_name(&n) {
@@ -309,10 +251,15 @@ impl Scan {
                 _ => self.entries.push(Entry::problem(
                     "unknown",
                     display,
-                    "unexpected name in the room (evicted by waiters once it goes unchanged past the stale threshold)",
+                    "unexpected name in the room (evicted by a writer waiting for the room once it goes unchanged past the stale threshold)",
                 )),
             }
         }
+        self.room = Some(match batons {
+            0 => "present without the baton (no reader is granted in it: a writer is closing it, or a zombie made it)".into(),
+            1 => "open (the baton rests in it)".into(),
+            n => format!("{n} batons: the lock directory was tampered with"),
+        });
         Ok(())
     }
 
@@ -337,13 +284,30 @@ impl Scan {
         let mut names = self
             .list(&queue)
             .map_err(|err| format!("list Q: {}", describe(&err)))?;
-        // Queue order: by (seq, token), unparsable names last.
-        names.sort_by_key(|n| match Ticket::parse(n) {
-            Some(t) => (0, t.seq, n.clone()),
-            None => (1, 0, n.clone()),
+        // Queue order: the baton's holder first, then by (seq, token), unparsable names last.
+        names.sort_by_key(|n| match (Baton::parse_held(n), Ticket::parse(n)) {
+            (Some(_), _) => (0, 0, n.clone()),
+            (_, Some(t)) => (1, t.seq, n.clone()),
+            _ => (2, 0, n.clone()),
         });
         for n in names {
             let display = format!("Q/{}", escape_name(&n));
+            if let Some((gen, tok)) = Baton::parse_held(&n) {
+                let mut e =
+                    self.record_entry("write", display, &queue, &n, Role::Write, tok.as_bytes());
+                e.seq = Some(gen);
+                if e.problem
+                    .as_deref()
+                    .is_some_and(|p| p.starts_with("unreadable"))
+                {
+                    e.role = "hostile";
+                    e.problem = Some("not a regular file: not a baton".into());
+                } else {
+                    self.held_gen = Some(gen);
+                }
+                self.entries.push(e);
+                continue;
+            }
             let Some(t) = Ticket::parse(&n) else {
                 self.entries.push(Entry::problem(
                     "unknown",
@@ -352,67 +316,15 @@ impl Scan {
                 ));
                 continue;
             };
-            match t.kind {
-                TicketKind::Reader => {
-                    let mut e = self.record_entry(
-                        "waiting-read",
-                        display,
-                        &queue,
-                        &n,
-                        Role::Wait,
-                        t.token.as_bytes(),
-                    );
-                    e.seq = Some(t.seq);
-                    self.entries.push(e);
-                }
-                TicketKind::Writer => {
-                    let mut e = self.claim_entry(&queue, &n, &t, display);
-                    e.seq = Some(t.seq);
-                    self.entries.push(e);
-                }
-            }
+            let (role, want) = match t.kind {
+                TicketKind::Reader => ("waiting-read", Role::Wait),
+                TicketKind::Writer => ("waiting-write", Role::Write),
+            };
+            let mut e = self.record_entry(role, display, &queue, &n, want, t.token.as_bytes());
+            e.seq = Some(t.seq);
+            self.entries.push(e);
         }
         Ok(())
-    }
-
-    fn claim_entry(&mut self, queue: &Dir, n: &[u8], t: &Ticket, display: String) -> Entry {
-        let rec_name = [b"w.", t.token.as_bytes()].concat();
-        let full = format!("{display}/closed/w.{}", t.token.as_str());
-        let claim = match cstr(n).map(|c| queue.open_dir(&c)) {
-            Some(Ok(d)) => d,
-            Some(Err(err)) if err.raw_os_error() == Some(libc::ENOENT) => {
-                let mut e = Entry::problem(
-                    "waiting-write",
-                    display,
-                    "gone while reading (granted, withdrawn or evicted)",
-                );
-                e.gone = true;
-                return e;
-            }
-            Some(Err(err)) => return Entry::problem("waiting-write", display, why(&err)),
-            None => return Entry::problem("unknown", display, "name with a NUL byte"),
-        };
-        let closed = match claim.open_dir(c"closed") {
-            Ok(d) => Rc::new(d),
-            Err(err) => {
-                return Entry::problem(
-                    "waiting-write",
-                    display,
-                    format!(
-                        "claim without closed/ ({}): being made, or its maker died",
-                        why(&err)
-                    ),
-                )
-            }
-        };
-        self.record_entry(
-            "waiting-write",
-            full,
-            &closed,
-            &rec_name,
-            Role::Write,
-            t.token.as_bytes(),
-        )
     }
 
     fn scan_top(&mut self, side: &Dir) -> Result<(), String> {
@@ -422,21 +334,23 @@ impl Scan {
         for n in names {
             match n.as_slice() {
                 b"R" | b"Q" => {}
-                b"gen" => {
-                    let mut bytes = Vec::new();
-                    match side.read_small(c"gen", &mut bytes) {
-                        Ok(()) => match parse_generation(&bytes) {
-                            Some(g) => self.generation = Some(g),
-                            None => self.generation_problem = Some("malformed".into()),
-                        },
-                        Err(err) => self.generation_problem = Some(why(&err)),
-                    }
-                }
-                _ if n.starts_with(b"dead.") => {
+                b"init" => match side.stat(c"init") {
+                    Ok(st) if st.kind == Kind::File => {}
+                    Ok(st) => self.entries.push(Entry::problem(
+                        "hostile",
+                        "init".into(),
+                        format!(
+                            "not a regular file ({}): the lock refuses to open",
+                            kind_name(st.kind)
+                        ),
+                    )),
+                    Err(_) => {}
+                },
+                _ if parse_transit(&n).is_some() => {
                     let mut e = Entry::problem(
                         "leftover",
                         escape_name(&n),
-                        "an evicted entry being removed (blocks no one)",
+                        "a baton being created, or left by a process that died initialising the lock (taken over by waiters)",
                     );
                     if let Some(c) = cstr(&n) {
                         e.mtime_age = mtime_age(side, &c);
@@ -449,9 +363,6 @@ impl Scan {
                     "unexpected name in the sidecar directory (blocks no one)",
                 )),
             }
-        }
-        if self.generation.is_none() && self.generation_problem.is_none() {
-            self.generation = Some(0);
         }
         Ok(())
     }
@@ -647,7 +558,9 @@ pub fn main(argv: &[OsString]) -> u8 {
     let mut scan = Scan {
         entries: Vec::new(),
         generation: None,
+        held_gen: None,
         generation_problem: None,
+        room: None,
         omitted: 0,
         buf: Vec::new(),
     };
@@ -657,6 +570,13 @@ pub fn main(argv: &[OsString]) -> u8 {
         .and_then(|_| scan.scan_queue(&side));
     if let Err(m) = scanned {
         return fail(m);
+    }
+    if let Some(g) = scan.held_gen {
+        scan.generation = Some(g);
+    }
+    if scan.generation.is_none() {
+        scan.generation_problem =
+            Some("no baton found (not initialised yet, or being moved while we looked)".into());
     }
     let has_records = scan.entries.iter().any(|e| e.source.is_some());
     if has_records && sample > 0.0 {
@@ -760,6 +680,7 @@ fn print_json(
         ("state", Value::str(state)),
         ("invalid_in_room", Value::Int(invalid_in_room as i128)),
         ("generation", Value::opt_int(scan.generation)),
+        ("room", Value::opt_str(scan.room.clone())),
         (
             "generation_problem",
             Value::opt_str(scan.generation_problem.clone()),
@@ -780,7 +701,9 @@ fn print_table(scan: &Scan, path: &str, side: &str, sample: f64, counts: [usize;
         (0, 0) => "nobody".to_string(),
         (w, 0) => format!("{w} writer"),
         (0, r) => format!("{r} reader{}", if r == 1 { "" } else { "s" }),
-        (w, r) => format!("{w} writer and {r} readers (only during a hand-over or an eviction)"),
+        (w, r) => format!(
+            "{w} writer and {r} readers (the writer holds the baton and waits for the readers to leave)"
+        ),
     };
     let gen = match (&scan.generation, &scan.generation_problem) {
         (Some(g), _) => g.to_string(),
@@ -789,6 +712,9 @@ fn print_table(scan: &Scan, path: &str, side: &str, sample: f64, counts: [usize;
     };
     println!("lock:       {path}");
     println!("state:      {side}/ (generation {gen})");
+    if let Some(room) = &scan.room {
+        println!("room:       {room}");
+    }
     if invalid > 0 {
         println!(
             "held by:    {held}; and {invalid} invalid entr{} in the room, which keep writers out until they are evicted",

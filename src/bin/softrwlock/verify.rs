@@ -1,4 +1,4 @@
-//! `softrwlock verify DIR`: does the filesystem under DIR behave the way the srwl/1 protocol
+//! `softrwlock verify DIR`: does the filesystem under DIR behave the way the srwl/2 protocol
 //! needs? Checks the atomic operations the protocol's safety rests on, then runs the real lock
 //! from several processes (exclusion) and kills holders (eviction). Everything happens in a
 //! fresh scratch directory under DIR that is removed afterwards.
@@ -10,7 +10,7 @@
 //! twice the sum of all nodes' write grants (no lost update, so never two writers at once) and
 //! that no reader anywhere saw a writer inside.
 
-use std::ffi::{CStr, CString, OsString};
+use std::ffi::{CString, OsString};
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Read};
 use std::os::unix::ffi::OsStrExt;
@@ -20,7 +20,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use softrwlock::fs::{describe, random_bytes, Dir, Kind};
+use softrwlock::fs::{describe, random_bytes, Dir};
 use softrwlock::{Lock, Options, Role, Status};
 
 use crate::args::{self, Arg, Parser};
@@ -183,82 +183,78 @@ fn fs_checks(rep: &mut Report, d: &Dir, dpath: &Path) {
         })()
     });
 
-    // A writer's claim: claim/closed/w.x; the room: an empty directory.
-    let make_claim = |name: &CStr| -> Result<(), String> {
-        must(d.mkdir(name), "mkdir claim")?;
-        let c = d
-            .open_dir(name)
-            .map_err(|e| format!("open claim: {}", describe(&e)))?;
-        must(c.mkdir(c"closed"), "mkdir claim/closed")?;
-        let cl = c
-            .open_dir(c"closed")
-            .map_err(|e| format!("open closed: {}", describe(&e)))?;
-        must(cl.create_excl(c"w.1", rec), "create claim/closed/w.1")
-    };
-
-    rep.check("rename of a directory onto an EMPTY directory succeeds", {
+    rep.check(
+        "rename of a FILE consumes its source: a second rename of the same source fails with ENOENT",
         (|| {
-            make_claim(c"claim1")?;
             must(d.mkdir(c"room"), "mkdir room")?;
-            must(
-                d.rename(c"claim1", d, c"room"),
-                "rename claim1 onto the empty room",
-            )?;
             let room = d
                 .open_dir(c"room")
                 .map_err(|e| format!("open room: {}", describe(&e)))?;
-            match room.stat(c"closed") {
-                Ok(st) if st.kind == Kind::Dir => Ok(String::new()),
-                _ => Err("after the rename, room/closed is not there".into()),
-            }
-        })()
-    });
-
-    rep.check(
-        "rename of a directory onto a NON-EMPTY directory fails (a writer's room)",
-        (|| {
-            make_claim(c"claim2")?;
-            let r = expect_err(
-                d.rename(c"claim2", d, c"room"),
-                &[libc::ENOTEMPTY, libc::EEXIST],
-                "rename onto room holding closed/",
+            must(room.create_excl(c"baton.0", rec), "create room/baton.0")?;
+            must(
+                room.rename(c"baton.0", d, c"held.1"),
+                "rename room/baton.0 to held.1 (a writer takes the baton)",
             )?;
-            d.stat(c"claim2")
-                .map_err(|_| "the refused rename removed its source".to_string())?;
+            let r = expect_err(
+                room.rename(c"baton.0", d, c"held.2"),
+                &[libc::ENOENT],
+                "second rename of the same source",
+            )?;
+            let mut buf = Vec::new();
+            d.read_small(c"held.1", &mut buf)
+                .map_err(|e| format!("read held.1: {}", describe(&e)))?;
+            if buf != rec {
+                return Err("the renamed file did not arrive intact".into());
+            }
+            if d.stat(c"held.2").is_ok() {
+                return Err("the failed rename created its target: two batons".into());
+            }
+            must(
+                d.rename(c"held.1", &room, c"baton.1"),
+                "rename held.1 back into room (a release)",
+            )?;
             Ok(r)
         })(),
     );
 
     rep.check(
-        "rename of a directory onto a NON-EMPTY directory fails (a reader's record)",
+        "rmdir of a non-empty directory fails, of an empty one succeeds (the write grant)",
         (|| {
             must(d.mkdir(c"room2"), "mkdir room2")?;
             let room2 = d
                 .open_dir(c"room2")
                 .map_err(|e| format!("open room2: {}", describe(&e)))?;
-            must(room2.create_excl(c"r.1", rec), "create room2/r.1")?;
-            let r = expect_err(
-                d.rename(c"claim2", d, c"room2"),
-                &[libc::ENOTEMPTY, libc::EEXIST],
-                "rename onto room holding a file",
+            must(
+                room2.create_excl(c"r.1", rec),
+                "create room2/r.1 (a reader inside)",
             )?;
-            let fresh = d
-                .open_dir(c"room2")
-                .map_err(|e| format!("open room2: {}", describe(&e)))?;
-            fresh
+            let r = expect_err(
+                d.rmdir(c"room2"),
+                &[libc::ENOTEMPTY, libc::EEXIST],
+                "rmdir room2 with a reader inside",
+            )?;
+            room2
                 .stat(c"r.1")
                 .map_err(|_| "the reader's record vanished".to_string())?;
+            must(room2.unlink(c"r.1"), "unlink room2/r.1")?;
+            must(d.rmdir(c"room2"), "rmdir of the emptied room2")?;
             Ok(r)
         })(),
     );
 
-    rep.check("rmdir of a non-empty directory fails", {
-        expect_err(
-            d.rmdir(c"room2"),
-            &[libc::ENOTEMPTY, libc::EEXIST],
-            "rmdir room2",
-        )
-    });
+    rep.check(
+        "link of a file fails with EEXIST on an existing name (used once, to initialise a lock)",
+        (|| {
+            must(d.create_excl(c"t.1", rec), "create t.1")?;
+            must(d.link(c"t.1", c"init"), "link t.1 to init")?;
+            must(d.create_excl(c"t.2", rec), "create t.2")?;
+            expect_err(
+                d.link(c"t.2", c"init"),
+                &[libc::EEXIST],
+                "second link to init",
+            )
+        })(),
+    );
 
     rep.check(
         "unlink removes a name (and exclusive create works again)",
@@ -278,7 +274,7 @@ fn fs_checks(rep: &mut Report, d: &Dir, dpath: &Path) {
     );
 
     rep.check(
-        "a create through a handle to a directory replaced by rename fails or lands in the replacement",
+        "a create through a handle to a directory removed and made again fails or lands in the new one",
         stale_handle_check(d, rec),
     );
 
@@ -310,25 +306,23 @@ fn fs_checks(rep: &mut Report, d: &Dir, dpath: &Path) {
     });
 }
 
-/// Opens a handle on `room3`, replaces `room3` by a directory holding `closed/`, then creates
-/// through the old handle. Acceptable: the create fails (ENOENT/ESTALE), or it lands in the
-/// replacing directory and a lookup through the same handle then sees `closed` (so a reader's
-/// check after its create sees the writer). Not acceptable: it succeeds somewhere invisible.
+/// Opens a handle on `room3`, removes `room3` (rmdir, a write grant) and makes it again
+/// (mkdir, the release) with the baton inside, then creates through the old handle.
+/// Acceptable: the create fails (ENOENT/ESTALE: the library reopens and retries), or it lands
+/// in the new directory and a listing through the same handle then shows it and the baton (as
+/// on GlusterFS: the reader's check is then made in the room that holds its record). Not
+/// acceptable: it succeeds somewhere else.
 fn stale_handle_check(d: &Dir, rec: &[u8]) -> Result<String, String> {
     must(d.mkdir(c"room3"), "mkdir room3")?;
     let old = d
         .open_dir(c"room3")
         .map_err(|e| format!("open room3: {}", describe(&e)))?;
-    must(d.mkdir(c"new3"), "mkdir new3")?;
+    must(d.rmdir(c"room3"), "rmdir room3")?;
+    must(d.mkdir(c"room3"), "mkdir room3 again")?;
     let n = d
-        .open_dir(c"new3")
-        .map_err(|e| format!("open new3: {}", describe(&e)))?;
-    must(n.mkdir(c"closed"), "mkdir new3/closed")?;
-    drop(n);
-    must(
-        d.rename(c"new3", d, c"room3"),
-        "rename new3 onto the empty room3",
-    )?;
+        .open_dir(c"room3")
+        .map_err(|e| format!("open the new room3: {}", describe(&e)))?;
+    must(n.create_excl(c"baton.1", rec), "create room3/baton.1")?;
     match old.create_excl(c"r.probe", rec) {
         Err(e) if matches!(errno(&e), libc::ENOENT | libc::ESTALE) => Ok(format!(
             "the create failed with {} (the library reopens and retries)",
@@ -336,16 +330,17 @@ fn stale_handle_check(d: &Dir, rec: &[u8]) -> Result<String, String> {
         )),
         Err(e) => Err(format!("the create failed with {}", describe(&e))),
         Ok(()) => {
-            let now = d
-                .open_dir(c"room3")
-                .map_err(|e| format!("open room3: {}", describe(&e)))?;
-            if now.stat(c"r.probe").is_err() {
-                return Err("the create succeeded but the file is not in the replacing directory: a reader could enter a room that a writer has already taken".into());
+            if n.stat(c"r.probe").is_err() {
+                return Err("the create succeeded but the file is not in the new directory: a reader's record would be somewhere no writer looks".into());
             }
-            if old.stat(c"closed").is_err() {
-                return Err("the create landed in the replacing directory but a lookup through the same handle does not see its closed/: a reader would miss the writer".into());
+            let mut names = Vec::new();
+            let mut buf = Vec::new();
+            old.list(&mut buf, |x| names.push(x.to_vec()))
+                .map_err(|e| format!("list through the old handle: {}", describe(&e)))?;
+            if !names.iter().any(|x| x == b"r.probe") || !names.iter().any(|x| x == b"baton.1") {
+                return Err("the create landed in the new directory but a listing through the same handle does not show it and the baton: a reader would wait for ever".into());
             }
-            Ok("the create landed in the replacing directory and the same handle sees its content (as on GlusterFS)".into())
+            Ok("the create landed in the new directory and the same handle lists its content (as on GlusterFS)".into())
         }
     }
 }
@@ -724,7 +719,12 @@ fn leftovers_check(scratch: &Path) -> Result<String, String> {
         let p = side.join(sub);
         let rd = std::fs::read_dir(&p).map_err(|e| format!("list {}: {e}", p.display()))?;
         for e in rd.flatten() {
-            left.push(format!("{sub}/{}", e.file_name().to_string_lossy()));
+            let name = e.file_name().to_string_lossy().into_owned();
+            // The baton rests in the room when nobody holds the lock: it belongs there.
+            if sub == "R" && name.starts_with("baton.") {
+                continue;
+            }
+            left.push(format!("{sub}/{name}"));
         }
     }
     if left.is_empty() {

@@ -7,11 +7,13 @@
 //! name this pid on this host, then the process dies. The frozen thread can no longer make a
 //! new claim behind our back (the library re-claims at once when it finds its claim gone).
 //!
-//! Only the queue `Q/` is touched, never the room `R/`: a queue entry orders waiters but takes
-//! no part in exclusion, so even removing the wrong one (another host with the same name and
-//! pid) only makes that waiter queue again. If the waiting thread was granted just before it
-//! was frozen, its record in the room is evicted after the stale threshold as for any dead
-//! holder.
+//! Queue entries order waiters but take no part in exclusion, so even removing the wrong one
+//! (another host with the same name and pid) only makes that waiter queue again. A writer may
+//! also have been holding the baton (`Q/b.<gen>.<token>`: it took it and was waiting for the
+//! readers to leave the room): the baton is never removed, it is handed back to the room
+//! (`mkdir R`, `rename` into `R/baton.<gen>`), which is what a release does. If the waiting
+//! thread was granted just before it was frozen, its record is evicted after the stale
+//! threshold as for any dead holder.
 //!
 //! After the freeze the waiting thread may be stopped anywhere (inside malloc, say): `run`
 //! allocates nothing; everything is prepared before the freeze.
@@ -21,7 +23,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use softrwlock::fs::{Dir, Name};
-use softrwlock::record::{Ticket, TicketKind};
+use softrwlock::record::{Baton, Ticket, TicketKind};
 
 static FROZEN: AtomicBool = AtomicBool::new(false);
 
@@ -60,6 +62,7 @@ pub fn freeze_thread(tid: libc::pid_t) {
 }
 
 pub struct Withdrawal {
+    side: Dir,
     queue: Dir,
     list_buf: Vec<u8>,
     read_buf: Vec<u8>,
@@ -78,14 +81,15 @@ impl Withdrawal {
         let (parent, side_name) = crate::status::split_path(path).ok()?;
         let parent = CString::new(parent).ok()?;
         let side_name = CString::new(side_name).ok()?;
-        let queue = Dir::open_path(&parent)
+        let side = Dir::open_path(&parent)
             .and_then(|p| p.open_dir(&side_name))
-            .and_then(|s| s.open_dir(c"Q"))
             .ok()?;
+        let queue = side.open_dir(c"Q").ok()?;
         let host = hostname::get()
             .map(|h| softrwlock::record::sanitize_host(h.as_bytes()))
             .unwrap_or_else(|_| "unknown".into());
         Some(Withdrawal {
+            side,
             queue,
             list_buf: vec![0; 16384],
             read_buf: Vec::with_capacity(4096),
@@ -93,9 +97,11 @@ impl Withdrawal {
         })
     }
 
-    /// Removes our reader tickets and writer claims; returns how many. Allocates nothing.
+    /// Removes our reader tickets and writer claims and hands back a baton we hold; returns
+    /// how many entries it dealt with. Allocates nothing.
     pub fn run(self) -> usize {
         let Withdrawal {
+            side,
             queue,
             mut list_buf,
             mut read_buf,
@@ -103,40 +109,37 @@ impl Withdrawal {
         } = self;
         let mut removed = 0;
         let mine = |bytes: &[u8], role: &[u8]| {
-            bytes.starts_with(b"srwl/1\nrole ")
+            bytes.starts_with(b"srwl/2\nrole ")
                 && bytes[12..].starts_with(role)
                 && bytes.get(12 + role.len()) == Some(&b'\n')
                 && contains(bytes, &pid_host)
         };
         let _ = queue.list(&mut list_buf, |name| {
-            let Some(t) = Ticket::parse(name) else { return };
             let n = Name::from_bytes(&[name]);
-            match t.kind {
-                TicketKind::Reader => {
-                    if queue.read_small(n.as_cstr(), &mut read_buf).is_ok()
-                        && mine(&read_buf, b"wait")
-                        && queue.unlink(n.as_cstr()).is_ok()
-                    {
-                        removed += 1;
+            if let Some((gen, _)) = Baton::parse_held(name) {
+                if queue.read_small(n.as_cstr(), &mut read_buf).is_ok() && mine(&read_buf, b"write")
+                {
+                    // Hand the baton back to the room, as a release does; never remove it.
+                    let _ = side.mkdir(c"R");
+                    if let Ok(room) = side.open_dir(c"R") {
+                        let resting = Baton::resting_name(gen);
+                        if queue.rename(n.as_cstr(), &room, resting.as_cstr()).is_ok() {
+                            removed += 1;
+                        }
                     }
                 }
-                TicketKind::Writer => {
-                    let Ok(claim) = queue.open_dir(n.as_cstr()) else {
-                        return;
-                    };
-                    let Ok(closed) = claim.open_dir(c"closed") else {
-                        return;
-                    };
-                    let rec = Name::from_bytes(&[b"w.", t.token.as_bytes()]);
-                    if closed.read_small(rec.as_cstr(), &mut read_buf).is_ok()
-                        && mine(&read_buf, b"write")
-                        && closed.unlink(rec.as_cstr()).is_ok()
-                    {
-                        let _ = claim.rmdir(c"closed");
-                        let _ = queue.rmdir(n.as_cstr());
-                        removed += 1;
-                    }
-                }
+                return;
+            }
+            let Some(t) = Ticket::parse(name) else { return };
+            let role: &[u8] = match t.kind {
+                TicketKind::Reader => b"wait",
+                TicketKind::Writer => b"write",
+            };
+            if queue.read_small(n.as_cstr(), &mut read_buf).is_ok()
+                && mine(&read_buf, role)
+                && queue.unlink(n.as_cstr()).is_ok()
+            {
+                removed += 1;
             }
         });
         removed
