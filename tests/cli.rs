@@ -465,7 +465,17 @@ fn status_shows_the_holder_in_the_table_and_json() {
     assert_eq!(cols[1], me, "{row}");
     assert_eq!(cols[2], pid, "{row}");
     assert_eq!(cols[3], "changing", "{row}");
+    assert!(row.contains("Q/b.0000000000000001."), "{row}");
+    assert!(row.contains("holds the write lock"), "{row}");
     assert!(table.contains("held by:    1 writer"), "{table}");
+    assert!(table.contains("room:       absent"), "{table}");
+    assert!(
+        table.contains(&format!(
+            "baton:      held by the writer, pid {pid} on {me}"
+        )),
+        "{table}"
+    );
+    assert!(table.contains("(generation 1)"), "{table}");
 
     let o = output({
         let mut c = bin();
@@ -480,8 +490,170 @@ fn status_shows_the_holder_in_the_table_and_json() {
     assert!(j.contains("\"role\":\"write\","), "{j}");
     assert!(j.contains(&format!("\"host\":\"{me}\"")), "{j}");
     assert!(j.contains(&format!("\"pid\":{pid},")), "{j}");
+    assert_eq!(json_int(&j, "generation"), Some(1), "{j}");
+    assert!(j.contains("\"room\":\"absent\""), "{j}");
+    assert!(
+        j.contains("\"baton\":{\"where\":\"queue\",\"name\":\"Q/b.0000000000000001."),
+        "{j}"
+    );
+    assert!(j.contains("\"holder_role\":\"write\""), "{j}");
     holder.kill().unwrap();
     let _ = holder.wait();
+}
+
+/// The integer value of the first `"key":` in a JSON text.
+fn json_int(j: &str, key: &str) -> Option<u64> {
+    let pat = format!("\"{key}\":");
+    let at = j.find(&pat)? + pat.len();
+    let digits: String = j[at..].chars().take_while(|c| c.is_ascii_digit()).collect();
+    digits.parse().ok()
+}
+
+fn status(dir: &TempDir, json: bool) -> String {
+    let o = output({
+        let mut c = bin();
+        c.args(["status", "--sample", "0.3"]);
+        if json {
+            c.arg("--json");
+        }
+        c.arg(dir.lock());
+        c
+    });
+    assert_eq!(code(&o), 0, "{}", text(&o.stderr));
+    let out = text(&o.stdout);
+    if json {
+        json_check::validate(out.trim()).unwrap_or_else(|e| panic!("invalid JSON ({e}): {out}"));
+    }
+    out
+}
+
+#[test]
+fn status_shows_readers_in_the_open_room() {
+    let dir = TempDir::new("show-read");
+    // One write cycle first, so that the generation is 1.
+    let o = output(locked("--write", &dir.lock(), &[], &["true"]));
+    assert_eq!(code(&o), 0, "{}", text(&o.stderr));
+    let mut r1 = hold(&dir, "--read", "3");
+    let mut r2 = hold(&dir, "--read", "2.9");
+    let table = status(&dir, false);
+    assert!(table.contains("(generation 1)"), "{table}");
+    assert!(
+        table.contains("room:       open: the baton rests in it"),
+        "{table}"
+    );
+    assert!(table.contains("2 readers inside"), "{table}");
+    assert!(
+        table.contains("baton:      at rest in the room (R/baton.0000000000000001)"),
+        "{table}"
+    );
+    assert!(table.contains("held by:    2 readers"), "{table}");
+    let me = host();
+    for r in [&r1, &r2] {
+        let pid = r.id().to_string();
+        let row = table
+            .lines()
+            .find(|l| l.starts_with("read ") && l.split_whitespace().nth(2) == Some(&pid))
+            .unwrap_or_else(|| panic!("no read row for pid {pid} in\n{table}"));
+        let cols: Vec<&str> = row.split_whitespace().collect();
+        assert_eq!(cols[1], me, "{row}");
+        assert!(cols[6].starts_with("R/r."), "{row}");
+    }
+    let j = status(&dir, true);
+    assert!(j.contains("\"state\":\"read\""), "{j}");
+    assert_eq!(json_int(&j, "generation"), Some(1), "{j}");
+    assert!(j.contains("\"room\":\"open\""), "{j}");
+    assert_eq!(json_int(&j, "readers_in_room"), Some(2), "{j}");
+    assert!(
+        j.contains("\"baton\":{\"where\":\"room\",\"name\":\"R/baton.0000000000000001\""),
+        "{j}"
+    );
+    assert_eq!(j.matches("\"role\":\"read\"").count(), 2, "{j}");
+    for r in [&mut r1, &mut r2] {
+        assert!(wait_within(r, Duration::from_secs(10)).success());
+    }
+    let table = status(&dir, false);
+    assert!(table.contains("held by:    nobody"), "{table}");
+    assert!(table.contains("0 readers inside"), "{table}");
+}
+
+#[test]
+fn a_signal_while_closing_the_room_hands_the_baton_back() {
+    // A writer that has taken the baton and waits for a reader to leave the room is ended by
+    // a signal: the baton goes back into the room (never deleted), the reader keeps its lock,
+    // and new readers get in at once.
+    let dir = TempDir::new("closing-sig");
+    let mut reader = hold(&dir, "--read", "4");
+    let mut writer = locked("--write", &dir.lock(), &[], &["true"])
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let t0 = Instant::now();
+    let held = loop {
+        if let Some(b) = entries(&dir.side().join("Q"))
+            .into_iter()
+            .find(|n| n.starts_with("b."))
+        {
+            break b;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(5),
+            "the writer did not take the baton"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let gen = held[2..18].to_string();
+    let table = status(&dir, false);
+    let row = table
+        .lines()
+        .find(|l| l.starts_with("write "))
+        .unwrap_or_else(|| panic!("no write row in\n{table}"));
+    assert_eq!(
+        row.split_whitespace().nth(2),
+        Some(writer.id().to_string().as_str()),
+        "{row}"
+    );
+    assert!(
+        row.contains("closing the room: waits for 1 reader to leave"),
+        "{row}"
+    );
+    assert!(
+        table.contains("room:       present without the baton"),
+        "{table}"
+    );
+    assert!(
+        table.contains("held by:    1 writer and 1 reader"),
+        "{table}"
+    );
+    let j = status(&dir, true);
+    assert!(j.contains("\"state\":\"write\""), "{j}");
+    assert!(j.contains("\"room\":\"without-baton\""), "{j}");
+
+    signal(writer.id(), libc::SIGTERM);
+    let st = wait_within(&mut writer, Duration::from_secs(5));
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(st.signal(), Some(libc::SIGTERM), "{st:?}");
+    assert_eq!(entries(&dir.side().join("Q")), Vec::<String>::new());
+    let r = room(&dir);
+    assert_eq!(
+        r.len(),
+        1,
+        "the reader's record should still be in the room: {r:?}"
+    );
+    assert!(r[0].starts_with("r."), "{r:?}");
+    assert!(
+        dir.side().join("R").join(format!("baton.{gen}")).exists(),
+        "the baton did not come back as baton.{gen}: {:?}",
+        entries(&dir.side().join("R"))
+    );
+    let o = output(locked(
+        "--read",
+        &dir.lock(),
+        &["--timeout", "0"],
+        &["true"],
+    ));
+    assert_eq!(code(&o), 0, "{}", text(&o.stderr));
+    assert!(wait_within(&mut reader, Duration::from_secs(10)).success());
 }
 
 #[test]
@@ -503,6 +675,12 @@ fn status_shows_hostile_entries_without_following_them() {
     let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
     assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
     std::fs::create_dir_all(queue.join(format!("w.0000000000000002.{tok}"))).unwrap();
+    // A planted copy of the baton: a file named like one that is not the file init names.
+    std::fs::write(
+        queue.join(format!("b.0000000000000009.{tok}")),
+        std::fs::read(room.join("baton.0000000000000000")).unwrap(),
+    )
+    .unwrap();
     for json in [false, true] {
         let mut c = bin();
         c.arg("status").args(["--sample", "0.1"]);
@@ -534,6 +712,10 @@ fn status_shows_hostile_entries_without_following_them() {
                 .find(|l| l.contains("Q/w.0000000000000002"))
                 .unwrap_or_else(|| panic!("no row for the planted claim: {out}"));
             assert!(claim_row.contains("unreadable"), "{claim_row}");
+            // The real baton is told from the planted one by init's inode.
+            assert!(out.contains("(generation 0?"), "{out}");
+            assert!(out.contains("planted"), "{out}");
+            assert!(out.contains("unexpected: "), "{out}");
         }
     }
 }

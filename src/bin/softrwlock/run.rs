@@ -164,7 +164,9 @@ impl Shared {
     }
 }
 
-pub fn signal_name(sig: libc::c_int) -> String {
+/// The signal's name (borrowed for the usual ones: called after a freeze, when nothing may
+/// allocate).
+pub fn signal_name(sig: libc::c_int) -> std::borrow::Cow<'static, str> {
     let n = match sig {
         libc::SIGHUP => "SIGHUP",
         libc::SIGINT => "SIGINT",
@@ -182,9 +184,9 @@ pub fn signal_name(sig: libc::c_int) -> String {
         libc::SIGALRM => "SIGALRM",
         libc::SIGTERM => "SIGTERM",
         libc::SIGXCPU => "SIGXCPU",
-        _ => return format!("signal {sig}"),
+        _ => return format!("signal {sig}").into(),
     };
-    n.to_string()
+    n.into()
 }
 
 fn forwarded_set() -> libc::sigset_t {

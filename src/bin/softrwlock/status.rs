@@ -1,5 +1,13 @@
 //! `softrwlock status [--json] [--sample S] PATH`: who holds or waits for the lock on PATH.
 //!
+//! The srwl/2 state it reads, in `PATH.srwl/`: the room `R/` (absent while a writer holds;
+//! `R/baton.<gen>` in it while it is open to readers; reader records `R/r.<token>`), the queue
+//! `Q/` (reader tickets `r.<seq>.<token>`, writer claims `w.<seq>.<token>`, and the held baton
+//! `b.<gen>.<token>`, whose content is its holder's record), `init` (a second name of the
+//! baton's file) and, rarely, `t.<token>` (a baton being created). The baton is the one file
+//! that is only ever renamed: where it is tells who holds, the number in its name is the
+//! generation. It can move between our listings of `R` and `Q`; then we look again.
+//!
 //! Everything is read through the library's directory handles (O_NOFOLLOW, O_NONBLOCK, at most
 //! 513 bytes of a regular file), so a planted symlink, FIFO, oversized or binary file is shown
 //! as such and never followed, blocked on or trusted. Nothing is changed on disk.
@@ -60,6 +68,8 @@ struct Entry {
     record: Option<Record>,
     seq: Option<u64>,
     problem: Option<String>,
+    /// What a valid entry is doing (shown like a problem, but the entry stays valid).
+    note: Option<String>,
     source: Option<Source>,
     /// After sampling: Some(true) changed, Some(false) unchanged, None not sampled.
     changing: Option<bool>,
@@ -75,6 +85,7 @@ impl Entry {
             record: None,
             seq: None,
             problem: None,
+            note: None,
             source: None,
             changing: None,
             gone: false,
@@ -87,17 +98,79 @@ impl Entry {
         e.problem = Some(why.into());
         e
     }
+
+    fn valid(&self) -> bool {
+        !self.gone && self.problem.is_none() && self.record.is_some()
+    }
+
+    /// "pid P on H", from the record.
+    fn who(&self) -> Option<String> {
+        self.record
+            .as_ref()
+            .map(|r| format!("pid {} on {}", r.pid, r.host))
+    }
+}
+
+/// What the room `R` is.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Room {
+    /// Not looked at (an error came first).
+    Unknown,
+    /// No `R`: removed by a write grant.
+    Absent,
+    /// `R` is a symlink or not a directory.
+    Hostile,
+    /// `R` is a directory.
+    Present,
+}
+
+/// Where a baton was found.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Place {
+    /// `R/baton.<gen>`: at rest, the room is open.
+    Room,
+    /// `Q/b.<gen>.<token>`: held.
+    Queue,
+    /// `t.<token>`, a second name of `init`: being created, or orphaned at initialisation.
+    Sidecar,
+}
+
+struct BatonSeen {
+    place: Place,
+    gen: u64,
+    /// Path relative to the sidecar, escaped for display.
+    name: String,
+    /// Its entry (a held or orphaned baton: its content is a record).
+    entry: Option<usize>,
+    /// Whether it is the file `init` names (the baton is created once, as a second name of
+    /// `init`, and only ever renamed); None if unknown.
+    is_init: Option<bool>,
+}
+
+/// The init file: present once the lock has been initialised.
+enum Init {
+    Absent,
+    /// A regular file: (dev, ino), the baton's inode.
+    File(u64, u64),
+    /// Something else, or unreadable.
+    Bad,
+}
+
+impl Init {
+    /// Whether `st` is the file init names.
+    fn names(&self, st: &softrwlock::fs::Stat) -> Option<bool> {
+        match self {
+            Init::File(dev, ino) => Some(st.kind == Kind::File && st.dev == *dev && st.ino == *ino),
+            _ => None,
+        }
+    }
 }
 
 struct Scan {
     entries: Vec<Entry>,
-    /// The generation of the baton at rest in the room (the last write grant's).
-    generation: Option<u64>,
-    /// The generation of the held baton: the grant its holder has or works towards.
-    held_gen: Option<u64>,
-    generation_problem: Option<String>,
-    /// What the room looks like, in words.
-    room: Option<String>,
+    room: Room,
+    batons: Vec<BatonSeen>,
+    init: Init,
     /// Entries not shown because a directory held more than MAX_SHOWN.
     omitted: u64,
     buf: Vec<u8>,
@@ -135,7 +208,22 @@ fn mtime_age(dir: &Dir, name: &CString) -> Option<f64> {
     Some(now - mtime)
 }
 
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 impl Scan {
+    fn new() -> Scan {
+        Scan {
+            entries: Vec::new(),
+            room: Room::Unknown,
+            batons: Vec::new(),
+            init: Init::Absent,
+            omitted: 0,
+            buf: Vec::new(),
+        }
+    }
+
     /// Lists a directory: names (capped) and the total count.
     fn list(&mut self, dir: &Dir) -> std::io::Result<Vec<Vec<u8>>> {
         let mut names = Vec::new();
@@ -170,7 +258,7 @@ impl Scan {
             Ok(()) => {}
             Err(err) if err.raw_os_error() == Some(libc::ENOENT) => {
                 e.gone = true;
-                e.problem = Some("gone while reading (released or evicted)".into());
+                e.problem = Some("gone while reading (released, moved or evicted)".into());
                 return e;
             }
             Err(err) => {
@@ -211,29 +299,33 @@ impl Scan {
         let room = match side.open_dir(c"R") {
             Ok(d) => Rc::new(d),
             Err(err) if err.raw_os_error() == Some(libc::ENOENT) => {
-                // Normal while a writer holds: its grant removed the room.
-                self.room = Some("absent (a writer holds the lock)".into());
+                self.room = Room::Absent;
                 return Ok(());
             }
             Err(err) if matches!(err.raw_os_error(), Some(libc::ELOOP) | Some(libc::ENOTDIR)) => {
+                self.room = Room::Hostile;
                 self.entries
                     .push(Entry::problem("hostile", "R".into(), why(&err)));
                 return Ok(());
             }
             Err(err) => return Err(format!("open R: {}", describe(&err))),
         };
+        self.room = Room::Present;
         let names = self
             .list(&room)
             .map_err(|err| format!("list R: {}", describe(&err)))?;
-        let mut batons = 0;
         for n in names {
             let display = format!("R/{}", escape_name(&n));
-            if let Some(g) = Baton::parse_resting(&n) {
-                match room.stat(&cstr(&n).expect("no NUL")) {
-                    Ok(st) if st.kind == Kind::File => {
-                        batons += 1;
-                        self.generation = Some(self.generation.map_or(g, |o| o.max(g)));
-                    }
+            if let Some(gen) = Baton::parse_resting(&n) {
+                let c = cstr(&n).expect("a parsed baton name has no NUL");
+                match room.stat(&c) {
+                    Ok(st) if st.kind == Kind::File => self.batons.push(BatonSeen {
+                        place: Place::Room,
+                        gen,
+                        name: display,
+                        entry: None,
+                        is_init: self.init.names(&st),
+                    }),
                     Ok(st) => self.entries.push(Entry::problem(
                         "hostile",
                         display,
@@ -251,15 +343,10 @@ impl Scan {
                 _ => self.entries.push(Entry::problem(
                     "unknown",
                     display,
-                    "unexpected name in the room (evicted by a writer waiting for the room once it goes unchanged past the stale threshold)",
+                    "unexpected name in the room: keeps writers out until a waiting writer evicts it (once unchanged past the stale threshold)",
                 )),
             }
         }
-        self.room = Some(match batons {
-            0 => "present without the baton (no reader is granted in it: a writer is closing it, or a zombie made it)".into(),
-            1 => "open (the baton rests in it)".into(),
-            n => format!("{n} batons: the lock directory was tampered with"),
-        });
         Ok(())
     }
 
@@ -296,15 +383,43 @@ impl Scan {
                 let mut e =
                     self.record_entry("write", display, &queue, &n, Role::Write, tok.as_bytes());
                 e.seq = Some(gen);
-                if e.problem
-                    .as_deref()
-                    .is_some_and(|p| p.starts_with("unreadable"))
-                {
+                if e.gone {
+                    // Moved on while we looked (given back, or taken over): not a baton now.
+                    self.entries.push(e);
+                    continue;
+                }
+                let not_file = e.problem.as_deref().is_some_and(|p| {
+                    p.starts_with("unreadable") && p.contains("not a regular file")
+                });
+                if not_file {
                     e.role = "hostile";
                     e.problem = Some("not a regular file: not a baton".into());
-                } else {
-                    self.held_gen = Some(gen);
+                    e.source = None;
+                    self.entries.push(e);
+                    continue;
                 }
+                if e.record
+                    .as_ref()
+                    .is_some_and(|r| r.token.as_bytes() != tok.as_bytes())
+                {
+                    // The bytes are another process's: an evictor took the baton over from a
+                    // dead holder (it keeps the dead holder's record while handing it back),
+                    // or a writer took it a moment ago and has not written its record yet.
+                    e.role = "evicting";
+                    e.problem = Some(
+                        "the record names another process: the baton was taken over from it by an evictor that is handing it back to the room, or a writer has just taken it and is writing its record".into(),
+                    );
+                }
+                let is_init = cstr(&n)
+                    .and_then(|c| queue.stat(&c).ok())
+                    .and_then(|st| self.init.names(&st));
+                self.batons.push(BatonSeen {
+                    place: Place::Queue,
+                    gen,
+                    name: e.name.clone(),
+                    entry: Some(self.entries.len()),
+                    is_init,
+                });
                 self.entries.push(e);
                 continue;
             }
@@ -312,7 +427,7 @@ impl Scan {
                 self.entries.push(Entry::problem(
                     "unknown",
                     display,
-                    "unexpected name in the queue",
+                    "unexpected name in the queue (evicted by waiters once unchanged past the stale threshold)",
                 ));
                 continue;
             };
@@ -327,44 +442,249 @@ impl Scan {
         Ok(())
     }
 
-    fn scan_top(&mut self, side: &Dir) -> Result<(), String> {
+    fn scan_top(&mut self, side: &Rc<Dir>) -> Result<(), String> {
+        self.init = match side.stat(c"init") {
+            Ok(st) if st.kind == Kind::File => Init::File(st.dev, st.ino),
+            Err(err) if err.raw_os_error() == Some(libc::ENOENT) => Init::Absent,
+            Ok(st) => {
+                self.entries.push(Entry::problem(
+                    "hostile",
+                    "init".into(),
+                    format!(
+                        "not a regular file ({}): the lock refuses to open",
+                        kind_name(st.kind)
+                    ),
+                ));
+                Init::Bad
+            }
+            Err(err) => {
+                self.entries.push(Entry::problem(
+                    "unknown",
+                    "init".into(),
+                    format!("cannot stat: {}", why(&err)),
+                ));
+                Init::Bad
+            }
+        };
         let names = self
             .list(side)
             .map_err(|err| format!("list: {}", describe(&err)))?;
         for n in names {
             match n.as_slice() {
-                b"R" | b"Q" => {}
-                b"init" => match side.stat(c"init") {
-                    Ok(st) if st.kind == Kind::File => {}
-                    Ok(st) => self.entries.push(Entry::problem(
-                        "hostile",
-                        "init".into(),
-                        format!(
-                            "not a regular file ({}): the lock refuses to open",
-                            kind_name(st.kind)
-                        ),
-                    )),
-                    Err(_) => {}
-                },
-                _ if parse_transit(&n).is_some() => {
-                    let mut e = Entry::problem(
-                        "leftover",
-                        escape_name(&n),
-                        "a baton being created, or left by a process that died initialising the lock (taken over by waiters)",
-                    );
-                    if let Some(c) = cstr(&n) {
-                        e.mtime_age = mtime_age(side, &c);
+                b"R" | b"Q" | b"init" => {}
+                _ => {
+                    if let Some(tok) = parse_transit(&n) {
+                        self.transit_entry(side, &n, tok);
+                        continue;
                     }
-                    self.entries.push(e);
+                    self.entries.push(Entry::problem(
+                        "unknown",
+                        escape_name(&n),
+                        "unexpected name in the sidecar directory (blocks no one)",
+                    ))
                 }
-                _ => self.entries.push(Entry::problem(
-                    "unknown",
-                    escape_name(&n),
-                    "unexpected name in the sidecar directory (blocks no one)",
-                )),
             }
         }
         Ok(())
+    }
+
+    /// `t.<token>`: an initialiser's file. A second name of `init` is the baton itself (being
+    /// moved into the room, or orphaned by an initialiser that died); any other is a file of
+    /// an initialiser that lost the election (it removes it; waiters remove it if it died).
+    fn transit_entry(&mut self, side: &Rc<Dir>, n: &[u8], tok: softrwlock::record::Token) {
+        let display = escape_name(n);
+        let c = cstr(n).expect("a parsed transit name has no NUL");
+        let st = side.stat(&c);
+        let is_baton = st.ok().and_then(|st| self.init.names(&st)) == Some(true);
+        let mut e = self.record_entry(
+            "leftover",
+            display.clone(),
+            side,
+            n,
+            Role::Write,
+            tok.as_bytes(),
+        );
+        if e.gone {
+            self.entries.push(e);
+            return;
+        }
+        if is_baton {
+            e.role = "initialising";
+            e.note = Some(
+                "the baton, being moved into the room at initialisation (or left by an initialiser that died: waiters take it over once it is unchanged past the stale threshold)".into(),
+            );
+            self.batons.push(BatonSeen {
+                place: Place::Sidecar,
+                gen: 0,
+                name: display,
+                entry: Some(self.entries.len()),
+                is_init: Some(true),
+            });
+        } else {
+            let what = "an initialiser's file that is not the baton: an initialisation in progress, or a loser of the election that died (removed by waiters once unchanged past the stale threshold; blocks no one)";
+            e.problem = Some(match e.problem.take() {
+                Some(p) => format!("{what}; {p}"),
+                None => what.into(),
+            });
+        }
+        self.entries.push(e);
+    }
+
+    /// Readers in the room with a valid record.
+    fn readers_in_room(&self) -> usize {
+        self.entries
+            .iter()
+            .filter(|e| e.role == "read" && e.valid())
+            .count()
+    }
+
+    /// Notes what a held baton's writer is doing, from the state of the room.
+    fn annotate(&mut self) {
+        let resting = self
+            .batons
+            .iter()
+            .filter(|b| b.place == Place::Room)
+            .count();
+        let readers = self.readers_in_room();
+        let note = match (self.room, resting) {
+            (Room::Absent, _) => "holds the write lock: its grant removed the room".to_string(),
+            (Room::Present, 0) if readers > 0 => format!(
+                "closing the room: waits for {} to leave",
+                plural(readers, "reader", "readers")
+            ),
+            (Room::Present, 0) => {
+                "closing the room (about to remove it), or remaking it to release".to_string()
+            }
+            _ => return,
+        };
+        for b in &self.batons {
+            if b.place != Place::Queue {
+                continue;
+            }
+            if let Some(e) = b.entry.map(|i| &mut self.entries[i]) {
+                if e.role == "write" && e.problem.is_none() {
+                    e.note = Some(note.clone());
+                }
+            }
+        }
+    }
+
+    /// The generation: the number in the baton's name (of the last write grant while it rests
+    /// in the room, of the grant its holder has or works towards while it is held).
+    fn generation(&self) -> (Option<u64>, Option<String>) {
+        match self.batons.len() {
+            1 => (Some(self.batons[0].gen), None),
+            0 => (
+                None,
+                Some(match self.init {
+                    Init::Absent => "no baton: the lock has not been initialised yet".into(),
+                    _ => "no baton found (it moved while we looked, or it was removed by hand)"
+                        .into(),
+                }),
+            ),
+            n => {
+                let names = self
+                    .batons
+                    .iter()
+                    .map(|b| b.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                // The one that is init's inode is the baton (sorted first); the others are
+                // planted copies, or the same file seen twice while it moved.
+                match self.batons.iter().filter(|b| b.is_init == Some(true)).count() {
+                    1 => (
+                        Some(self.batons[0].gen),
+                        Some(format!(
+                            "{n} files named like the baton ({names}); the baton is {}, the file init names: the others were planted",
+                            self.batons[0].name
+                        )),
+                    ),
+                    _ => (
+                        self.batons.iter().map(|b| b.gen).max(),
+                        Some(format!(
+                            "{n} batons found ({names}): one moved while we looked, or the lock directory was tampered with"
+                        )),
+                    ),
+                }
+            }
+        }
+    }
+
+    /// The room, as a code for JSON and in words.
+    fn room_state(&self) -> (&'static str, String) {
+        let resting = self
+            .batons
+            .iter()
+            .filter(|b| b.place == Place::Room)
+            .count();
+        let held = self.batons.iter().any(|b| b.place == Place::Queue);
+        let readers = self.readers_in_room();
+        let inside = plural(readers, "reader", "readers");
+        match self.room {
+            Room::Unknown => ("unknown", "not looked at".into()),
+            Room::Hostile => ("hostile", "R is not a directory (see below)".into()),
+            Room::Absent if held => (
+                "absent",
+                "absent: removed by the grant of the writer that holds the baton".into(),
+            ),
+            Room::Absent => (
+                "absent",
+                "absent, and no baton holder seen (the baton is being handed back, or the lock is not initialised)".into(),
+            ),
+            Room::Present => match resting {
+                1 => (
+                    "open",
+                    format!("open: the baton rests in it, readers may enter; {inside} inside"),
+                ),
+                0 if held => (
+                    "without-baton",
+                    format!("present without the baton: the baton's holder is closing it; {inside} inside, no new reader is granted"),
+                ),
+                0 => (
+                    "without-baton",
+                    format!("present without the baton (no reader is granted in it now); {inside} inside"),
+                ),
+                n => (
+                    "several-batons",
+                    format!("{n} batons in it: the lock directory was tampered with"),
+                ),
+            },
+        }
+    }
+
+    /// The baton, in words.
+    fn baton_text(&self) -> String {
+        let Some(b) = self.batons.first() else {
+            return self.generation().1.unwrap_or_default();
+        };
+        let mut s = match b.place {
+            Place::Room => format!("at rest in the room ({})", b.name),
+            Place::Queue | Place::Sidecar => {
+                let e = b.entry.map(|i| &self.entries[i]);
+                let who = e
+                    .and_then(Entry::who)
+                    .unwrap_or_else(|| "nobody known".into());
+                match e.map(|e| e.role) {
+                    Some("write") => format!("held by the writer, {who} ({})", b.name),
+                    Some("evicting") => format!(
+                        "{} with the record of {who}: taken over by an evictor, or just taken by a writer",
+                        b.name
+                    ),
+                    Some("initialising") => format!(
+                        "in the sidecar as {}, made by {who}: being moved into the room at initialisation, or orphaned",
+                        b.name
+                    ),
+                    _ => format!("{} (its record is not valid, see below)", b.name),
+                }
+            }
+        };
+        if self.batons.len() > 1 {
+            s.push_str(&format!(
+                "; and {} more (see the generation)",
+                self.batons.len() - 1
+            ));
+        }
+        s
     }
 
     /// Second read of every record: did it change?
@@ -555,39 +875,37 @@ pub fn main(argv: &[OsString]) -> u8 {
     };
     let owner = side.fstat().ok().map(|s| s.uid);
 
-    let mut scan = Scan {
-        entries: Vec::new(),
-        generation: None,
-        held_gen: None,
-        generation_problem: None,
-        room: None,
-        omitted: 0,
-        buf: Vec::new(),
-    };
-    let scanned = scan
-        .scan_top(&side)
-        .and_then(|_| scan.scan_room(&side))
-        .and_then(|_| scan.scan_queue(&side));
-    if let Err(m) = scanned {
-        return fail(m);
-    }
-    if let Some(g) = scan.held_gen {
-        scan.generation = Some(g);
-    }
-    if scan.generation.is_none() {
-        scan.generation_problem =
-            Some("no baton found (not initialised yet, or being moved while we looked)".into());
+    let side = Rc::new(side);
+    // The baton moves while we look (a take between our listings of R and Q shows it twice, a
+    // release between them nowhere): look again, a few times, until it is seen once.
+    let mut scan = Scan::new();
+    for attempt in 0..3 {
+        scan = Scan::new();
+        let scanned = scan
+            .scan_top(&side)
+            .and_then(|_| scan.scan_room(&side))
+            .and_then(|_| scan.scan_queue(&side));
+        if let Err(m) = scanned {
+            return fail(m);
+        }
+        if scan.batons.len() == 1 || matches!(scan.init, Init::Absent) || attempt == 2 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
     }
     let has_records = scan.entries.iter().any(|e| e.source.is_some());
     if has_records && sample > 0.0 {
         std::thread::sleep(Duration::from_secs_f64(sample));
         scan.resample();
     }
+    // The baton (the file init names) first.
+    scan.batons.sort_by_key(|b| b.is_init != Some(true));
+    scan.annotate();
 
     let count = |role: &str| {
         scan.entries
             .iter()
-            .filter(|e| e.role == role && !e.gone && e.problem.is_none() && e.record.is_some())
+            .filter(|e| e.role == role && e.valid())
             .count()
     };
     // Anything else in the room keeps writers out until it is evicted.
@@ -660,7 +978,38 @@ fn entry_json(e: &Entry, sample: f64) -> Value {
         ("mtime_age_seconds_hint", Value::opt_num(e.mtime_age)),
         ("valid", Value::Bool(e.problem.is_none() && r.is_some())),
         ("problem", Value::opt_str(e.problem.clone())),
+        ("note", Value::opt_str(e.note.clone())),
     ])
+}
+
+fn baton_json(scan: &Scan) -> Value {
+    let Some(b) = scan.batons.first() else {
+        return Value::Null;
+    };
+    let e = b.entry.map(|i| &scan.entries[i]);
+    let r = e.and_then(|e| e.record.as_ref());
+    let place = match b.place {
+        Place::Room => "room",
+        Place::Queue => "queue",
+        Place::Sidecar => "sidecar",
+    };
+    Value::Obj(vec![
+        ("where", Value::str(place)),
+        ("name", Value::str(b.name.clone())),
+        ("generation", Value::Int(b.gen.into())),
+        ("holder_role", Value::opt_str(e.map(|e| e.role))),
+        ("host", Value::opt_str(r.map(|r| r.host.clone()))),
+        ("pid", Value::opt_int(r.map(|r| r.pid))),
+        ("note", Value::opt_str(e.and_then(|e| e.note.clone()))),
+    ])
+}
+
+/// Entries that are neither records nor batons: planted, left over or hostile.
+fn unexpected(scan: &Scan) -> usize {
+    scan.entries
+        .iter()
+        .filter(|e| !e.gone && matches!(e.role, "unknown" | "hostile" | "leftover"))
+        .count()
 }
 
 fn print_json(
@@ -672,6 +1021,8 @@ fn print_json(
     owner: Option<u32>,
     invalid_in_room: usize,
 ) {
+    let (generation, generation_problem) = scan.generation();
+    let (room, room_text) = scan.room_state();
     let v = Value::Obj(vec![
         ("path", Value::str(path)),
         ("sidecar", Value::str(side)),
@@ -679,12 +1030,21 @@ fn print_json(
         ("owner_uid", Value::opt_int(owner)),
         ("state", Value::str(state)),
         ("invalid_in_room", Value::Int(invalid_in_room as i128)),
-        ("generation", Value::opt_int(scan.generation)),
-        ("room", Value::opt_str(scan.room.clone())),
+        ("generation", Value::opt_int(generation)),
+        ("generation_problem", Value::opt_str(generation_problem)),
         (
-            "generation_problem",
-            Value::opt_str(scan.generation_problem.clone()),
+            "initialised",
+            Value::Bool(matches!(scan.init, Init::File(..))),
         ),
+        ("room", Value::str(room)),
+        ("room_description", Value::str(room_text)),
+        (
+            "readers_in_room",
+            Value::Int(scan.readers_in_room() as i128),
+        ),
+        ("baton", baton_json(scan)),
+        ("batons_found", Value::Int(scan.batons.len() as i128)),
+        ("unexpected_entries", Value::Int(unexpected(scan) as i128)),
         ("sample_seconds", Value::Num(sample)),
         ("omitted_entries", Value::Int(scan.omitted.into())),
         (
@@ -697,24 +1057,32 @@ fn print_json(
 
 fn print_table(scan: &Scan, path: &str, side: &str, sample: f64, counts: [usize; 5]) {
     let [writers, readers, wwait, rwait, invalid] = counts;
+    let closing = scan.entries.iter().any(|e| {
+        e.role == "write"
+            && e.valid()
+            && e.note.as_deref().is_some_and(|n| n.starts_with("closing"))
+    });
     let held = match (writers, readers) {
         (0, 0) => "nobody".to_string(),
         (w, 0) => format!("{w} writer"),
-        (0, r) => format!("{r} reader{}", if r == 1 { "" } else { "s" }),
-        (w, r) => format!(
-            "{w} writer and {r} readers (the writer holds the baton and waits for the readers to leave)"
+        (0, r) => plural(r, "reader", "readers"),
+        (w, r) if closing => format!(
+            "{w} writer and {} (the writer holds the baton and waits for the readers, who entered before it, to leave)",
+            plural(r, "reader", "readers")
         ),
+        (w, r) => format!("{w} writer and {}", plural(r, "reader", "readers")),
     };
-    let gen = match (&scan.generation, &scan.generation_problem) {
-        (Some(g), _) => g.to_string(),
-        (None, Some(p)) => format!("unreadable ({p})"),
-        _ => "0".into(),
+    let (generation, generation_problem) = scan.generation();
+    let gen = match (generation, &generation_problem) {
+        (Some(g), None) => g.to_string(),
+        (Some(g), Some(p)) => format!("{g}?: {p}"),
+        (None, Some(p)) => format!("unknown: {p}"),
+        (None, None) => "unknown".into(),
     };
     println!("lock:       {path}");
     println!("state:      {side}/ (generation {gen})");
-    if let Some(room) = &scan.room {
-        println!("room:       {room}");
-    }
+    println!("room:       {}", scan.room_state().1);
+    println!("baton:      {}", scan.baton_text());
     if invalid > 0 {
         println!(
             "held by:    {held}; and {invalid} invalid entr{} in the room, which keep writers out until they are evicted",
@@ -724,10 +1092,17 @@ fn print_table(scan: &Scan, path: &str, side: &str, sample: f64, counts: [usize;
         println!("held by:    {held}");
     }
     println!(
-        "waiting:    {wwait} writer{}, {rwait} reader{}",
-        if wwait == 1 { "" } else { "s" },
-        if rwait == 1 { "" } else { "s" }
+        "waiting:    {}, {}",
+        plural(wwait, "writer", "writers"),
+        plural(rwait, "reader", "readers")
     );
+    let junk = unexpected(scan);
+    if junk > 0 {
+        println!(
+            "unexpected: {} (marked below)",
+            plural(junk, "entry", "entries")
+        );
+    }
     if scan.entries.is_empty() {
         return;
     }
@@ -747,7 +1122,7 @@ fn print_table(scan: &Scan, path: &str, side: &str, sample: f64, counts: [usize;
         .map(|e| {
             let r = e.record.as_ref();
             let mut name = e.name.clone();
-            if let Some(p) = &e.problem {
+            if let Some(p) = e.problem.as_ref().or(e.note.as_ref()) {
                 name.push_str(&format!("  ({p})"));
             }
             [

@@ -184,7 +184,7 @@ fn fs_checks(rep: &mut Report, d: &Dir, dpath: &Path) {
     });
 
     rep.check(
-        "rename of a FILE consumes its source: a second rename of the same source fails with ENOENT",
+        "rename of a FILE moves it intact and consumes its source (a second rename of it fails: the baton is never duplicated)",
         (|| {
             must(d.mkdir(c"room"), "mkdir room")?;
             let room = d
@@ -243,7 +243,7 @@ fn fs_checks(rep: &mut Report, d: &Dir, dpath: &Path) {
     );
 
     rep.check(
-        "link of a file fails with EEXIST on an existing name (used once, to initialise a lock)",
+        "link of a file works, and fails with EEXIST on an existing name (used once, to initialise a lock)",
         (|| {
             must(d.create_excl(c"t.1", rec), "create t.1")?;
             must(d.link(c"t.1", c"init"), "link t.1 to init")?;
@@ -712,26 +712,52 @@ fn exclusion_check(scratch: &Path, workers: u32, duration: f64) -> Result<String
     )
 }
 
+/// After the exclusion test every lock is released: the sidecar holds `init`, `R` and `Q`;
+/// `Q` is empty; `R` holds the baton at rest and nothing else, and the baton is still the file
+/// `init` names (it was only ever renamed, never copied or made again).
 fn leftovers_check(scratch: &Path) -> Result<String, String> {
+    use std::os::unix::fs::MetadataExt;
     let side = scratch.join("excl").join("lock.srwl");
     let mut left = Vec::new();
-    for sub in ["R", "Q"] {
+    let mut batons = Vec::new();
+    for sub in ["", "R", "Q"] {
         let p = side.join(sub);
         let rd = std::fs::read_dir(&p).map_err(|e| format!("list {}: {e}", p.display()))?;
         for e in rd.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
-            // The baton rests in the room when nobody holds the lock: it belongs there.
-            if sub == "R" && name.starts_with("baton.") {
-                continue;
+            match (sub, name.as_str()) {
+                ("", "init" | "R" | "Q") => {}
+                ("R", n) if n.starts_with("baton.") => batons.push(n.to_string()),
+                ("", n) => left.push(n.to_string()),
+                (_, n) => left.push(format!("{sub}/{n}")),
             }
-            left.push(format!("{sub}/{name}"));
         }
     }
-    if left.is_empty() {
-        Ok(String::new())
-    } else {
-        Err(format!("left behind: {}", left.join(", ")))
+    if !left.is_empty() {
+        return Err(format!("left behind: {}", left.join(", ")));
     }
+    let [baton] = batons.as_slice() else {
+        return Err(format!(
+            "expected one baton at rest in R/, found {}",
+            if batons.is_empty() {
+                "none".to_string()
+            } else {
+                batons.join(", ")
+            }
+        ));
+    };
+    let meta = |p: PathBuf| {
+        std::fs::symlink_metadata(&p).map_err(|e| format!("stat {}: {e}", p.display()))
+    };
+    let (b, i) = (meta(side.join("R").join(baton))?, meta(side.join("init"))?);
+    if (b.dev(), b.ino()) != (i.dev(), i.ino()) {
+        return Err(format!(
+            "R/{baton} is not the file init names (inode {} vs {}): the baton was copied or made again",
+            b.ino(),
+            i.ino()
+        ));
+    }
+    Ok(format!("R/{baton}, the file init names"))
 }
 
 fn read_line_within(child: &mut Child, within: Duration) -> Option<String> {
@@ -952,7 +978,7 @@ pub fn main(argv: &[OsString]) -> u8 {
         exclusion_check(&scratch, a.workers as u32, duration),
     );
     rep.check(
-        "released locks leave nothing behind in R/ and Q/",
+        "released locks leave the baton at rest in R/ and nothing else behind",
         leftovers_check(&scratch),
     );
     rep.check(
