@@ -6,13 +6,14 @@
  * was evicted." So a holder that was evicted must never end up with a token at least as large
  * as the token of the holder that replaced it.
  *
- * Writer Z is stopped (SIGSTOP, by the LD_PRELOAD shim stop_at_gen.so) right after its grant,
- * at the moment it opens the generation counter to bump it. Past the stale threshold writer N
- * evicts Z and takes the lock, bumping the counter to g_N. Then Z is resumed. Either Z's
- * acquire_write must fail (SRWL_ELOST), or the token it gets must be below g_N, so that the
- * resource refuses Z's late writes. Also: N is undisturbed (srwl_check OK, exclusion holds).
+ * Writer Z is stopped (SIGSTOP, by the LD_PRELOAD shim stop_before_grant.so) after it took the
+ * baton, right before its grant (its rmdir of the room). Past the stale threshold writer N takes
+ * Z's baton over, hands it back and takes the lock with generation g_N. Then Z is resumed: its
+ * rmdir may even succeed (the room is gone or empty), but Z's acquire_write must fail
+ * (SRWL_ELOST), or the token it gets must be below g_N, so that the resource refuses Z's late
+ * writes. Also: N is undisturbed (srwl_check OK, its baton unchanged, readers kept out).
  *
- * usage: c_fencing <path of stop_at_gen.so>
+ * usage: c_fencing <path of stop_before_grant.so>
  */
 #include "testutil.h"
 
@@ -23,7 +24,7 @@ static int zombie(void)
     srwl_lock *l = tu_open(lockpath);
     uint64_t g = 0;
     int s, gs = -1, c = -1, r = -1;
-    s = srwl_acquire_write(l, 10); /* stops inside (the shim), after the grant */
+    s = srwl_acquire_write(l, 10); /* stops inside (the shim), between its take and its grant */
     if (s == SRWL_OK) {
         gs = srwl_generation(l, &g);
         c = srwl_check(l);
@@ -51,7 +52,7 @@ int main(int argc, char **argv)
         return zombie();
     }
     if (argc < 2 || !tu_exists(argv[1])) {
-        fprintf(stderr, "usage: %s /path/to/stop_at_gen.so\n", argv[0]);
+        fprintf(stderr, "usage: %s /path/to/stop_before_grant.so\n", argv[0]);
         return 2;
     }
     snprintf(dir, sizeof dir, "%s", tu_tmpdir());
@@ -65,23 +66,23 @@ int main(int argc, char **argv)
     }
 
     setenv("LD_PRELOAD", argv[1], 1);
-    setenv("SRWL_TEST_STOP_AT_GEN", "1", 1);
+    setenv("SRWL_TEST_STOP_BEFORE_GRANT", "1", 1);
     pid = tu_spawn_self("zombie", dir, (char *)NULL);
     unsetenv("LD_PRELOAD");
-    unsetenv("SRWL_TEST_STOP_AT_GEN");
+    unsetenv("SRWL_TEST_STOP_BEFORE_GRANT");
 
-    /* Wait until Z stops itself between its grant and its bump. */
+    /* Wait until Z stops itself between its take and its grant. */
     end = tu_now() + 20;
     for (;;) {
         pid_t w = waitpid(pid, &st, WNOHANG | WUNTRACED);
         if (w == pid && WIFSTOPPED(st))
             break;
-        CHECK(w == 0, "writer Z ended before it stopped at the generation bump (status %d)", st);
-        CHECK(tu_now() < end, "writer Z never reached the generation bump");
+        CHECK(w == 0, "writer Z ended before it stopped before its grant (status %d)", st);
+        CHECK(tu_now() < end, "writer Z never reached its grant");
         tu_sleep(0.002);
     }
-    CHECK(tu_count(tu_fmt("%s.srwl/R/closed", lockpath), "w.") == 1, "Z stopped but holds no write grant: R/closed=[%s]",
-          tu_list(tu_fmt("%s.srwl/R/closed", lockpath)));
+    CHECK(tu_count(tu_fmt("%s.srwl/Q", lockpath), "b.") == 1, "Z stopped but does not hold the baton: Q=[%s]",
+          tu_list(tu_fmt("%s.srwl/Q", lockpath)));
 
     /* N takes the lock once Z's record has gone stale. */
     t0 = tu_now();

@@ -101,12 +101,15 @@ static void watch_path(struct watch *w, const char *path)
     CHECK(pthread_create(&w->thread, NULL, watch_run, w) == 0, "pthread_create");
 }
 
-/* Starts watching the holder's record (the only r.* in R/, or the only w.* in R/closed/). */
+/* Starts watching the holder's record: the only r.* in R/ (beside the baton at rest), or the
+ * writer's baton, the only b.* in Q/ (its content is the writer's record). */
 static void watch_start(struct watch *w, const char *mode)
 {
-    const char *d = strcmp(mode, "write") == 0 ? tu_fmt("%s/R/closed", side) : tu_fmt("%s/R", side);
-    const char *name = tu_list(d);
-    CHECK(name[0] != '\0' && strchr(name, ' ') == NULL, "expected one record in %s: [%s]", d, name);
+    int write = strcmp(mode, "write") == 0;
+    const char *d = write ? tu_fmt("%s/Q", side) : tu_fmt("%s/R", side);
+    const char *name = write ? tu_list(d) : tu_list_except(d, "baton.");
+    CHECK(name[0] != '\0' && strchr(name, ' ') == NULL && strncmp(name, write ? "b." : "r.", 2) == 0,
+          "expected one record in %s: [%s]", d, tu_list(d));
     watch_path(w, tu_fmt("%s/%s", d, name));
 }
 
@@ -119,8 +122,9 @@ static void watch_stop(struct watch *w)
 static void expect_empty_at_end(void)
 {
     const char *q = tu_list(tu_fmt("%s/Q", side));
-    const char *r = tu_list(tu_fmt("%s/R", side));
-    CHECK(strcmp(q, "") == 0 && strcmp(r, "") == 0, "leftovers: Q=[%s] R=[%s]", q, r);
+    const char *r = tu_list_except(tu_fmt("%s/R", side), "baton.");
+    CHECK(strcmp(q, "") == 0 && strcmp(r, "") == 0 && tu_count(tu_fmt("%s/R", side), "baton.") == 1,
+          "leftovers: Q=[%s] R=[%s] (and exactly one baton at rest)", q, tu_list(tu_fmt("%s/R", side)));
     printf("  sidecar at the end: %s\n", tu_list(side));
 }
 
@@ -195,10 +199,10 @@ static int test_stop(const char *mode)
     CHECK(dt <= hi, "write lock taken %.3f s after SIGSTOP of the holder (threshold %.2f s, bound %.2f s)", dt, TU_STALE,
           hi);
     EXPECT_OK(srwl_generation(b, &gen));
-    CHECK(tu_count(tu_fmt("%s/R/closed", side), "w.") == 1, "the new writer's record is not in the room: R/closed=[%s]",
-          tu_list(tu_fmt("%s/R/closed", side)));
+    CHECK(tu_count(tu_fmt("%s/Q", side), "b.") == 1, "the new writer does not hold the baton: Q=[%s]",
+          tu_list(tu_fmt("%s/Q", side)));
     {
-        const char *before = tu_list(tu_fmt("%s/R/closed", side));
+        const char *before = tu_list(tu_fmt("%s/Q", side));
         char saved[1024];
         snprintf(saved, sizeof saved, "%s", before);
         /* Resume the zombie and let it check and release. */
@@ -218,9 +222,11 @@ static int test_stop(const char *mode)
         CHECK(rr == SRWL_ELOST, "the resumed zombie's srwl_release returned %s, expected SRWL_ELOST", tu_st(rr));
         CHECK(rx == SRWL_OK, "the resumed zombie's srwl_close (after release) returned %s", tu_st(rx));
         /* The new holder is undisturbed. */
-        CHECK(strcmp(saved, tu_list(tu_fmt("%s/R/closed", side))) == 0,
-              "the zombie's release changed the new holder's room: [%s] -> [%s]", saved,
-              tu_list(tu_fmt("%s/R/closed", side)));
+        CHECK(strcmp(saved, tu_list(tu_fmt("%s/Q", side))) == 0,
+              "the zombie's release changed the new holder's baton: [%s] -> [%s]", saved,
+              tu_list(tu_fmt("%s/Q", side)));
+        CHECK(tu_count(tu_fmt("%s/R", side), "") <= 0, "the zombie made a room beside the writer: R=[%s]",
+              tu_list(tu_fmt("%s/R", side)));
     }
     EXPECT_OK(srwl_check(b));
     EXPECT_ST(srwl_acquire_read(c, 0), SRWL_TIMEOUT);
@@ -263,22 +269,32 @@ static int waiter(const char *role)
     return 0;
 }
 
-/* Waits until the queue holds an entry starting with `prefix` ("w." claim, "r." ticket);
- * returns the path of the record to watch in it. */
-static const char *wait_queue_entry(const char *prefix)
+/* Waits until the queue holds `want` entries starting with `prefix` ("w." claim, "r." ticket,
+ * "b." a held baton); returns the path of the newest such entry not in `skip` (a list of names
+ * already there), the record to watch. */
+static const char *wait_queue_entry(const char *prefix, int want, const char *skip)
 {
     const char *q = tu_fmt("%s/Q", side);
     double end = tu_now() + 20;
-    const char *name;
-    while (tu_count(q, prefix) != 1) {
+    const char *all, *p;
+    while (tu_count(q, prefix) != want) {
         CHECK(tu_now() < end, "no %s* entry appeared in the queue: Q=[%s]", prefix, tu_list(q));
         tu_sleep(0.002);
     }
-    name = tu_list(q);
-    CHECK(strncmp(name, prefix, 2) == 0 && strchr(name, ' ') == NULL, "unexpected queue: [%s]", name);
-    if (prefix[0] == 'w') /* a claim: Q/w.<seq>.<token>/closed/w.<token> */
-        return tu_fmt("%s/%s/closed/w.%s", q, name, name + 19);
-    return tu_fmt("%s/%s", q, name);
+    all = tu_list(q);
+    for (p = all; *p;) {
+        const char *e = strchr(p, ' ');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        char name[256];
+        snprintf(name, sizeof name, "%.*s", (int)len, p);
+        if (strncmp(name, prefix, 2) == 0 && (skip == NULL || strstr(skip, name) == NULL))
+            return tu_fmt("%s/%s", q, name);
+        p += len;
+        while (*p == ' ')
+            p++;
+    }
+    CHECK(0, "no new %s* entry in the queue: [%s]", prefix, all);
+    return NULL;
 }
 
 /* A waiter in the queue is killed: its claim or ticket must not block the others for longer than
@@ -297,8 +313,14 @@ static int test_kill_waiting(const char *role)
         EXPECT_OK(srwl_acquire_read(p, 0));
     else
         EXPECT_OK(srwl_acquire_write(p, 0));
-    pid = tu_spawn_self("x", dir, role, (char *)NULL);
-    rec = wait_queue_entry(writer ? "w." : "r.");
+    {
+        /* A writer waiting behind a reader takes the baton (b.*) and waits for the room to
+         * drain; a reader waiting behind a writer takes a ticket (r.*) beside the writer's baton. */
+        char held[1024];
+        snprintf(held, sizeof held, "%s", tu_list(tu_fmt("%s/Q", side)));
+        pid = tu_spawn_self("x", dir, role, (char *)NULL);
+        rec = wait_queue_entry(writer ? "b." : "r.", 1, held);
+    }
     watch_path(&w, rec);
     tu_sleep(3 * TU_STALE); /* a live waiter keeps its place */
     CHECK(tu_exists(rec), "the live waiter's queue entry %s was evicted", rec);
@@ -347,7 +369,7 @@ static int test_stop_waiting_writer(void)
     const char *rec;
     EXPECT_OK(srwl_acquire_write(p, 0));
     pid = tu_spawn_self("x", dir, "wait-write", (char *)NULL);
-    rec = wait_queue_entry("w.");
+    rec = wait_queue_entry("w.", 1, NULL);
     tu_sleep(2 * TU_HEARTBEAT);
     CHECK(kill(pid, SIGSTOP) == 0, "SIGSTOP");
     EXPECT_OK(srwl_release(p));

@@ -326,6 +326,31 @@ static TU_UNUSED const char *tu_list(const char *dir)
     return out;
 }
 
+/* tu_list without the names that start with `prefix` (e.g. the resting baton "baton."). */
+static TU_UNUSED const char *tu_list_except(const char *dir, const char *prefix)
+{
+    static char bufs[4][8192];
+    static int next;
+    char *out = bufs[next++ % 4];
+    const char *all = tu_list(dir);
+    const char *p = all;
+    out[0] = '\0';
+    if (strcmp(all, "<missing>") == 0)
+        return all;
+    while (*p) {
+        const char *end = strchr(p, ' ');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (strncmp(p, prefix, strlen(prefix)) != 0) {
+            size_t ol = strlen(out);
+            snprintf(out + ol, sizeof bufs[0] - ol, "%s%.*s", ol ? " " : "", (int)len, p);
+        }
+        p += len;
+        while (*p == ' ')
+            p++;
+    }
+    return out;
+}
+
 /* Number of entries in `dir` whose name starts with `prefix` ("" for all); -1 if missing. */
 static TU_UNUSED int tu_count(const char *dir, const char *prefix)
 {

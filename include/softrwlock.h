@@ -113,10 +113,9 @@ enum srwl_status srwl_acquire_write(struct srwl_lock *lock, double timeout);
 // or SRWL_EIO. Thread-safe.
 enum srwl_status srwl_release(struct srwl_lock *lock);
 
-// Checks the hold: SRWL_OK while held and alive, SRWL_ELOST once lost (evicted; unless the
-// hold's record was written less than half the stale threshold ago, it also checks that the
-// record is still on disk), SRWL_ESTATE if the handle holds nothing, SRWL_EFORKED for an
-// inherited handle. Thread-safe.
+// Checks the hold: SRWL_OK while held and alive, SRWL_ELOST once lost (evicted; also checks
+// that the record is still on disk), SRWL_ESTATE if the handle holds nothing,
+// SRWL_EFORKED for an inherited handle. Thread-safe.
 enum srwl_status srwl_check(struct srwl_lock *lock);
 
 // Stores the fencing token of the current hold in `*out`: a counter that grows with every

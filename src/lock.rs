@@ -743,10 +743,7 @@ impl Lock {
         if hold.registration.lost.load(Ordering::SeqCst) {
             return Err(self.lost_error("check"));
         }
-        // Bytes we wrote less than half a threshold ago cannot have been judged dead yet.
-        let written = heartbeat::last_written(hold.registration.id).unwrap_or(hold.written);
-        let fresh = written.elapsed() < Duration::from_secs_f64(self.opts.stale_threshold) / 2;
-        if !fresh && !Disk::record_exists(&hold.dir, &hold.rel) {
+        if !Disk::record_exists(&hold.dir, &hold.rel) {
             hold.registration.lost.store(true, Ordering::SeqCst);
             return Err(self.lost_error("check"));
         }

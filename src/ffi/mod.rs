@@ -160,10 +160,9 @@ pub unsafe extern "C" fn srwl_release(lock: *mut srwl_lock) -> srwl_status {
     guard("srwl_release", || handle("srwl_release", lock)?.release())
 }
 
-/// Checks the hold: SRWL_OK while held and alive, SRWL_ELOST once lost (evicted; unless the
-/// hold's record was written less than half the stale threshold ago, it also checks that the
-/// record is still on disk), SRWL_ESTATE if the handle holds nothing, SRWL_EFORKED for an
-/// inherited handle. Thread-safe.
+/// Checks the hold: SRWL_OK while held and alive, SRWL_ELOST once lost (evicted; also checks
+/// that the record is still on disk), SRWL_ESTATE if the handle holds nothing,
+/// SRWL_EFORKED for an inherited handle. Thread-safe.
 #[no_mangle]
 pub unsafe extern "C" fn srwl_check(lock: *mut srwl_lock) -> srwl_status {
     guard("srwl_check", || handle("srwl_check", lock)?.check())
