@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Exhaustive SPIN checks of the srwl/1 model (see docs/model/README.md).
+# Exhaustive SPIN checks of the srwl/2 model (see docs/model/README.md).
 #
-#   tests/model/check.sh            the standard set (~22 s CPU idle; 1.5-3 min on this shared machine)
+#   tests/model/check.sh            the standard set (about 2 min on this 2-core machine)
 #   tests/model/check.sh --full     also the larger configurations (several more minutes)
 #   JOBS=1 tests/model/check.sh     run one check at a time (default: 2)
 #
@@ -36,28 +36,20 @@ trap 'rm -rf "$WORK"' EXIT
 # name | model file | spin -D defines | gcc -D defines | pan options | expect
 #   expect: pass | assert (assertion violated) | endstate (invalid end state)
 # (longest first, so that the JOBS=2 lanes finish together)
-L="-DZB=1 -DSB=1"     # LIVE: 1 zombie eviction, 1 stale hint/listing result
 CHECKS=(
-  "wedge-1cyc-1crash|live.pml|-DNCYCR=1 -DNCYCW=1 -DCB=1 $L|-DSAFETY|-m200000 -w24|pass"
-  "wedge-r1w2-0crash|live.pml|-DNCYCR=1 -DNCYCW=2 -DCB=0 $L|-DSAFETY|-m200000 -w24|pass"
-  "wedge-r2w1-0crash|live.pml|-DNCYCR=2 -DNCYCW=1 -DCB=0 $L|-DSAFETY|-m200000 -w24|pass"
-  "cycles-1cyc-0crash|live.pml|-DNCYCR=1 -DNCYCW=1 -DCB=0 $L|-DNP|-l -m200000 -w24|pass"
-  "safety-2r2w|srwl1.pml||-DSAFETY|-E -m3000000 -w22|pass"
-  "bug-a-closed-before-record|bug_a_closed_before_record.pml||-DSAFETY|-E -m3000000 -w20|assert"
-  "bug-b-evict-rm-closed|bug_b_evict_rm_closed.pml||-DSAFETY|-E -m3000000 -w20|assert"
-  "flaw-c-step3-enoent|flaw_c_step3_enoent.pml||-DSAFETY|-E -m3000000 -w20|assert"
-  "flaw-d-empty-closed|flaw_d_empty_closed.pml|-DNCYCR=1 -DNCYCW=1 -DCB=1 $L|-DSAFETY|-m200000 -w20|endstate"
+  "safety-2r2w|srwl2.pml||-DSAFETY|-E -m3000000 -w23|pass"
+  "wedge-1cyc-2crash|live.pml|-DNCYC=1 -DCB=2 -DZB=1|-DSAFETY|-m500000 -w24|pass"
+  "wedge-1cyc-1crash|live.pml|-DNCYC=1 -DCB=1 -DZB=1|-DSAFETY|-m500000 -w24|pass"
+  "bug-c-check-without-own-record|bug_c_check_without_own_record.pml||-DSAFETY|-E -m3000000 -w22|assert"
+  "bug-b-enoent-is-grant|bug_b_enoent_is_grant.pml||-DSAFETY|-E -m3000000 -w22|assert"
+  "bug-a-baton-before-record|bug_a_baton_before_record.pml||-DSAFETY|-E -m3000000 -w20|assert"
+  "bug-d-grant-without-rmdir|bug_d_grant_without_rmdir.pml||-DSAFETY|-E -m3000000 -w20|assert"
 )
 if [ "$FULL" = 1 ]; then
   CHECKS=(
-    "cycles-2cyc-0crash|live.pml|-DNCYCR=2 -DNCYCW=2 -DCB=0 $L|-DNP|-l -m200000 -w26|pass"
-    "cycles-1cyc-2crash|live.pml|-DNCYCR=1 -DNCYCW=1 -DCB=2 $L|-DNP|-l -m200000 -w26|pass"
-    "wedge-1cyc-2crash|live.pml|-DNCYCR=1 -DNCYCW=1 -DCB=2 $L|-DSAFETY|-m200000 -w25|pass"
-    "wedge-1cyc-4crash|live.pml|-DNCYCR=1 -DNCYCW=1 -DCB=4 $L|-DSAFETY|-m200000 -w26|pass"
-    "safety-3r2w|srwl1.pml|-DNR=3|-DSAFETY|-E -m3000000 -w26|pass"
-    "wedge-2cyc-0crash|live.pml|-DNCYCR=2 -DNCYCW=2 -DCB=0 $L|-DSAFETY|-m200000 -w26|pass"
-    "safety-2r3w|srwl1.pml|-DNW=3|-DSAFETY|-E -m3000000 -w25|pass"
-    "wedge-2cyc-1crash|live.pml|-DNCYCR=2 -DNCYCW=2 -DCB=1 $L|-DSAFETY|-m200000 -w26|pass"
+    "wedge-2cyc-1crash|live.pml|-DNCYC=2 -DCB=1 -DZB=1|-DSAFETY|-m1000000 -w27|pass"
+    "safety-3r2w|srwl2.pml|-DNR=3|-DSAFETY|-E -m5000000 -w26|pass"
+    "wedge-1cyc-3crash|live.pml|-DNCYC=1 -DCB=3 -DZB=1|-DSAFETY|-m500000 -w26|pass"
     "${CHECKS[@]}"
   )
 fi
