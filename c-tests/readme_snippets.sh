@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Compiles and runs the README's per-language snippets (the ```cpp, ```fortran, ```python and
+# ```sh blocks under "Snippets"), so that the README cannot drift from the bindings.
+# The placeholder lock path /shared/project/data.lock is replaced by a temporary one.
+#
+# usage: readme_snippets.sh README INCLUDE_DIR LIBSOFTRWLOCK_SO CXX \
+#            FORTRAN_COMPILER FORTRAN_MOD_DIR FORTRAN_LIB PYTHON_DIR PYTHON SOFTRWLOCK_CLI
+# An empty FORTRAN_* or SOFTRWLOCK_CLI argument skips that snippet (and says so).
+set -euo pipefail
+readme=$1 inc=$2 lib=$3 cxx=$4 fc=$5 fmod=$6 flib=$7 pydir=$8 py=$9 cli=${10}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+lock="$tmp/data.lock"
+libdir=$(dirname "$lib")
+# The library's SONAME (libsoftrwlock.so.0) next to it, for the run-time linker.
+soname=$(objdump -p "$lib" 2>/dev/null | awk '$1=="SONAME"{print $2}')
+mkdir -p "$tmp/lib"
+cp "$lib" "$tmp/lib/libsoftrwlock.so"
+[ -n "$soname" ] && cp "$lib" "$tmp/lib/$soname"
+export LD_LIBRARY_PATH="$tmp/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+
+extract() {  # tag output: the first ```tag block after the "### Snippets" heading
+    awk -v tag="$1" '/^### Snippets/{s=1} s && $0=="```"tag {on=1; next} on && /^```$/ {exit} on' "$readme" \
+        | sed "s#/shared/project/data.lock#$lock#g" > "$2"
+    [ -s "$2" ] || { echo "no \`\`\`$1 snippet in $readme"; exit 1; }
+}
+ran=()
+
+extract cpp "$tmp/snippet.cpp"
+"$cxx" -std=c++17 -Wall -Wextra -Werror -I "$inc" "$tmp/snippet.cpp" -L "$tmp/lib" -lsoftrwlock -o "$tmp/snippet_cpp"
+"$tmp/snippet_cpp" | grep -q "writing under generation" || { echo "C++ snippet: unexpected output"; exit 1; }
+ran+=(C++)
+
+if [ -n "$fc" ] && [ -n "$fmod" ] && [ -f "$flib" ]; then
+    extract fortran "$tmp/snippet.f90"
+    "$fc" -I "$fmod" "$tmp/snippet.f90" "$flib" -L "$tmp/lib" -lsoftrwlock -o "$tmp/snippet_f"
+    "$tmp/snippet_f"
+    ran+=(Fortran)
+else
+    echo "readme_snippets.sh: no Fortran compiler or module: the Fortran snippet is not built"
+fi
+
+extract python "$tmp/snippet.py"
+out=$(SOFTRWLOCK_LIB="$tmp/lib/libsoftrwlock.so" PYTHONPATH="$pydir" "$py" "$tmp/snippet.py")
+echo "$out" | grep -q "writing under generation" || { echo "Python snippet: unexpected output: $out"; exit 1; }
+ran+=(Python)
+
+if [ -n "$cli" ] && [ -x "$cli" ]; then
+    extract sh "$tmp/snippet.sh"
+    mkdir -p "$tmp/bin"
+    ln -s "$cli" "$tmp/bin/softrwlock"
+    out=$(PATH="$tmp/bin:$PATH" bash -e "$tmp/snippet.sh")
+    echo "$out" | grep -q "^updating" || { echo "shell snippet: unexpected output: $out"; exit 1; }
+    ran+=(shell)
+else
+    echo "readme_snippets.sh: no softrwlock command: the shell snippet is not run"
+fi
+echo "README snippets compiled and ran: ${ran[*]}"
