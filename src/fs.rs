@@ -161,24 +161,26 @@ impl Dir {
         cvt(unsafe { libc::mkdirat(self.as_raw_fd(), name.as_ptr(), 0o700) }).map(|_| ())
     }
 
-    /// Exclusive create of a 0600 file holding `data`. EEXIST if the name exists (of any type).
-    /// If the write fails the file is removed again.
-    pub fn create_excl(&self, name: &CStr, data: &[u8]) -> io::Result<()> {
-        inject::point();
+    /// openat(2) of a file in this directory with `flags`, always adding O_NOFOLLOW (a symlink
+    /// is refused), O_NONBLOCK (a planted FIFO cannot block us) and O_CLOEXEC; mode 0600 if
+    /// it creates.
+    fn open_file(&self, name: &CStr, flags: libc::c_int) -> io::Result<OwnedFd> {
         let fd = retry_eintr(|| unsafe {
             libc::openat(
                 self.as_raw_fd(),
                 name.as_ptr(),
-                libc::O_WRONLY
-                    | libc::O_CREAT
-                    | libc::O_EXCL
-                    | libc::O_NOFOLLOW
-                    | libc::O_NONBLOCK
-                    | libc::O_CLOEXEC,
+                flags | libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC,
                 0o600 as libc::c_uint,
             )
         })?;
-        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    }
+
+    /// Exclusive create of a 0600 file holding `data`. EEXIST if the name exists (of any type).
+    /// If the write fails the file is removed again.
+    pub fn create_excl(&self, name: &CStr, data: &[u8]) -> io::Result<()> {
+        inject::point();
+        let fd = self.open_file(name, libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL)?;
         if let Err(e) = write_all_at(fd.as_raw_fd(), data) {
             drop(fd);
             let _ = self.unlink(name);
@@ -191,14 +193,7 @@ impl Dir {
     /// ENOENT if it is gone; EINVAL if it is not a regular file.
     pub fn rewrite(&self, name: &CStr, data: &[u8]) -> io::Result<()> {
         inject::point();
-        let fd = retry_eintr(|| unsafe {
-            libc::openat(
-                self.as_raw_fd(),
-                name.as_ptr(),
-                libc::O_WRONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC,
-            )
-        })?;
-        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        let fd = self.open_file(name, libc::O_WRONLY)?;
         let st = fstat(fd.as_raw_fd())?;
         if st.kind != Kind::File {
             return Err(io::Error::from_raw_os_error(libc::EINVAL));
@@ -211,18 +206,7 @@ impl Dir {
     /// refused (ELOOP), a FIFO without reader fails (ENXIO), a directory fails (EISDIR).
     pub fn overwrite(&self, name: &CStr, data: &[u8]) -> io::Result<()> {
         inject::point();
-        let fd = retry_eintr(|| unsafe {
-            libc::openat(
-                self.as_raw_fd(),
-                name.as_ptr(),
-                libc::O_WRONLY
-                    | libc::O_TRUNC
-                    | libc::O_NOFOLLOW
-                    | libc::O_NONBLOCK
-                    | libc::O_CLOEXEC,
-            )
-        })?;
-        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        let fd = self.open_file(name, libc::O_WRONLY | libc::O_TRUNC)?;
         write_all_at(fd.as_raw_fd(), data)
     }
 
@@ -248,14 +232,7 @@ impl Dir {
     pub fn read_small(&self, name: &CStr, out: &mut Vec<u8>) -> io::Result<()> {
         inject::point();
         out.clear();
-        let fd = retry_eintr(|| unsafe {
-            libc::openat(
-                self.as_raw_fd(),
-                name.as_ptr(),
-                libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC,
-            )
-        })?;
-        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        let fd = self.open_file(name, libc::O_RDONLY)?;
         if fstat(fd.as_raw_fd())?.kind != Kind::File {
             return Err(io::Error::from_raw_os_error(libc::EINVAL));
         }
@@ -413,36 +390,6 @@ impl Dir {
             }
         }
     }
-
-    /// Opens (creating if asked) a small regular file for in-place read and update.
-    pub fn open_rw(&self, name: &CStr, create: bool) -> io::Result<OwnedFd> {
-        inject::point();
-        let mut flags = libc::O_RDWR | libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC;
-        if create {
-            flags |= libc::O_CREAT;
-        }
-        let fd = retry_eintr(|| unsafe {
-            libc::openat(
-                self.as_raw_fd(),
-                name.as_ptr(),
-                flags,
-                0o600 as libc::c_uint,
-            )
-        })?;
-        Ok(unsafe { OwnedFd::from_raw_fd(fd) })
-    }
-
-    pub fn open_ro(&self, name: &CStr) -> io::Result<OwnedFd> {
-        inject::point();
-        let fd = retry_eintr(|| unsafe {
-            libc::openat(
-                self.as_raw_fd(),
-                name.as_ptr(),
-                libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC,
-            )
-        })?;
-        Ok(unsafe { OwnedFd::from_raw_fd(fd) })
-    }
 }
 
 pub fn fstat(fd: RawFd) -> io::Result<Stat> {
@@ -456,20 +403,6 @@ pub fn fstat(fd: RawFd) -> io::Result<Stat> {
 /// rewrote in place from their page cache for seconds; a record or counter read must not be.
 pub fn drop_cached_pages(fd: RawFd) {
     unsafe { libc::posix_fadvise(fd, 0, 0, libc::POSIX_FADV_DONTNEED) };
-}
-
-/// pread into `buf` from offset 0: one call (the files are tiny). ESPIPE on a FIFO.
-pub fn pread0(fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {
-    loop {
-        let n = unsafe { libc::pread(fd, buf.as_mut_ptr().cast(), buf.len(), 0) };
-        if n >= 0 {
-            return Ok(n as usize);
-        }
-        let e = io::Error::last_os_error();
-        if e.raw_os_error() != Some(libc::EINTR) {
-            return Err(e);
-        }
-    }
 }
 
 /// pwrite all of `data` at offset 0. ESPIPE on a FIFO.
