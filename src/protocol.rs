@@ -521,11 +521,11 @@ impl Disk {
                 return Ok(Entry::Entered(g));
             }
         }
-        if own || listed.is_err() {
-            let _ = room.unlink(name.as_cstr());
-        }
-        if !own {
-            // The handle names a removed room: our record may sit in the current one.
+        let removed = (own || listed.is_err()) && room.unlink(name.as_cstr()).is_ok();
+        if !removed {
+            // The handle may name a removed room while our record sits in the current one
+            // (GlusterFS: a create lands there, an unlink through the handle fails): remove it
+            // by path, so that a stray record does not keep writers out.
             self.drop_room();
             self.discard_read_record(token);
         }
