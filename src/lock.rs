@@ -246,7 +246,8 @@ impl Lock {
                 ..params
             };
             match Disk::open(&parent_dir, &side_name, format!("{display}.srwl"), params) {
-                // ESTALE: another client just replaced something; it passes within seconds.
+                // ESTALE, or a name another client just made not visible here yet: it passes
+                // within seconds.
                 Err(e) if e.transient && tries < 50 => {
                     tries += 1;
                     std::thread::sleep(Duration::from_millis(100));

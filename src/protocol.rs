@@ -186,6 +186,9 @@ impl Disk {
         }
         let side = parent.open_dir(side_name).map_err(|e| {
             let mut err = fs_error("open sidecar directory", &display, &e);
+            // Absent right after our mkdir said it exists: another client made it a moment
+            // ago and this client has not caught up (GlusterFS); srwl_open tries again.
+            err.transient |= errno(&e) == libc::ENOENT;
             if let Ok(st) = parent.stat(side_name) {
                 let what = match st.kind {
                     Kind::Symlink => "it is a symlink; refusing to follow it",
@@ -221,9 +224,13 @@ impl Disk {
             Err(e) if errno(&e) == libc::EEXIST => {}
             Err(e) => return Err(fs_error("mkdir", &sub_path(QUEUE), &e)),
         }
-        let queue = side
-            .open_dir(QUEUE)
-            .map_err(|e| fs_error("open", &sub_path(QUEUE), &e))?;
+        let queue = side.open_dir(QUEUE).map_err(|e| {
+            let mut err = fs_error("open", &sub_path(QUEUE), &e);
+            // As for the sidecar: Q is never removed, so ENOENT after mkdir is a cache
+            // that has not caught up (GlusterFS); srwl_open tries again.
+            err.transient |= errno(&e) == libc::ENOENT;
+            err
+        })?;
         let st = queue
             .fstat()
             .map_err(|e| fs_error("fstat", &sub_path(QUEUE), &e))?;
