@@ -182,6 +182,7 @@ int main(int argc, char **argv)
         CHECK(chdir("/") == 0, "chdir /");
         EXPECT_OK(srwl_acquire_write(a, 0));
         CHECK(tu_count(tu_fmt("%s/relative.srwl/Q", dir), "b.") == 1, "the relative lock is not in %s", dir);
+        tu_expect_writer(tu_fmt("%s/relative.srwl", dir), (long)getpid(), 1, "the relative lock held for write");
         CHECK(!tu_exists("/relative.srwl"), "the lock moved with the working directory");
         b = tu_open(tu_fmt("%s/relative", dir));
         EXPECT_ST(srwl_acquire_read(b, 0), SRWL_TIMEOUT);

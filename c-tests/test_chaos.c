@@ -9,7 +9,9 @@
  * - writers append their fencing generation to a log while holding the write lock: the log must
  *   be strictly increasing (a killed writer may leave a gap, never a repeat);
  * - every live worker keeps going (no hang: each acquire has a bound), and at the end a fresh
- *   writer gets in within the stale threshold plus margin.
+ *   writer gets in within the stale threshold plus margin, holding the baton (its record names
+ *   it) with a generation above every logged one (a dead writer's baton was taken over, never
+ *   lost or duplicated); once it releases, the room holds exactly that baton at rest.
  */
 #include "testutil.h"
 
@@ -90,7 +92,7 @@ int main(int argc, char **argv)
     pid_t pids[NPROC];
     int i, kills = 0, entries = 0;
     double end;
-    unsigned long long prev = 0, g;
+    unsigned long long prev = 0, g, gfinal = 0;
     FILE *f;
 
     tu_init(argc, argv);
@@ -142,8 +144,18 @@ int main(int argc, char **argv)
                tu_list(tu_fmt("%s.srwl/Q", lockpath)));
         CHECK(dt < 2 * TU_STALE + 2.0, "a fresh writer needed %.3f s to get past the dead", dt);
         check_inside("the final writer");
+        gfinal = tu_expect_writer(tu_fmt("%s.srwl", lockpath), (long)getpid(), -1, "the final writer");
         EXPECT_OK(srwl_release(l));
         EXPECT_OK(srwl_close(l));
+        /* The dead may have left tickets and claims behind the final writer in the queue (no one
+         * waits any more to evict them), but the room is new and holds the baton alone. */
+        {
+            const char *side = tu_fmt("%s.srwl", lockpath);
+            const char *room = tu_list(tu_fmt("%s/R", side));
+            CHECK(strcmp(room, tu_fmt("baton.%016llx", gfinal)) == 0 && tu_is_the_baton(side, tu_fmt("%s/R/%s", side, room)),
+                  "after the final writer released, the room should hold exactly the baton baton.%016llx: R=[%s]",
+                  gfinal, room);
+        }
     }
     f = fopen(genlog, "r");
     CHECK(f != NULL, "no write grants at all");
@@ -153,7 +165,9 @@ int main(int argc, char **argv)
         entries++;
     }
     fclose(f);
-    printf("  %d write grants logged, generations strictly increasing up to %llu\n", entries, prev);
+    printf("  %d write grants logged, generations strictly increasing up to %llu; the final writer's: %llu\n", entries,
+           prev, gfinal);
+    CHECK(gfinal > prev, "the final writer's generation %llu is not above the last logged one %llu", gfinal, prev);
     CHECK(entries > 10, "too few write grants (%d) under chaos: the workers hardly progressed", entries);
     printf("PASS\n");
     return 0;

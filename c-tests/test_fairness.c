@@ -20,7 +20,7 @@
 #define NREADERS 4
 #define NWRITERS 3
 
-static char dir[512], lockpath[1024], stopfile[1024], counter[1024];
+static char dir[512], lockpath[1024], side[1100], stopfile[1024], counter[1024];
 
 static int reader_loop(int idx)
 {
@@ -66,6 +66,7 @@ static int test_writer(void)
     srwl_lock *w = tu_open(lockpath);
     double bound = 20 * TU_POLL + 1.0;
     int i, round;
+    unsigned long long prev = 0;
     for (i = 0; i < NREADERS; i++)
         pids[i] = tu_spawn_self("reader", dir, tu_fmt("%d", i), (char *)NULL);
     for (round = 0; round < 3; round++) {
@@ -83,6 +84,12 @@ static int test_writer(void)
         EXPECT_OK(srwl_acquire_write(w, 30));
         dt = tu_now() - t0;
         CHECK(readers_inside() == 0, "a writer got in with %d reader records in the room", readers_inside());
+        {
+            /* We hold: our baton, the room closed; a new write grant, a new generation. */
+            unsigned long long g = tu_expect_writer(side, (long)getpid(), -1, "the writer got in");
+            CHECK(g > prev, "write grant of round %d has generation %llu, not above %llu", round, g, prev);
+            prev = g;
+        }
         printf("  round %d: writer got in after %.3f s against %d overlapping readers (bound %.2f s)\n", round, dt,
                NREADERS, bound);
         CHECK(dt < bound, "writer starved: %.3f s to get in against a stream of readers (bound %.2f s)", dt, bound);
@@ -96,6 +103,7 @@ static int test_writer(void)
         CHECK(tu_read_ll(tu_fmt("%s/reader.%d", dir, i)) > 3, "reader %d got in too rarely", i);
     }
     EXPECT_OK(srwl_close(w));
+    tu_expect_at_rest(side, -1, "at the end");
     return 0;
 }
 
@@ -121,6 +129,7 @@ static int test_reader(void)
         EXPECT_OK(srwl_acquire_read(r, 30));
         dt = tu_now() - t0;
         c1 = tu_read_ll(counter);
+        CHECK(tu_readers_of(side, (long)getpid(), "the reader got in") == 1, "our reader record is not in the room");
         printf("  round %d: reader got in after %.3f s and %lld write grants (3 writers cycling)\n", round, dt, c1 - c0);
         CHECK(c1 - c0 <= 8 && dt < 2.0, "reader starved: %lld write grants and %.3f s before it got in", c1 - c0, dt);
         tu_sleep(0.05);
@@ -131,6 +140,7 @@ static int test_reader(void)
     for (i = 0; i < NWRITERS; i++)
         tu_expect_exit0(pids[i], 60, tu_fmt("writer %d", i));
     EXPECT_OK(srwl_close(r));
+    tu_expect_at_rest(side, -1, "at the end");
     return 0;
 }
 
@@ -139,6 +149,7 @@ static int test_reader(void)
 #define NFIFO 4
 static pthread_mutex_t fifo_mu = PTHREAD_MUTEX_INITIALIZER;
 static int fifo_order[NFIFO], fifo_n;
+static unsigned long long fifo_gen[NFIFO];
 
 static void *fifo_writer(void *arg)
 {
@@ -147,6 +158,7 @@ static void *fifo_writer(void *arg)
     int s = srwl_acquire_write(l, 30);
     CHECK(s == SRWL_OK, "queued writer %d: %s (%s)", idx, tu_st(s), srwl_last_error());
     pthread_mutex_lock(&fifo_mu);
+    fifo_gen[fifo_n] = tu_expect_writer(side, (long)getpid(), -1, "a queued writer got in");
     fifo_order[fifo_n++] = idx;
     pthread_mutex_unlock(&fifo_mu);
     tu_sleep(0.05);
@@ -158,9 +170,11 @@ static void *fifo_writer(void *arg)
 static int test_writer_fifo(void)
 {
     srwl_lock *a = tu_open(lockpath);
-    const char *q = tu_fmt("%s.srwl/Q", lockpath);
+    char q[1200];
     pthread_t t[NFIFO];
     int i, round;
+    /* Our own copy: tu_fmt's buffers rotate (the queued writers use them once granted). */
+    snprintf(q, sizeof q, "%s/Q", side);
     for (round = 0; round < 2; round++) {
         fifo_n = 0;
         /* The lock is held (for write in round 0, for read in round 1) while the writers queue up
@@ -189,6 +203,10 @@ static int test_writer_fifo(void)
         for (i = 0; i < NFIFO; i++)
             CHECK(fifo_order[i] == i, "writers were not served in arrival order: position %d went to writer %d", i,
                   fifo_order[i]);
+        for (i = 1; i < NFIFO; i++)
+            CHECK(fifo_gen[i] > fifo_gen[i - 1], "write grant %d has generation %llu, not above the previous %llu", i,
+                  fifo_gen[i], fifo_gen[i - 1]);
+        tu_expect_at_rest(side, (long long)fifo_gen[NFIFO - 1], "after the queued writers");
     }
     EXPECT_OK(srwl_close(a));
     return 0;
@@ -206,6 +224,7 @@ int main(int argc, char **argv)
     else
         snprintf(dir, sizeof dir, "%s", tu_tmpdir());
     snprintf(lockpath, sizeof lockpath, "%s/lock", dir);
+    snprintf(side, sizeof side, "%s.srwl", lockpath);
     snprintf(stopfile, sizeof stopfile, "%s/stop", dir);
     snprintf(counter, sizeof counter, "%s/counter", dir);
     if (argc > 3 && strcmp(argv[1], "reader") == 0)

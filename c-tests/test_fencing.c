@@ -1,37 +1,43 @@
 /*
- * Fencing tokens under a paused writer.
+ * Fencing tokens under a writer stopped between taking the baton and its grant.
  *
  * The header: srwl_generation() is "a counter that grows with every write grant on this lock
  * path ... Hand it to the resource you protect so that it can refuse writes from a holder that
- * was evicted." So a holder that was evicted must never end up with a token at least as large
- * as the token of the holder that replaced it.
+ * was evicted." So a writer that was evicted must never be told it holds the lock, and the
+ * writer that replaced it must hold a larger token than the one the evicted writer had taken.
  *
  * Writer Z is stopped (SIGSTOP, by the LD_PRELOAD shim stop_before_grant.so) after it took the
- * baton, right before its grant (its rmdir of the room). Past the stale threshold writer N takes
- * Z's baton over, hands it back and takes the lock with generation g_N. Then Z is resumed: its
- * rmdir may even succeed (the room is gone or empty), but Z's acquire_write must fail
- * (SRWL_ELOST), or the token it gets must be below g_N, so that the resource refuses Z's late
- * writes. Also: N is undisturbed (srwl_check OK, its baton unchanged, readers kept out).
+ * baton (Q/b.<gz>.<token of Z>, a record naming Z's pid), right before its grant (its rmdir of
+ * the room). Once Z's record has gone unchanged for the stale threshold (not before), writer N
+ * takes Z's baton over, hands it back and takes the write lock with generation g_N > gz. Then
+ * Z is resumed: its rmdir may even succeed (the room is gone), but its srwl_acquire_write must
+ * return SRWL_ELOST, and it must touch nothing of N's hold: N's baton Q/b.<g_N>.<token of N>
+ * is still there with N's record, the queue lists exactly what it listed, srwl_check(N) is OK,
+ * N's generation is unchanged and readers are kept out. The next writer's token is above both.
  *
  * usage: c_fencing <path of stop_before_grant.so>
  */
 #include "testutil.h"
 
-static char dir[512], lockpath[1024];
+static char dir[512], lockpath[1024], side[1100];
 
+/* Child: one acquire_write, stopped inside it by the shim; reports the status and message. */
 static int zombie(void)
 {
     srwl_lock *l = tu_open(lockpath);
     uint64_t g = 0;
     int s, gs = -1, c = -1, r = -1;
+    char msg[400];
     s = srwl_acquire_write(l, 10); /* stops inside (the shim), between its take and its grant */
+    snprintf(msg, sizeof msg, "%s", srwl_last_error());
     if (s == SRWL_OK) {
         gs = srwl_generation(l, &g);
         c = srwl_check(l);
         r = srwl_release(l);
     }
     srwl_close(l);
-    tu_write_text(tu_fmt("%s/result", dir), tu_fmt("%d %llu %d %d %d\n", s, (unsigned long long)g, gs, c, r));
+    tu_write_text(tu_fmt("%s/result", dir),
+                  tu_fmt("%d %llu %d %d %d\n%s\n", s, (unsigned long long)g, gs, c, r, msg));
     return 0;
 }
 
@@ -39,11 +45,13 @@ int main(int argc, char **argv)
 {
     pid_t pid;
     int st, s, gs, c, r;
-    unsigned long long gz = 0;
+    unsigned long long gz_ok = 0, gz, g_rest;
     uint64_t gn = 0;
-    double t0, end;
+    double t0, dt, end;
     srwl_lock *n, *other;
     FILE *f;
+    char zmsg[400] = "", nname[64], qbefore[1024];
+    struct tu_record zrec, nrec, nrec_after;
 
     tu_init(argc, argv);
     if (argc > 2 && strcmp(argv[1], "zombie") == 0) {
@@ -57,6 +65,7 @@ int main(int argc, char **argv)
     }
     snprintf(dir, sizeof dir, "%s", tu_tmpdir());
     snprintf(lockpath, sizeof lockpath, "%s/lock", dir);
+    snprintf(side, sizeof side, "%s.srwl", lockpath);
 
     /* A few grants first, so that the counter is not at its start. */
     n = tu_open(lockpath);
@@ -64,6 +73,7 @@ int main(int argc, char **argv)
         EXPECT_OK(srwl_acquire_write(n, 5));
         EXPECT_OK(srwl_release(n));
     }
+    g_rest = tu_expect_at_rest(side, 3, "after 3 write grants");
 
     setenv("LD_PRELOAD", argv[1], 1);
     setenv("SRWL_TEST_STOP_BEFORE_GRANT", "1", 1);
@@ -81,26 +91,56 @@ int main(int argc, char **argv)
         CHECK(tu_now() < end, "writer Z never reached its grant");
         tu_sleep(0.002);
     }
-    CHECK(tu_count(tu_fmt("%s.srwl/Q", lockpath), "b.") == 1, "Z stopped but does not hold the baton: Q=[%s]",
-          tu_list(tu_fmt("%s.srwl/Q", lockpath)));
-
-    /* N takes the lock once Z's record has gone stale. */
     t0 = tu_now();
+    /* Z holds the baton (taken from the room under the next generation), the room still stands. */
+    gz = tu_held_baton(side, "Z stopped before its grant", NULL, &zrec);
+    CHECK(zrec.pid == (long)pid, "the baton held when Z stopped names pid %ld, not Z (%ld)", zrec.pid, (long)pid);
+    CHECK(gz == g_rest + 1, "Z took the baton under generation %llu, expected %llu", gz, g_rest + 1);
+    CHECK(tu_exists(tu_fmt("%s/R", side)), "the room is gone although Z stopped before its rmdir");
+
+    /* N takes the lock once Z's record has gone stale: Z's baton is taken over, not before the
+     * threshold, not long after. */
     EXPECT_OK(srwl_acquire_write(n, 30));
+    dt = tu_now() - t0;
     EXPECT_OK(srwl_generation(n, &gn));
-    printf("  N got the write lock %.3f s after Z stopped, with generation %llu\n", tu_now() - t0,
-           (unsigned long long)gn);
+    printf("  N got the write lock %.3f s after Z stopped (threshold %.2f s), generation %llu (Z's baton: %llu)\n",
+           dt, TU_STALE, (unsigned long long)gn, gz);
+    CHECK(dt >= TU_STALE - 0.03, "Z's baton was taken over %.3f s after Z stopped, before the stale threshold (%.2f s)",
+          dt, TU_STALE);
+    CHECK(dt <= TU_STALE + 2.0, "N needed %.3f s to get past the stopped writer Z (threshold %.2f s)", dt, TU_STALE);
+    CHECK(gn > gz, "N's generation %llu is not above the generation %llu of the baton Z had taken",
+          (unsigned long long)gn, gz);
+    tu_expect_writer(side, (long)getpid(), (long long)gn, "N holds");
+    tu_held_baton(side, "N holds", nname, &nrec);
+    CHECK(strcmp(nrec.token, zrec.token) != 0, "N's baton still names Z's token");
+    snprintf(qbefore, sizeof qbefore, "%s", tu_list(tu_fmt("%s/Q", side)));
 
     /* Resume Z. */
     CHECK(kill(pid, SIGCONT) == 0, "SIGCONT");
     tu_expect_exit0(pid, 30, "writer Z");
     f = fopen(tu_fmt("%s/result", dir), "r");
-    CHECK(f != NULL && fscanf(f, "%d %llu %d %d %d", &s, &gz, &gs, &c, &r) == 5, "Z left no result");
+    CHECK(f != NULL && fscanf(f, "%d %llu %d %d %d ", &s, &gz_ok, &gs, &c, &r) == 5, "Z left no result");
+    if (fgets(zmsg, sizeof zmsg, f) == NULL)
+        zmsg[0] = '\0';
     fclose(f);
-    printf("  Z resumed: acquire_write %s, generation %llu (%s), check %s, release %s\n", tu_st(s), gz, tu_st(gs),
-           tu_st(c), tu_st(r));
+    printf("  Z resumed: acquire_write %s: %s", tu_st(s), zmsg);
+    if (s == SRWL_OK)
+        printf("  and then: generation %llu (%s), check %s, release %s\n", gz_ok, tu_st(gs), tu_st(c), tu_st(r));
 
-    /* N is undisturbed. */
+    /* The fencing property: the evicted Z is not told it holds the lock. */
+    CHECK(s == SRWL_ELOST,
+          "the writer Z, taken over while stopped between its take and its grant, got %s from srwl_acquire_write "
+          "(generation %llu; N holds %llu), expected SRWL_ELOST",
+          tu_st(s), gz_ok, (unsigned long long)gn);
+    CHECK(strstr(zmsg, "lost") != NULL, "Z's SRWL_ELOST message does not say \"lost\": %s", zmsg);
+
+    /* N is undisturbed: the same baton with N's record, nothing else queued, the room closed. */
+    CHECK(strcmp(qbefore, tu_list(tu_fmt("%s/Q", side))) == 0, "Z changed the queue while N holds: [%s] -> [%s]",
+          qbefore, tu_list(tu_fmt("%s/Q", side)));
+    tu_expect_writer(side, (long)getpid(), (long long)gn, "N holds after Z resumed");
+    CHECK(tu_read_record(tu_fmt("%s/Q/%s", side, nname), &nrec_after), "N's baton Q/%s unreadable", nname);
+    CHECK(strcmp(nrec.stable, nrec_after.stable) == 0, "N's baton Q/%s no longer holds N's record:\n%s---\n%s", nname,
+          nrec.stable, nrec_after.stable);
     EXPECT_OK(srwl_check(n));
     other = tu_open(lockpath);
     EXPECT_ST(srwl_acquire_read(other, 0), SRWL_TIMEOUT);
@@ -109,13 +149,10 @@ int main(int argc, char **argv)
         EXPECT_OK(srwl_generation(n, &g2));
         CHECK(g2 == gn, "N's generation changed: %llu -> %llu", (unsigned long long)gn, (unsigned long long)g2);
     }
+    EXPECT_OK(srwl_check(n));
     EXPECT_OK(srwl_release(n));
+    tu_expect_at_rest(side, (long long)gn, "N released");
 
-    /* The fencing property. */
-    CHECK(s == SRWL_ELOST || (s == SRWL_OK && gz < gn),
-          "the evicted writer Z was granted (acquire_write %s) with fencing token %llu >= %llu, the token of the "
-          "writer N that replaced it: a resource fenced by srwl_generation would accept Z's late writes and refuse N's",
-          tu_st(s), gz, (unsigned long long)gn);
     /* And the next writer's token is above both. */
     EXPECT_OK(srwl_acquire_write(other, 5));
     {
@@ -123,8 +160,10 @@ int main(int argc, char **argv)
         EXPECT_OK(srwl_generation(other, &g3));
         CHECK(g3 > gn && g3 > gz, "the next writer's generation %llu is not above %llu and %llu",
               (unsigned long long)g3, (unsigned long long)gn, gz);
+        tu_expect_writer(side, (long)getpid(), (long long)g3, "the next writer holds");
+        EXPECT_OK(srwl_release(other));
+        tu_expect_at_rest(side, (long long)g3, "at the end");
     }
-    EXPECT_OK(srwl_release(other));
     EXPECT_OK(srwl_close(other));
     EXPECT_OK(srwl_close(n));
     printf("PASS\n");

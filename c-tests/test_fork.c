@@ -3,10 +3,11 @@
  *
  * inherited: a process holding the write lock forks. In the child the inherited handle's
  * acquire_read/acquire_write/check/generation/release return SRWL_EFORKED and its close is OK,
- * and none of them touch the disk: the parent still holds (its record is in the room, its
- * srwl_check is OK, another process still cannot get the write lock). A new handle in the
- * child works: it times out for write while the parent holds, and gets the lock once the
- * parent releases. Same for an inherited read hold.
+ * and none of them touch the disk: the parent still holds (its baton Q/b.* or its reader record
+ * R/r.* is still there and names the parent's pid, its srwl_check is OK, another process still
+ * cannot get the write lock). A new handle in the child works: it times out for write while
+ * the parent holds, and gets the lock once the parent releases. Same for an inherited read
+ * hold. Nothing is left behind at the end (the queue empty, the room holding only the baton).
  *
  * stress: one thread loops acquire/release (write and read alternately) on its own handle
  * while the main thread forks 200 times; each child opens a new handle, takes the write
@@ -57,10 +58,11 @@ static void test_inherited(int write_hold)
     /* Where the parent's hold is on disk: a writer's baton in Q/ (the room is gone), a reader's
      * record in R/ (beside the baton at rest, whose generation other writers' timed-out
      * attempts may raise: it is not part of the parent's hold). */
-    const char *room = write_hold ? tu_fmt("%s/Q", side) : tu_fmt("%s/R", side);
     const char *skip = write_hold ? "w." : "baton.";
-    char before[2048];
+    char room[1200], before[2048];
     uint64_t g = 0;
+
+    snprintf(room, sizeof room, "%s/%s", side, write_hold ? "Q" : "R");
 
     if (write_hold)
         EXPECT_OK(srwl_acquire_write(h, 5));
@@ -68,6 +70,11 @@ static void test_inherited(int write_hold)
         EXPECT_OK(srwl_acquire_read(h, 5));
     snprintf(before, sizeof before, "%s", tu_list_except(room, skip));
     CHECK(before[0] != '\0', "no record of the parent's hold in %s", room);
+    if (write_hold)
+        tu_expect_writer(side, (long)getpid(), -1, "the parent holds for write");
+    else
+        CHECK(tu_readers_of(side, (long)getpid(), "the parent holds for read") == 1,
+              "no reader record naming the parent in the room: R=[%s]", tu_list(tu_fmt("%s/R", side)));
     CHECK(pipe(to_child) == 0 && pipe(to_parent) == 0, "pipe");
     fflush(NULL);
     pid = fork();
@@ -93,6 +100,14 @@ static void test_inherited(int write_hold)
         CHECK(strcmp(before, tu_list_except(room, skip)) == 0,
               "the child's close of an inherited handle touched the disk: [%s] -> [%s]", before,
               tu_list_except(room, skip));
+        /* The hold on disk is still the parent's, not the child's. */
+        if (write_hold) {
+            tu_expect_writer(side, (long)getppid(), -1, "the parent holds, seen from the child");
+        } else {
+            CHECK(tu_readers_of(side, (long)getppid(), "the parent holds, seen from the child") == 1,
+                  "the parent's reader record is gone after the child's calls: R=[%s]", tu_list(tu_fmt("%s/R", side)));
+            CHECK(tu_readers_of(side, (long)getpid(), "the child") == 0, "a reader record names the child");
+        }
         /* Longer than the stale threshold: the parent's heartbeat keeps its hold alive; our new
          * handle must not evict it. */
         n = tu_open(lockpath);
@@ -260,12 +275,7 @@ int main(int argc, char **argv)
         test_inherited(1);
         test_inherited(0);
     }
-    {
-        const char *q = tu_list(tu_fmt("%s/Q", side));
-        const char *r = tu_list_except(tu_fmt("%s/R", side), "baton.");
-        CHECK(strcmp(q, "") == 0 && strcmp(r, "") == 0 && tu_count(tu_fmt("%s/R", side), "baton.") == 1,
-              "leftovers: Q=[%s] R=[%s] (and exactly one baton at rest)", q, tu_list(tu_fmt("%s/R", side)));
-    }
+    tu_expect_at_rest(side, -1, "at the end");
     printf("PASS\n");
     return 0;
 }

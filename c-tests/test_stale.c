@@ -4,20 +4,26 @@
  * kill-writer / kill-reader: a process holding the lock is killed with SIGKILL. While it was
  * alive, its heartbeat kept the lock (another process timed out after 3 stale thresholds);
  * after the kill another process takes the write lock once the record has gone unchanged for
- * the stale threshold: not before (stale - heartbeat), and not long after (stale + 2 s).
+ * the stale threshold: not before (stale - heartbeat), and not long after (stale + 2 s). The
+ * holder is seen on disk first (a writer's baton Q/b.<gen>.<token> whose record names its pid,
+ * a reader's record R/r.<token>); the new writer's generation is the next one after the
+ * baton's (a dead writer's baton is taken over and handed back under its generation).
  *
  * stop-writer / stop-reader: a holder is stopped with SIGSTOP past the threshold; another
- * process takes the write lock. After SIGCONT the stopped one gets SRWL_ELOST from srwl_check
- * and from srwl_release, and its release does not disturb the new holder: the new holder's
- * srwl_check is still OK, its record is still in the room, and a third process still cannot
- * get in.
+ * process takes the write lock (with the next generation). After SIGCONT the stopped one gets
+ * SRWL_ELOST from srwl_check and from srwl_release, and its release does not disturb the new
+ * holder: the new holder's srwl_check is still OK, its baton is still in the queue with its
+ * record, the room stays closed, and a third process still cannot get in.
  *
  * kill-waiting-writer / kill-waiting-reader: a process waiting in the queue (a writer's claim,
  * a reader's ticket) is killed; it keeps its place while alive, and once dead it blocks the
  * next in line for no longer than the threshold (plus margin).
  *
  * stop-waiting-writer: a waiting writer is stopped past the threshold (its claim is evicted,
- * the next one gets in), then resumed: it waits again and gets the lock only once it is free.
+ * the next one gets in), then resumed: it waits again and gets the lock only once it is free,
+ * with a larger generation.
+ *
+ * Every mode ends with nothing left behind: the queue empty, the room holding only the baton.
  */
 #include "testutil.h"
 
@@ -25,17 +31,17 @@
 
 static char dir[512], lockpath[1024], side[1100];
 
-/* Child: hold the lock; with "zombie", report check/release/close statuses after "go". */
+/* Child: hold the lock; with "zombie", report check/release/close statuses after "go". Its
+ * generation (a reader's: that of the baton it found in the room) goes to dir/gen. */
 static int holder(const char *mode, int zombie)
 {
     srwl_lock *l = tu_open(lockpath);
     uint64_t gen = 0;
-    if (strcmp(mode, "write") == 0) {
+    if (strcmp(mode, "write") == 0)
         EXPECT_OK(srwl_acquire_write(l, 10));
-        EXPECT_OK(srwl_generation(l, &gen));
-    } else {
+    else
         EXPECT_OK(srwl_acquire_read(l, 10));
-    }
+    EXPECT_OK(srwl_generation(l, &gen));
     tu_write_text(tu_fmt("%s/gen", dir), tu_fmt("%llu\n", (unsigned long long)gen));
     tu_touch(tu_fmt("%s/ready", dir));
     if (!zombie) {
@@ -101,15 +107,32 @@ static void watch_path(struct watch *w, const char *path)
     CHECK(pthread_create(&w->thread, NULL, watch_run, w) == 0, "pthread_create");
 }
 
-/* Starts watching the holder's record: the only r.* in R/ (beside the baton at rest), or the
- * writer's baton, the only b.* in Q/ (its content is the writer's record). */
-static void watch_start(struct watch *w, const char *mode)
+/* The generation of the baton resting in the room (there must be exactly one). */
+static unsigned long long resting_gen(void)
+{
+    const char *room = tu_fmt("%s/R", side);
+    const char *all = tu_list(room);
+    const char *b = strstr(all, "baton.");
+    CHECK(tu_count(room, "baton.") == 1 && b != NULL, "expected one baton at rest in the room: R=[%s]", all);
+    return strtoull(b + 6, NULL, 16);
+}
+
+/* Checks who holds (process `pid`: a writer holding the baton of generation `gen`, the only
+ * b.* in Q/, whose content is its record; or a reader whose record is the only r.* in R/) and
+ * starts watching that record. */
+static void watch_start(struct watch *w, const char *mode, pid_t pid, unsigned long long gen)
 {
     int write = strcmp(mode, "write") == 0;
-    const char *d = write ? tu_fmt("%s/Q", side) : tu_fmt("%s/R", side);
-    const char *name = write ? tu_list(d) : tu_list_except(d, "baton.");
+    char d[1200], name[256];
+    snprintf(d, sizeof d, "%s/%s", side, write ? "Q" : "R");
+    snprintf(name, sizeof name, "%s", write ? tu_list(d) : tu_list_except(d, "baton."));
     CHECK(name[0] != '\0' && strchr(name, ' ') == NULL && strncmp(name, write ? "b." : "r.", 2) == 0,
           "expected one record in %s: [%s]", d, tu_list(d));
+    if (write)
+        tu_expect_writer(side, (long)pid, (long long)gen, "the writer holds");
+    else
+        CHECK(tu_readers_of(side, (long)pid, "the reader holds") == 1, "the reader record R/%s does not name the "
+              "holder (pid %d)", name, (int)pid);
     watch_path(w, tu_fmt("%s/%s", d, name));
 }
 
@@ -119,13 +142,12 @@ static void watch_stop(struct watch *w)
     pthread_join(w->thread, NULL);
 }
 
-static void expect_empty_at_end(void)
+/* Nothing left behind: the queue is empty, the room holds only the baton (of generation
+ * `gen`, unless -1). */
+static void expect_empty_at_end(long long gen)
 {
-    const char *q = tu_list(tu_fmt("%s/Q", side));
-    const char *r = tu_list_except(tu_fmt("%s/R", side), "baton.");
-    CHECK(strcmp(q, "") == 0 && strcmp(r, "") == 0 && tu_count(tu_fmt("%s/R", side), "baton.") == 1,
-          "leftovers: Q=[%s] R=[%s] (and exactly one baton at rest)", q, tu_list(tu_fmt("%s/R", side)));
-    printf("  sidecar at the end: %s\n", tu_list(side));
+    tu_expect_at_rest(side, gen, "at the end");
+    printf("  sidecar at the end: %s; R=[%s]\n", tu_list(side), tu_list(tu_fmt("%s/R", side)));
 }
 
 static int test_kill(const char *mode)
@@ -133,10 +155,12 @@ static int test_kill(const char *mode)
     pid_t pid = tu_spawn_self(mode, dir, "hold", (char *)NULL);
     srwl_lock *l = tu_open(lockpath);
     double t0, dt, unchanged, hi = TU_STALE + 2.0;
-    int st;
+    int st, write = strcmp(mode, "write") == 0;
+    unsigned long long before;
+    uint64_t g = 0;
     struct watch w;
     tu_wait_file(tu_fmt("%s/ready", dir), 30);
-    watch_start(&w, mode);
+    watch_start(&w, mode, pid, (unsigned long long)tu_read_ll(tu_fmt("%s/gen", dir)));
     /* A live holder is not evicted, however long we wait. */
     t0 = tu_now();
     EXPECT_ST(srwl_acquire_write(l, 3 * TU_STALE), SRWL_TIMEOUT);
@@ -147,6 +171,9 @@ static int test_kill(const char *mode)
     CHECK(kill(pid, SIGKILL) == 0, "kill: %s", strerror(errno));
     t0 = tu_now();
     waitpid(pid, &st, 0);
+    /* The baton's generation now: the dead writer's, or the one resting beside the dead reader
+     * (our timed-out attempt above took the baton and gave it back under the next one). */
+    before = write ? tu_held_baton(side, "the dead writer's baton", NULL, NULL) : resting_gen();
     EXPECT_OK(srwl_acquire_write(l, 30));
     dt = tu_now() - t0;
     unchanged = tu_now();
@@ -158,16 +185,18 @@ static int test_kill(const char *mode)
           "%.3f s (threshold %.2f s)", mode, unchanged, TU_STALE);
     CHECK(dt <= hi, "the dead %s holder was evicted only after %.3f s (threshold %.2f s, bound %.2f s)", mode, dt,
           TU_STALE, hi);
-    if (strcmp(mode, "write") == 0) {
-        uint64_t g = 0;
-        EXPECT_OK(srwl_generation(l, &g));
-        CHECK((long long)g == tu_read_ll(tu_fmt("%s/gen", dir)) + 1, "generation after the dead writer: %llu, expected %lld",
-              (unsigned long long)g, tu_read_ll(tu_fmt("%s/gen", dir)) + 1);
-    }
+    EXPECT_OK(srwl_generation(l, &g));
+    CHECK(g == before + 1, "generation after the dead %s: %llu, expected %llu", mode, (unsigned long long)g, before + 1);
+    if (write)
+        CHECK(before == (unsigned long long)tu_read_ll(tu_fmt("%s/gen", dir)),
+              "the dead writer's baton had generation %llu, the writer was told %lld", before,
+              tu_read_ll(tu_fmt("%s/gen", dir)));
+    tu_expect_writer(side, (long)getpid(), (long long)g, "the writer after the dead holder");
+    CHECK(tu_readers_of(side, (long)pid, "after the eviction") == 0, "the dead reader's record is still there");
     EXPECT_OK(srwl_check(l));
     EXPECT_OK(srwl_release(l));
     EXPECT_OK(srwl_close(l));
-    expect_empty_at_end();
+    expect_empty_at_end((long long)g);
     return 0;
 }
 
@@ -176,13 +205,19 @@ static int test_stop(const char *mode)
     pid_t pid = tu_spawn_self(mode, dir, "zombie", (char *)NULL);
     srwl_lock *b = tu_open(lockpath), *c = tu_open(lockpath);
     double t0, dt, unchanged, hi = TU_STALE + 2.0;
-    int rc, rr, rx;
+    int rc, rr, rx, write = strcmp(mode, "write") == 0;
     uint64_t gen = 0;
-    char msg[512] = "";
+    unsigned long long held_gen;
+    char msg[512] = "", bname[64];
+    struct tu_record brec, brec_after;
     FILE *f;
     struct watch w;
     tu_wait_file(tu_fmt("%s/ready", dir), 30);
-    watch_start(&w, mode);
+    held_gen = (unsigned long long)tu_read_ll(tu_fmt("%s/gen", dir));
+    watch_start(&w, mode, pid, held_gen);
+    if (!write)
+        CHECK(resting_gen() == held_gen, "the reader was told generation %llu, the baton rests with %llu", held_gen,
+              resting_gen());
     tu_sleep(3 * TU_HEARTBEAT);
     CHECK(kill(pid, SIGSTOP) == 0, "SIGSTOP: %s", strerror(errno));
     t0 = tu_now();
@@ -199,8 +234,11 @@ static int test_stop(const char *mode)
     CHECK(dt <= hi, "write lock taken %.3f s after SIGSTOP of the holder (threshold %.2f s, bound %.2f s)", dt, TU_STALE,
           hi);
     EXPECT_OK(srwl_generation(b, &gen));
-    CHECK(tu_count(tu_fmt("%s/Q", side), "b.") == 1, "the new writer does not hold the baton: Q=[%s]",
-          tu_list(tu_fmt("%s/Q", side)));
+    CHECK(gen == held_gen + 1, "the new writer's generation is %llu, expected %llu (the stopped holder's baton: %llu)",
+          (unsigned long long)gen, held_gen + 1, held_gen);
+    tu_expect_writer(side, (long)getpid(), (long long)gen, "the new writer holds");
+    CHECK(tu_readers_of(side, (long)pid, "the new writer holds") == 0, "the stopped reader's record is still there");
+    tu_held_baton(side, "the new writer holds", bname, &brec);
     {
         const char *before = tu_list(tu_fmt("%s/Q", side));
         char saved[1024];
@@ -225,8 +263,9 @@ static int test_stop(const char *mode)
         CHECK(strcmp(saved, tu_list(tu_fmt("%s/Q", side))) == 0,
               "the zombie's release changed the new holder's baton: [%s] -> [%s]", saved,
               tu_list(tu_fmt("%s/Q", side)));
-        CHECK(tu_count(tu_fmt("%s/R", side), "") <= 0, "the zombie made a room beside the writer: R=[%s]",
-              tu_list(tu_fmt("%s/R", side)));
+        tu_expect_writer(side, (long)getpid(), (long long)gen, "the new writer after the zombie's release");
+        CHECK(tu_read_record(tu_fmt("%s/Q/%s", side, bname), &brec_after) && strcmp(brec.stable, brec_after.stable) == 0,
+              "the new writer's baton Q/%s no longer holds its record after the zombie's release", bname);
     }
     EXPECT_OK(srwl_check(b));
     EXPECT_ST(srwl_acquire_read(c, 0), SRWL_TIMEOUT);
@@ -240,27 +279,33 @@ static int test_stop(const char *mode)
     }
     EXPECT_OK(srwl_release(b));
     EXPECT_OK(srwl_acquire_read(c, 0));
+    CHECK(tu_readers_of(side, (long)getpid(), "a reader after the new writer") == 1, "our reader record is not in the room");
     EXPECT_OK(srwl_release(c));
     EXPECT_OK(srwl_close(b));
     EXPECT_OK(srwl_close(c));
-    expect_empty_at_end();
+    expect_empty_at_end((long long)gen);
     return 0;
 }
 
 /* ---- waiters that die or pause while waiting in the queue --------------------------------- */
 
-/* Child: wait for the lock ("wait-write" / "wait-read"); once granted, note the time in
- * dir/granted, hold 0.3 s, check, release. */
+/* Child: wait for the lock ("wait-write" / "wait-read"); once granted, note the time and the
+ * generation in dir/granted, hold 0.3 s, check, release. A writer checks that it holds the
+ * baton of that generation. */
 static int waiter(const char *role)
 {
     srwl_lock *l = tu_open(lockpath);
-    int s;
+    int s, write = strcmp(role, "wait-write") == 0;
     double t;
+    uint64_t g = 0;
     tu_touch(tu_fmt("%s/waiting", dir));
-    s = strcmp(role, "wait-write") == 0 ? srwl_acquire_write(l, 60) : srwl_acquire_read(l, 60);
+    s = write ? srwl_acquire_write(l, 60) : srwl_acquire_read(l, 60);
     CHECK(s == SRWL_OK, "waiter: acquire returned %s (%s)", tu_st(s), srwl_last_error());
     t = tu_now();
-    tu_write_text(tu_fmt("%s/granted.tmp", dir), tu_fmt("%.6f\n", t));
+    EXPECT_OK(srwl_generation(l, &g));
+    if (write)
+        tu_expect_writer(side, (long)getpid(), (long long)g, "the waiter got the write lock");
+    tu_write_text(tu_fmt("%s/granted.tmp", dir), tu_fmt("%.6f %llu\n", t, (unsigned long long)g));
     CHECK(rename(tu_fmt("%s/granted.tmp", dir), tu_fmt("%s/granted", dir)) == 0, "rename");
     tu_sleep(0.3);
     EXPECT_OK(srwl_check(l));
@@ -308,18 +353,35 @@ static int test_kill_waiting(const char *role)
     double t0, dt, unchanged;
     const char *rec;
     int st;
+    unsigned long long g0;
+    uint64_t gp = 0;
     /* A waiting writer queues behind a reader; a waiting reader behind a writer. */
     if (writer)
         EXPECT_OK(srwl_acquire_read(p, 0));
     else
         EXPECT_OK(srwl_acquire_write(p, 0));
+    EXPECT_OK(srwl_generation(p, &gp));
     {
         /* A writer waiting behind a reader takes the baton (b.*) and waits for the room to
          * drain; a reader waiting behind a writer takes a ticket (r.*) beside the writer's baton. */
         char held[1024];
+        g0 = writer ? resting_gen() : 0;
         snprintf(held, sizeof held, "%s", tu_list(tu_fmt("%s/Q", side)));
         pid = tu_spawn_self("x", dir, role, (char *)NULL);
         rec = wait_queue_entry(writer ? "b." : "r.", 1, held);
+    }
+    {
+        struct tu_record r;
+        CHECK(tu_read_record(rec, &r), "the waiter's queue entry %s is not a well-formed record", rec);
+        CHECK(r.pid == (long)pid && strcmp(r.role, writer ? "write" : "wait") == 0,
+              "the waiter's queue entry %s names pid %ld, role %s (expected pid %d, role %s)", rec, r.pid, r.role,
+              (int)pid, writer ? "write" : "wait");
+        if (writer) { /* it took the baton and waits for our read hold to end: the room stays */
+            unsigned long long gw = tu_held_baton(side, "the waiting writer", NULL, NULL);
+            CHECK(gw == g0 + 1, "the waiting writer took the baton under generation %llu, expected %llu", gw, g0 + 1);
+            CHECK(tu_readers_of(side, (long)getpid(), "while a writer waits") == 1,
+                  "our reader record is not in the room while a writer waits for it");
+        }
     }
     watch_path(&w, rec);
     tu_sleep(3 * TU_STALE); /* a live waiter keeps its place */
@@ -330,10 +392,20 @@ static int test_kill_waiting(const char *role)
     waitpid(pid, &st, 0);
     EXPECT_OK(srwl_release(p));
     /* The dead waiter was ahead: the next one in line must get past it. */
-    if (writer)
+    if (writer) {
+        uint64_t gr = 0;
         EXPECT_OK(srwl_acquire_read(c, 30));
-    else
+        /* The dead waiter's baton was taken over and handed back under its generation. */
+        EXPECT_OK(srwl_generation(c, &gr));
+        CHECK(gr == g0 + 1, "the next reader found the baton with generation %llu, expected %llu (the dead waiting "
+              "writer's)", (unsigned long long)gr, g0 + 1);
+    } else {
+        uint64_t gc = 0;
         EXPECT_OK(srwl_acquire_write(c, 30));
+        EXPECT_OK(srwl_generation(c, &gc));
+        CHECK(gc > gp, "the next writer's generation %llu is not above the previous writer's %llu",
+              (unsigned long long)gc, (unsigned long long)gp);
+    }
     dt = tu_now() - t0;
     unchanged = tu_now();
     watch_stop(&w);
@@ -349,13 +421,21 @@ static int test_kill_waiting(const char *role)
         CHECK(unchanged >= TU_STALE - 0.03, "the dead waiter's entry was evicted after being unchanged for only "
               "%.3f s (threshold %.2f s)", unchanged, TU_STALE);
     }
+    if (writer)
+        CHECK(tu_readers_of(side, (long)getpid(), "the next reader holds") == 1, "our reader record is not in the room");
+    else
+        tu_expect_writer(side, (long)getpid(), -1, "the next writer holds");
     EXPECT_OK(srwl_release(c));
     EXPECT_OK(srwl_close(p));
     /* A last writer cleans up whatever is stale. */
-    EXPECT_OK(srwl_acquire_write(c, 30));
-    EXPECT_OK(srwl_release(c));
-    EXPECT_OK(srwl_close(c));
-    expect_empty_at_end();
+    {
+        uint64_t g = 0;
+        EXPECT_OK(srwl_acquire_write(c, 30));
+        EXPECT_OK(srwl_generation(c, &g));
+        EXPECT_OK(srwl_release(c));
+        EXPECT_OK(srwl_close(c));
+        expect_empty_at_end((long long)g);
+    }
     return 0;
 }
 
@@ -367,15 +447,24 @@ static int test_stop_waiting_writer(void)
     pid_t pid;
     double released, granted;
     const char *rec;
+    uint64_t gc = 0;
+    unsigned long long gw = 0;
     EXPECT_OK(srwl_acquire_write(p, 0));
     pid = tu_spawn_self("x", dir, "wait-write", (char *)NULL);
     rec = wait_queue_entry("w.", 1, NULL);
+    {
+        struct tu_record r;
+        CHECK(tu_read_record(rec, &r) && r.pid == (long)pid && strcmp(r.role, "write") == 0,
+              "the waiting writer's claim %s is not a write record naming pid %d", rec, (int)pid);
+    }
     tu_sleep(2 * TU_HEARTBEAT);
     CHECK(kill(pid, SIGSTOP) == 0, "SIGSTOP");
     EXPECT_OK(srwl_release(p));
     /* The stopped waiter's claim is ahead of us: it is evicted after the threshold. */
     EXPECT_OK(srwl_acquire_write(c, 30));
     CHECK(!tu_exists(rec), "we got in while the stopped waiter's claim %s is still queued ahead", rec);
+    EXPECT_OK(srwl_generation(c, &gc));
+    tu_expect_writer(side, (long)getpid(), (long long)gc, "we hold");
     CHECK(kill(pid, SIGCONT) == 0, "SIGCONT");
     tu_sleep(3 * TU_STALE); /* the resumed waiter waits behind us */
     CHECK(!tu_exists(tu_fmt("%s/granted", dir)), "the resumed waiter got the write lock while another process held it");
@@ -385,15 +474,16 @@ static int test_stop_waiting_writer(void)
     tu_expect_exit0(pid, 30, "resumed waiter");
     {
         FILE *f = fopen(tu_fmt("%s/granted", dir), "r");
-        CHECK(f != NULL && fscanf(f, "%lf", &granted) == 1, "the resumed waiter left no grant time");
+        CHECK(f != NULL && fscanf(f, "%lf %llu", &granted, &gw) == 2, "the resumed waiter left no grant time");
         fclose(f);
     }
     CHECK(granted >= released - 0.005, "the resumed waiter's grant (%.3f) precedes our release (%.3f)", granted,
           released);
+    CHECK(gw > gc, "the resumed waiter's generation %llu is not above ours (%llu)", gw, (unsigned long long)gc);
     printf("  stopped waiting writer: its claim was evicted, and after SIGCONT it got the lock once we released\n");
     EXPECT_OK(srwl_close(p));
     EXPECT_OK(srwl_close(c));
-    expect_empty_at_end();
+    expect_empty_at_end((long long)gw);
     return 0;
 }
 
@@ -407,6 +497,7 @@ int main(int argc, char **argv)
     if (argc > 3) { /* child: <mode> <dir> hold|zombie|wait-write|wait-read */
         snprintf(dir, sizeof dir, "%s", argv[2]);
         snprintf(lockpath, sizeof lockpath, "%s/lock", dir);
+        snprintf(side, sizeof side, "%s.srwl", lockpath);
         if (strncmp(argv[3], "wait-", 5) == 0)
             return waiter(argv[3]);
         return holder(argv[1], strcmp(argv[3], "zombie") == 0);

@@ -369,6 +369,212 @@ static TU_UNUSED int tu_count(const char *dir, const char *prefix)
     return n;
 }
 
+/* ---- srwl/2 on disk (docs/PROTOCOL.md) ---------------------------------------------------
+ * Inside <lock>.srwl/: `init` (a second name of the baton's inode), `Q/` (the queue) and `R/`
+ * (the room, absent while a writer holds). The baton is one regular file, ever: at rest it is
+ * `R/baton.<gen>`, held by a writer it is `Q/b.<gen>.<token>` and holds the writer's record.
+ * Readers' records are `R/r.<token>`, reader tickets `Q/r.<seq>.<token>`, writer claims
+ * `Q/w.<seq>.<token>`. <gen> is 16 lowercase hex digits, <token> 32. */
+
+/* A parsed record: "srwl/2", "role <r>", "token <t>", "pid <p>", "host <h>", "lease_ms <l>",
+ * "nonce <n>", each line ending in '\n'. `stable` is the record without its nonce line: the
+ * heartbeat rewrites only the nonce, so `stable` changes only if someone else's record replaces
+ * it. */
+struct tu_record {
+    char role[8];
+    char token[33];
+    long pid;
+    char stable[600];
+};
+
+static TU_UNUSED int tu_is_hex(const char *s, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++)
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+            return 0;
+    return 1;
+}
+
+/* Parses the record bytes in buf[0..n); 1 if it is a well-formed srwl/2 record. */
+static TU_UNUSED int tu_parse_record(const char *buf, size_t n, struct tu_record *r)
+{
+    static const char *keys[7] = {"srwl/2", "role ", "token ", "pid ", "host ", "lease_ms ", "nonce "};
+    const char *p = buf, *end = buf + n;
+    size_t stable_len = 0;
+    int i;
+    memset(r, 0, sizeof *r);
+    if (n == 0 || buf[n - 1] != '\n')
+        return 0;
+    for (i = 0; i < 7; i++) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t klen = strlen(keys[i]), vlen;
+        const char *v;
+        if (nl == NULL || (size_t)(nl - p) < klen || memcmp(p, keys[i], klen) != 0)
+            return 0;
+        v = p + klen;
+        vlen = (size_t)(nl - v);
+        if (i == 0 && vlen != 0)
+            return 0;
+        if (i == 1) {
+            if (vlen >= sizeof r->role || vlen == 0)
+                return 0;
+            memcpy(r->role, v, vlen);
+        } else if (i == 2) {
+            if (vlen != 32 || !tu_is_hex(v, 32))
+                return 0;
+            memcpy(r->token, v, 32);
+        } else if (i == 3) {
+            char num[16];
+            if (vlen == 0 || vlen >= sizeof num)
+                return 0;
+            memcpy(num, v, vlen);
+            num[vlen] = '\0';
+            r->pid = strtol(num, NULL, 10);
+            if (r->pid <= 0)
+                return 0;
+        } else if (i == 6 && (vlen != 16 || !tu_is_hex(v, 16))) {
+            return 0;
+        }
+        if (i < 6)
+            stable_len = (size_t)(nl + 1 - buf);
+        p = nl + 1;
+    }
+    if (p != end || stable_len >= sizeof r->stable)
+        return 0;
+    memcpy(r->stable, buf, stable_len);
+    return 1;
+}
+
+/* Reads the record at `path`. 1 if well-formed; 0 if not (retried for a moment: a writer
+ * fills the baton it has just taken with its own record, and a read may fall in between). */
+static TU_UNUSED int tu_read_record(const char *path, struct tu_record *r)
+{
+    int tries;
+    for (tries = 0; tries < 50; tries++) {
+        char buf[700];
+        ssize_t n = -1;
+        int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+        if (fd >= 0) {
+            n = pread(fd, buf, sizeof buf, 0);
+            close(fd);
+        }
+        if (n > 0 && tu_parse_record(buf, (size_t)n, r))
+            return 1;
+        tu_sleep(0.002);
+    }
+    return 0;
+}
+
+/* Whether `path` is the baton: a regular file with the inode of <side>/init and two names. */
+static TU_UNUSED int tu_is_the_baton(const char *side, const char *path)
+{
+    struct stat a, b;
+    if (lstat(path, &a) != 0 || lstat(tu_fmt("%s/init", side), &b) != 0)
+        return 0;
+    return S_ISREG(a.st_mode) && a.st_dev == b.st_dev && a.st_ino == b.st_ino && a.st_nlink == 2;
+}
+
+/* The baton held in <side>/Q: there must be exactly one `b.*` entry, named b.<16 hex>.<32 hex>,
+ * the baton's inode, holding a writer's record with the token of its name. Fills `name` (at
+ * least 64 bytes) and `rec` if not NULL; returns the generation. Fails the test otherwise. */
+static TU_UNUSED unsigned long long tu_held_baton(const char *side, const char *what, char *name,
+                                                  struct tu_record *rec)
+{
+    const char *q = tu_fmt("%s/Q", side);
+    const char *all = tu_list(q), *p;
+    char found[64] = "";
+    struct tu_record r;
+    int n = tu_count(q, "b.");
+    if (n != 1)
+        TU_FAIL("%s: %d batons held in Q (expected exactly one b.*): Q=[%s]", what, n, all);
+    for (p = all; *p;) {
+        const char *e = strchr(p, ' ');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        if (len > 2 && strncmp(p, "b.", 2) == 0)
+            snprintf(found, sizeof found, "%.*s", (int)len, p);
+        p += len;
+        while (*p == ' ')
+            p++;
+    }
+    if (strlen(found) != 51 || found[18] != '.' || !tu_is_hex(found + 2, 16) || !tu_is_hex(found + 19, 32))
+        TU_FAIL("%s: the held baton's name \"%s\" is not b.<16 hex>.<32 hex>: Q=[%s]", what, found, all);
+    if (!tu_is_the_baton(side, tu_fmt("%s/%s", q, found)))
+        TU_FAIL("%s: Q/%s is not the baton (not a regular file with the inode of init and two names)", what, found);
+    if (!tu_read_record(tu_fmt("%s/%s", q, found), &r))
+        TU_FAIL("%s: the held baton Q/%s does not hold a well-formed srwl/2 record", what, found);
+    if (strcmp(r.role, "write") != 0 || strcmp(r.token, found + 19) != 0)
+        TU_FAIL("%s: the record in Q/%s is not its writer's (role %s, token %s)", what, found, r.role, r.token);
+    if (name != NULL)
+        snprintf(name, 64, "%s", found);
+    if (rec != NULL)
+        *rec = r;
+    return strtoull(found + 2, NULL, 16);
+}
+
+/* Process `pid` holds the write lock of <side>: it holds the baton (its record names `pid`),
+ * with generation `gen` (-1: any), and the room is closed (absent). Returns the generation. */
+static TU_UNUSED unsigned long long tu_expect_writer(const char *side, long pid, long long gen, const char *what)
+{
+    struct tu_record r;
+    char name[64];
+    unsigned long long g = tu_held_baton(side, what, name, &r);
+    if (r.pid != pid)
+        TU_FAIL("%s: the held baton Q/%s names pid %ld, expected %ld", what, name, r.pid, pid);
+    if (gen >= 0 && g != (unsigned long long)gen)
+        TU_FAIL("%s: the held baton Q/%s has generation %llu, expected %lld", what, name, g, gen);
+    if (tu_exists(tu_fmt("%s/R", side)))
+        TU_FAIL("%s: the room is open while a writer holds: R=[%s]", what, tu_list(tu_fmt("%s/R", side)));
+    return g;
+}
+
+/* Number of reader records R/r.* of <side> whose record names `pid` (role read). A reader
+ * record that is not a well-formed record fails the test. */
+static TU_UNUSED int tu_readers_of(const char *side, long pid, const char *what)
+{
+    const char *room = tu_fmt("%s/R", side);
+    const char *all = tu_list(room), *p;
+    int n = 0;
+    for (p = all; *p && strcmp(all, "<missing>") != 0;) {
+        const char *e = strchr(p, ' ');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        if (strncmp(p, "r.", 2) == 0) {
+            struct tu_record r;
+            char name[64];
+            snprintf(name, sizeof name, "%.*s", (int)len, p);
+            if (!tu_read_record(tu_fmt("%s/%s", room, name), &r))
+                TU_FAIL("%s: the reader record R/%s is not a well-formed srwl/2 record", what, name);
+            if (strcmp(r.role, "read") != 0 || strcmp(r.token, name + 2) != 0)
+                TU_FAIL("%s: R/%s holds the record of another hold (role %s, token %s)", what, name, r.role, r.token);
+            if (r.pid == pid)
+                n++;
+        }
+        p += len;
+        while (*p == ' ')
+            p++;
+    }
+    return n;
+}
+
+/* Nothing is left behind: the queue is empty and the room holds exactly the baton at rest,
+ * R/baton.<16 hex> (with the generation `gen`, unless -1). Returns the generation. */
+static TU_UNUSED unsigned long long tu_expect_at_rest(const char *side, long long gen, const char *what)
+{
+    const char *q = tu_list(tu_fmt("%s/Q", side));
+    const char *r = tu_list(tu_fmt("%s/R", side));
+    unsigned long long g;
+    if (strcmp(q, "") != 0)
+        TU_FAIL("%s: leftovers in the queue: Q=[%s] (R=[%s])", what, q, r);
+    if (strlen(r) != 22 || strncmp(r, "baton.", 6) != 0 || !tu_is_hex(r + 6, 16))
+        TU_FAIL("%s: the room should hold exactly the baton at rest (baton.<16 hex>): R=[%s]", what, r);
+    if (!tu_is_the_baton(side, tu_fmt("%s/R/%s", side, r)))
+        TU_FAIL("%s: R/%s is not the baton (not a regular file with the inode of init and two names)", what, r);
+    g = strtoull(r + 6, NULL, 16);
+    if (gen >= 0 && g != (unsigned long long)gen)
+        TU_FAIL("%s: the baton rests with generation %llu, expected %lld", what, g, gen);
+    return g;
+}
+
 /* ---- processes -------------------------------------------------------------------------- */
 
 static char tu_self[1024];
