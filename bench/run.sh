@@ -55,6 +55,7 @@ CFLAGS="-O2 -g -Wall -Wextra -Werror"
 cc $CFLAGS -I include bench/srwl_bench.c -L target/bench/lib -lsoftrwlock \
     -Wl,-rpath,"$ROOT/target/bench/lib" -o target/bench/srwl_bench
 cc $CFLAGS bench/flock_bench.c -o target/bench/flock_bench
+cc $CFLAGS bench/fs_floor.c -o target/bench/fs_floor
 say "built target/bench/srwl_bench (libsoftrwlock ${soname:-?}) and target/bench/flock_bench"
 
 # ---- 2. virtual environments -----------------------------------------------------------------

@@ -474,7 +474,7 @@ impl Lock {
                 retry_or_fail!(self, wait, backoff, "acquire_read", e);
             }
             // Evict whatever dead entry blocks us: claims ahead, a baton whose holder died.
-            let mut scan = disk.scan_queue(ticket.as_ref().map(|t| t.0.key()));
+            let mut scan = disk.scan_queue(ticket.as_ref().map(|t| t.0.key()), true);
             if scan.is_ok() && !blocked && shut_since.is_some_and(|t| t.elapsed() > self.stale()) {
                 // No baton in the room and none held for a long time: a process may have
                 // died while creating it.
@@ -613,7 +613,7 @@ impl Lock {
                     {
                         retry_or_fail!(self, wait, backoff, "acquire_write", e);
                     }
-                    let mut scan = disk.scan_queue(claim.as_ref().map(|c| c.0.key()));
+                    let mut scan = disk.scan_queue(claim.as_ref().map(|c| c.0.key()), false);
                     if scan.is_ok()
                         && !held
                         && nothing_since.is_some_and(|t| t.elapsed() > self.stale())

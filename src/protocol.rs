@@ -16,7 +16,8 @@ use std::time::{Duration, Instant};
 
 use crate::fs::{self, describe, Dir, Kind, Name, Watch};
 use crate::record::{
-    parse_record_name, parse_transit, record_name, transit_name, Baton, Record, Role, Ticket, Token,
+    parse_record_name, parse_transit, record_name, transit_name, Baton, Record, Role, Ticket,
+    TicketKind, Token,
 };
 use crate::status::{Error, Result, Status};
 
@@ -152,6 +153,8 @@ pub struct Disk {
     room: Option<Arc<Dir>>,
     /// The generation of the baton as last seen at rest (a guess: a wrong one costs a listing).
     gen_guess: Option<u64>,
+    /// (generation, length) of the record we wrote into the baton at our last take.
+    baton_len: Option<(u64, usize)>,
     /// The sidecar path, for messages.
     pub display: String,
     params: Params,
@@ -277,6 +280,7 @@ impl Disk {
             queue,
             room: None,
             gen_guess: None,
+            baton_len: None,
             display,
             params,
             tickets: Vec::with_capacity(16),
@@ -699,7 +703,13 @@ impl Disk {
 
     fn took(&mut self, gen: u64, held: &Name, rec: &Record) -> Result<Take> {
         rec.encode(&mut self.read_buf);
-        if let Err(e) = self.queue.overwrite(held.as_cstr(), &self.read_buf) {
+        // The baton of generation gen - 1 still holds what we wrote when we took it, if we
+        // did (only a take renames it to a new generation, and only the taker writes it): a
+        // record of the same length needs no cut. That saves a round trip per write cycle.
+        let len = self.read_buf.len();
+        let cut = self.baton_len != Some((gen.wrapping_sub(1), len));
+        self.baton_len = None;
+        if let Err(e) = self.queue.overwrite(held.as_cstr(), &self.read_buf, cut) {
             // Without our record an observer would judge us by the previous holder's lease:
             // hand the baton back rather than hold it unrecorded.
             let err = fs_error("write", &self.qpath(held.as_bytes()), &e);
@@ -707,6 +717,7 @@ impl Disk {
             return Err(err);
         }
         self.gen_guess = Some(gen);
+        self.baton_len = Some((gen, len));
         Ok(Take::Taken(gen))
     }
 
@@ -971,8 +982,10 @@ impl Disk {
     /// Scans the queue entries ahead of `below` (all if None; a held baton is ahead of
     /// everyone): evicts tickets, claims and leftovers whose bytes have not changed for the
     /// stale threshold, and takes over a baton whose holder's record has not, handing it back
-    /// to the room.
-    pub fn scan_queue(&mut self, below: Option<(u64, Token)>) -> Result<()> {
+    /// to the room. A waiting reader (`for_reader`) watches only what can block it, the baton
+    /// and writers' claims: reader tickets ahead never do, and watching them made every waiter
+    /// read every other waiter's ticket (n squared reads on the file server).
+    pub fn scan_queue(&mut self, below: Option<(u64, Token)>, for_reader: bool) -> Result<()> {
         let now = Instant::now();
         if Self::throttled(&mut self.last_queue_scan, now, self.params.stale) {
             return Ok(());
@@ -992,6 +1005,12 @@ impl Disk {
                     if t.key() >= b {
                         continue;
                     }
+                }
+                if for_reader
+                    && ticket.is_none_or(|t| t.kind == TicketKind::Reader)
+                    && Baton::parse_held(name).is_none()
+                {
+                    continue;
                 }
                 let key = [b"Q/", name.as_slice()].concat();
                 let Some(bytes) = self.snapshot(queue, name) else {

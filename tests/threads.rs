@@ -210,3 +210,61 @@ fn reader_is_not_starved_by_looping_writers() {
     assert!(before > 5, "writers made only {before} grants");
     assert!(during <= 8, "reader waited {during} write cycles");
 }
+
+/// The baton is rewritten in place at every take and cut to length only when its previous
+/// content may differ in length. Two handles whose records differ in length (their stale
+/// thresholds have different numbers of digits) take it in turns: each time, the held baton
+/// must hold exactly its holder's record, parseable, with the holder's lease. A leftover tail
+/// would make the record unreadable, and observers would evict a live writer.
+#[test]
+fn held_baton_carries_exactly_its_holders_record() {
+    let dir = TempDir::new("batonrec");
+    let path = dir.lock_path();
+    let short = fast(); // lease_ms 600
+    let long = softrwlock::Options {
+        stale_threshold: 10.0, // lease_ms 10000
+        ..fast()
+    };
+    let a = open(&path, &short);
+    let b = open(&path, &long);
+    let q = dir.0.join("lock.srwl").join("Q");
+    for (round, (l, lease)) in [
+        (&a, 600),
+        (&a, 600),
+        (&b, 10000),
+        (&a, 600),
+        (&b, 10000),
+        (&b, 10000),
+        (&a, 600),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        assert_eq!(l.acquire(Role::Write, 10.0), Ok(()));
+        let gen = l.generation().unwrap();
+        let held: Vec<String> = entries(&q)
+            .into_iter()
+            .filter(|n| n.starts_with("b."))
+            .collect();
+        assert_eq!(
+            held.len(),
+            1,
+            "round {round}: one held baton in {q:?}: {held:?}"
+        );
+        assert!(
+            held[0].starts_with(&format!("b.{gen:016x}.")),
+            "round {round}: held baton {} is not generation {gen}",
+            held[0]
+        );
+        let bytes = std::fs::read(q.join(&held[0])).unwrap();
+        let rec = softrwlock::record::Record::parse(&bytes).unwrap_or_else(|| {
+            panic!(
+                "round {round}: held baton does not parse: {:?}",
+                String::from_utf8_lossy(&bytes)
+            )
+        });
+        assert_eq!(rec.role, Role::Write, "round {round}");
+        assert_eq!(rec.lease_ms, lease, "round {round}");
+        assert_eq!(l.release(), Ok(()));
+    }
+}
