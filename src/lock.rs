@@ -133,12 +133,24 @@ impl Backoff {
         std::thread::sleep(self.step(wait));
     }
 
+    /// Starts short again: what we wait for has moved (the line ahead shrank, or we took the
+    /// baton and now wait for the room to drain), so the end is likely near.
+    fn reset(&mut self) {
+        self.next = Duration::from_millis(1).min(self.max);
+    }
+
     /// Waits one step, waking early on a change made on this host (then the next step starts
     /// short again: the lock may have moved).
+    /// `room`: we hold the baton and wait for the readers inside to leave. Only one process
+    /// can be in that state, and readers hold briefly, so its step is capped at a quarter of
+    /// the maximum: a drain noticed late is a write grant delayed for everyone.
     fn wait_on(&mut self, wait: &Wait, disk: &mut Disk, room: bool) {
+        if room {
+            self.next = self.next.min(self.max / 4);
+        }
         let d = self.step(wait);
         if disk.wait_for_change(d, room) {
-            self.next = Duration::from_millis(1).min(self.max);
+            self.reset();
         }
     }
 
@@ -565,6 +577,7 @@ impl Lock {
         // we wait for the readers inside to leave.
         let mut baton: Option<(u64, Registration, Instant)> = None;
         let mut nothing_since: Option<Instant> = None;
+        let mut ahead_before = usize::MAX;
         let outcome = loop {
             if let Some((_, reg, _)) = &baton {
                 if reg.lost.load(Ordering::SeqCst) {
@@ -582,11 +595,16 @@ impl Lock {
                         Err(e) => retry_or_fail!(self, wait, backoff, "acquire_write", e),
                     };
                     let ahead = match mine {
-                        Some(m) => q.tickets.iter().any(|t| t.key() < m),
-                        None => !q.tickets.is_empty(),
+                        Some(m) => q.tickets.iter().filter(|t| t.key() < m).count(),
+                        None => q.tickets.len(),
                     };
                     (ahead, q.max_seq, q.baton_held)
                 };
+                if ahead < ahead_before && ahead_before != usize::MAX {
+                    backoff.reset();
+                }
+                ahead_before = ahead;
+                let ahead = ahead > 0;
                 if !ahead && !held {
                     let rec = disk.record(Role::Write, token);
                     let written = Instant::now();
@@ -597,6 +615,7 @@ impl Lock {
                                 self.register(disk, Role::Write, token, &self.side, rel, written);
                             baton = Some((gen, reg, written));
                             nothing_since = None;
+                            backoff.reset();
                             if let Some((t, _, _)) = claim.take() {
                                 disk.dequeue(&t);
                             }
