@@ -141,11 +141,13 @@ impl Backoff {
 
     /// Waits one step, waking early on a change made on this host (then the next step starts
     /// short again: the lock may have moved).
-    /// `room`: we hold the baton and wait for the readers inside to leave. Only one process
-    /// can be in that state, and readers hold briefly, so its step is capped at a quarter of
-    /// the maximum: a drain noticed late is a write grant delayed for everyone.
-    fn wait_on(&mut self, wait: &Wait, disk: &mut Disk, room: bool) {
-        if room {
+    /// `room`: we hold the baton and wait for the readers inside to leave (else we wait for a
+    /// change in the queue). `next`: we are the one writer whose turn comes next (holding the
+    /// baton, or first in line while another writer holds it). One process at a time is in
+    /// that state, so its step is capped at a quarter of the maximum without loading the file
+    /// server: a handoff noticed late is a write grant delayed for everyone behind it.
+    fn wait_on(&mut self, wait: &Wait, disk: &mut Disk, room: bool, next: bool) {
+        if next {
             self.next = self.next.min(self.max / 4);
         }
         let d = self.step(wait);
@@ -495,7 +497,7 @@ impl Lock {
             if let Err(e) = scan {
                 retry_or_fail!(self, wait, backoff, "acquire_read", e);
             }
-            backoff.wait_on(wait, disk, false);
+            backoff.wait_on(wait, disk, false, false);
         };
         if let Some((t, _, _)) = &ticket {
             disk.dequeue(t);
@@ -578,6 +580,7 @@ impl Lock {
         let mut baton: Option<(u64, Registration, Instant)> = None;
         let mut nothing_since: Option<Instant> = None;
         let mut ahead_before = usize::MAX;
+        let mut first_in_line = false;
         let outcome = loop {
             if let Some((_, reg, _)) = &baton {
                 if reg.lost.load(Ordering::SeqCst) {
@@ -605,6 +608,7 @@ impl Lock {
                 }
                 ahead_before = ahead;
                 let ahead = ahead > 0;
+                first_in_line = !ahead && held;
                 if !ahead && !held {
                     let rec = disk.record(Role::Write, token);
                     let written = Instant::now();
@@ -678,7 +682,7 @@ impl Lock {
                 break Err(self.timeout_error("acquire_write"));
             }
             let closing = baton.is_some();
-            backoff.wait_on(wait, disk, closing);
+            backoff.wait_on(wait, disk, closing, closing || first_in_line);
         };
         if let Some((t, _, _)) = &claim {
             disk.dequeue(t);
