@@ -525,7 +525,9 @@ def tables(results):
                        f"no lock around them, microseconds per pair): mkdir + rmdir "
                        f"{fl['dir_cycle_us']:.0f} us, create + write + close + unlink "
                        f"{fl['file_cycle_us']:.0f} us, file rename out and back "
-                       f"{fl['rename_pair_us']:.0f} us, lseek + getdents64 {fl['listing_us']:.1f} us. "
+                       f"{fl['rename_pair_us']:.0f} us, lseek + getdents64 {fl['listing_us']:.1f} us"
+                       + (f", rewrite + link + unlink of a prepared file {fl['link_cycle_us']:.0f} us"
+                          if "link_cycle_us" in fl else "") + ". "
                        f"A write grant that rests on rmdir cannot cycle faster than mkdir + rmdir + "
                        f"two renames: {1e6 / (fl['dir_cycle_us'] + fl['rename_pair_us']):.0f}/s.\n")
         # syscalls by kind

@@ -6,6 +6,9 @@
  *                 operation a file server performs that fails while a directory has entries)
  *   file_cycle    openat(O_CREAT|O_EXCL) + pwrite 112 bytes + close + unlinkat (a reader's record)
  *   rename_pair   renameat of a file into a subdirectory and back (the baton's take and return)
+ *   link_cycle    pwrite in place + linkat of a prepared file into a subdirectory + unlinkat (what
+ *                 a reader's record would cost if it were made as a hard link of a per-handle
+ *                 template: measured for the comparison in BENCHMARKS.md, not used by srwl/2)
  *   listing       lseek + getdents64 of a directory with two entries
  *
  * Usage: fs_floor DIR [SECONDS_PER_OPERATION]   prints one JSON object of microseconds per cycle
@@ -56,6 +59,14 @@ static void file_cycle(void) {
 static void rename_pair(void) {
     if (renameat(dfd, "floor.b", sub, "floor.b") != 0) fail("rename", "floor.b");
     if (renameat(sub, "floor.b", dfd, "floor.b") != 0) fail("rename", "floor.s/floor.b");
+}
+
+static int tmpl;
+
+static void link_cycle(void) {
+    if (pwrite(tmpl, record, sizeof record, 0) != (ssize_t)sizeof record) fail("write", "floor.t");
+    if (linkat(dfd, "floor.t", sub, "floor.l", 0) != 0) fail("link", "floor.t");
+    if (unlinkat(sub, "floor.l", 0) != 0) fail("unlink", "floor.s/floor.l");
 }
 
 static void listing(void) {
@@ -109,12 +120,17 @@ int main(int argc, char **argv) {
     double f = per_cycle_us(file_cycle, seconds);
     double r = per_cycle_us(rename_pair, seconds);
     double l = per_cycle_us(listing, seconds);
+    tmpl = openat(dfd, "floor.t", O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (tmpl < 0) fail("create", "floor.t");
+    double k = per_cycle_us(link_cycle, seconds);
+    close(tmpl);
+    unlinkat(dfd, "floor.t", 0);
     unlinkat(dfd, "floor.b", 0);
     unlinkat(sub, "floor.b", 0);
     unlinkat(dfd, "floor.s", AT_REMOVEDIR);
     unlinkat(parent, own, AT_REMOVEDIR);
     printf("{\"dir_cycle_us\":%.2f,\"file_cycle_us\":%.2f,\"rename_pair_us\":%.2f,"
-           "\"listing_us\":%.2f}\n",
-           d, f, r, l);
+           "\"listing_us\":%.2f,\"link_cycle_us\":%.2f}\n",
+           d, f, r, l, k);
     return 0;
 }
