@@ -322,22 +322,15 @@ static const char *wait_queue_entry(const char *prefix, int want, const char *sk
     const char *q = tu_fmt("%s/Q", side);
     double end = tu_now() + 20;
     const char *all, *p;
+    char name[256];
     while (tu_count(q, prefix) != want) {
         CHECK(tu_now() < end, "no %s* entry appeared in the queue: Q=[%s]", prefix, tu_list(q));
         tu_sleep(0.002);
     }
     all = tu_list(q);
-    for (p = all; *p;) {
-        const char *e = strchr(p, ' ');
-        size_t len = e ? (size_t)(e - p) : strlen(p);
-        char name[256];
-        snprintf(name, sizeof name, "%.*s", (int)len, p);
+    for (p = all; tu_next_name(&p, name, sizeof name);)
         if (strncmp(name, prefix, 2) == 0 && (skip == NULL || strstr(skip, name) == NULL))
             return tu_fmt("%s/%s", q, name);
-        p += len;
-        while (*p == ' ')
-            p++;
-    }
     CHECK(0, "no new %s* entry in the queue: [%s]", prefix, all);
     return NULL;
 }

@@ -326,6 +326,23 @@ static TU_UNUSED const char *tu_list(const char *dir)
     return out;
 }
 
+/* Walks a space-separated listing from tu_list: copies the next name into `name` (`cap` bytes,
+ * truncated if longer), advances `*p` past it; 0 when none is left. */
+static TU_UNUSED int tu_next_name(const char **p, char *name, size_t cap)
+{
+    const char *end;
+    size_t len;
+    while (**p == ' ')
+        (*p)++;
+    if (**p == '\0')
+        return 0;
+    end = strchr(*p, ' ');
+    len = end ? (size_t)(end - *p) : strlen(*p);
+    snprintf(name, cap, "%.*s", (int)len, *p);
+    *p += len;
+    return 1;
+}
+
 /* tu_list without the names that start with `prefix` (e.g. the resting baton "baton."). */
 static TU_UNUSED const char *tu_list_except(const char *dir, const char *prefix)
 {
@@ -334,19 +351,15 @@ static TU_UNUSED const char *tu_list_except(const char *dir, const char *prefix)
     char *out = bufs[next++ % 4];
     const char *all = tu_list(dir);
     const char *p = all;
+    char name[256];
     out[0] = '\0';
     if (strcmp(all, "<missing>") == 0)
         return all;
-    while (*p) {
-        const char *end = strchr(p, ' ');
-        size_t len = end ? (size_t)(end - p) : strlen(p);
-        if (strncmp(p, prefix, strlen(prefix)) != 0) {
+    while (tu_next_name(&p, name, sizeof name)) {
+        if (strncmp(name, prefix, strlen(prefix)) != 0) {
             size_t ol = strlen(out);
-            snprintf(out + ol, sizeof bufs[0] - ol, "%s%.*s", ol ? " " : "", (int)len, p);
+            snprintf(out + ol, sizeof bufs[0] - ol, "%s%s", ol ? " " : "", name);
         }
-        p += len;
-        while (*p == ' ')
-            p++;
     }
     return out;
 }
@@ -482,21 +495,15 @@ static TU_UNUSED unsigned long long tu_held_baton(const char *side, const char *
                                                   struct tu_record *rec)
 {
     const char *q = tu_fmt("%s/Q", side);
-    const char *all = tu_list(q), *p;
-    char found[64] = "";
+    const char *all = tu_list(q), *p = all;
+    char found[64] = "", entry[64];
     struct tu_record r;
     int n = tu_count(q, "b.");
     if (n != 1)
         TU_FAIL("%s: %d batons held in Q (expected exactly one b.*): Q=[%s]", what, n, all);
-    for (p = all; *p;) {
-        const char *e = strchr(p, ' ');
-        size_t len = e ? (size_t)(e - p) : strlen(p);
-        if (len > 2 && strncmp(p, "b.", 2) == 0)
-            snprintf(found, sizeof found, "%.*s", (int)len, p);
-        p += len;
-        while (*p == ' ')
-            p++;
-    }
+    while (tu_next_name(&p, entry, sizeof entry))
+        if (strlen(entry) > 2 && strncmp(entry, "b.", 2) == 0)
+            memcpy(found, entry, sizeof found);
     if (strlen(found) != 51 || found[18] != '.' || !tu_is_hex(found + 2, 16) || !tu_is_hex(found + 19, 32))
         TU_FAIL("%s: the held baton's name \"%s\" is not b.<16 hex>.<32 hex>: Q=[%s]", what, found, all);
     if (!tu_is_the_baton(side, tu_fmt("%s/%s", q, found)))
@@ -533,25 +540,21 @@ static TU_UNUSED unsigned long long tu_expect_writer(const char *side, long pid,
 static TU_UNUSED int tu_readers_of(const char *side, long pid, const char *what)
 {
     const char *room = tu_fmt("%s/R", side);
-    const char *all = tu_list(room), *p;
+    const char *all = tu_list(room), *p = all;
+    char name[64];
     int n = 0;
-    for (p = all; *p && strcmp(all, "<missing>") != 0;) {
-        const char *e = strchr(p, ' ');
-        size_t len = e ? (size_t)(e - p) : strlen(p);
-        if (strncmp(p, "r.", 2) == 0) {
-            struct tu_record r;
-            char name[64];
-            snprintf(name, sizeof name, "%.*s", (int)len, p);
-            if (!tu_read_record(tu_fmt("%s/%s", room, name), &r))
-                TU_FAIL("%s: the reader record R/%s is not a well-formed srwl/2 record", what, name);
-            if (strcmp(r.role, "read") != 0 || strcmp(r.token, name + 2) != 0)
-                TU_FAIL("%s: R/%s holds the record of another hold (role %s, token %s)", what, name, r.role, r.token);
-            if (r.pid == pid)
-                n++;
-        }
-        p += len;
-        while (*p == ' ')
-            p++;
+    if (strcmp(all, "<missing>") == 0)
+        return 0;
+    while (tu_next_name(&p, name, sizeof name)) {
+        struct tu_record r;
+        if (strncmp(name, "r.", 2) != 0)
+            continue;
+        if (!tu_read_record(tu_fmt("%s/%s", room, name), &r))
+            TU_FAIL("%s: the reader record R/%s is not a well-formed srwl/2 record", what, name);
+        if (strcmp(r.role, "read") != 0 || strcmp(r.token, name + 2) != 0)
+            TU_FAIL("%s: R/%s holds the record of another hold (role %s, token %s)", what, name, r.role, r.token);
+        if (r.pid == pid)
+            n++;
     }
     return n;
 }
