@@ -579,7 +579,7 @@ impl Lock {
         // we wait for the readers inside to leave.
         let mut baton: Option<(u64, Registration, Instant)> = None;
         let mut nothing_since: Option<Instant> = None;
-        let mut ahead_before = usize::MAX;
+        let mut ahead_before: Option<usize> = None;
         let mut first_in_line = false;
         let outcome = loop {
             if let Some((_, reg, _)) = &baton {
@@ -603,10 +603,10 @@ impl Lock {
                     };
                     (ahead, q.max_seq, q.baton_held)
                 };
-                if ahead < ahead_before && ahead_before != usize::MAX {
+                if ahead_before.is_some_and(|before| ahead < before) {
                     backoff.reset();
                 }
-                ahead_before = ahead;
+                ahead_before = Some(ahead);
                 let ahead = ahead > 0;
                 first_in_line = !ahead && held;
                 if !ahead && !held {
