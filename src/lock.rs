@@ -422,9 +422,7 @@ impl Lock {
 
     fn register(
         &self,
-        disk: &Disk,
-        role: Role,
-        token: Token,
+        record: Record,
         dir: &Arc<Dir>,
         rel: Name,
         written: Instant,
@@ -432,7 +430,7 @@ impl Lock {
         heartbeat::register(
             dir.clone(),
             rel,
-            disk.record(role, token),
+            record,
             Duration::from_secs_f64(self.opts.heartbeat_interval),
             written,
         )
@@ -507,7 +505,7 @@ impl Lock {
         }
         let gen = outcome?;
         let rel = Disk::read_record_path(&token);
-        let registration = self.register(disk, Role::Read, token, &self.side, rel, written);
+        let registration = self.register(disk.record(Role::Read, token), &self.side, rel, written);
         Ok(Hold {
             role: Role::Read,
             written,
@@ -570,7 +568,10 @@ impl Lock {
     }
 
     fn acquire_write_disk(&self, disk: &mut Disk, wait: &Wait) -> Result<Hold> {
+        // `token` names our claim while we wait (a new one if the claim is evicted) and seeds
+        // the hold's nonce; the baton we hold is named by the handle's writer token.
         let mut token = Token::random();
+        let baton_token = disk.writer_token();
         let mut backoff = Backoff::new(
             Duration::from_secs_f64(self.opts.poll_interval).min(self.refresh_interval()),
         );
@@ -610,13 +611,12 @@ impl Lock {
                 let ahead = ahead > 0;
                 first_in_line = !ahead && held;
                 if !ahead && !held {
-                    let rec = disk.record(Role::Write, token);
+                    let rec = disk.writer_record(&token);
                     let written = Instant::now();
-                    match disk.take_baton(&token, &rec) {
+                    match disk.take_baton(&baton_token, &rec) {
                         Ok(Take::Taken(gen)) => {
-                            let rel = Disk::baton_path(gen, &token);
-                            let reg =
-                                self.register(disk, Role::Write, token, &self.side, rel, written);
+                            let rel = Disk::baton_path(gen, &baton_token);
+                            let reg = self.register(rec, &self.side, rel, written);
                             baton = Some((gen, reg, written));
                             nothing_since = None;
                             backoff.reset();
@@ -655,7 +655,7 @@ impl Lock {
                     Ok(Close::Granted)
                         if disk.baton_still_ours(
                             *gen,
-                            &token,
+                            &baton_token,
                             heartbeat::last_written(reg.id).unwrap_or(*written),
                         ) =>
                     {
@@ -693,9 +693,9 @@ impl Lock {
                 Ok(Hold {
                     role: Role::Write,
                     written,
-                    token,
+                    token: baton_token,
                     dir: self.side.clone(),
-                    rel: Disk::baton_path(gen, &token),
+                    rel: Disk::baton_path(gen, &baton_token),
                     registration,
                     generation: gen,
                 })
@@ -704,7 +704,7 @@ impl Lock {
                 // Never keep the baton past a failed acquire: hand it back to the room.
                 if let Some((gen, reg, written)) = baton {
                     let written = heartbeat::unregister(reg.id).unwrap_or(written);
-                    let _ = disk.give_back(gen, &token, written);
+                    let _ = disk.give_back(gen, &baton_token, written);
                 }
                 Err(e)
             }

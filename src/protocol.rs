@@ -164,6 +164,11 @@ pub struct Disk {
     names: Vec<Vec<u8>>,
     observer: Observer,
     evictor_token: Token,
+    /// The token in the name of the baton while this handle holds it, `Q/b.<gen>.<token>`,
+    /// and in the record written into it. One per handle: a held baton's name is still unique
+    /// because only a take raises the generation, and a take of a baton that still holds our
+    /// own record (nobody took it since our last hold) then needs no write at all.
+    writer_token: Token,
     /// When each kind of scan last ran: scans are throttled to one per stale/8, so that many
     /// waiters do not read every record on every poll (eviction waits at most that much longer).
     last_room_scan: Option<Instant>,
@@ -289,6 +294,7 @@ impl Disk {
             names: Vec::new(),
             observer: Observer::default(),
             evictor_token: Token::random(),
+            writer_token: Token::random(),
             last_room_scan: None,
             last_queue_scan: None,
             last_orphan_scan: None,
@@ -374,16 +380,28 @@ impl Disk {
     /// A record of ours. Its first nonce comes from the token (random already; no second
     /// getrandom per acquire); every heartbeat increments it.
     pub fn record(&self, role: Role, token: Token) -> Record {
-        let nonce = token.as_bytes()[..16].iter().fold(0u64, |n, &c| {
-            (n << 4) | u64::from((c as char).to_digit(16).unwrap_or(0))
-        });
         Record {
             role,
             token,
             pid: fs::getpid(),
             host: self.params.host.clone(),
             lease_ms: self.params.lease_ms,
-            nonce,
+            nonce: nonce_of(&token),
+        }
+    }
+
+    /// The token of this handle's held batons (see `writer_token`).
+    pub fn writer_token(&self) -> Token {
+        self.writer_token
+    }
+
+    /// The record of a write hold: the handle's writer token, and a first nonce from the
+    /// hold's own random token, so that the first heartbeat of a hold always changes the
+    /// baton's bytes, even when the take wrote nothing.
+    pub fn writer_record(&self, hold: &Token) -> Record {
+        Record {
+            nonce: nonce_of(hold),
+            ..self.record(Role::Write, self.writer_token)
         }
     }
 
@@ -650,23 +668,46 @@ impl Disk {
     /// record into it. Only one of any number of concurrent takers succeeds; the baton stays
     /// one file. `g` is our guess (the last generation seen); a wrong guess costs a listing.
     pub fn take_baton(&mut self, token: &Token, rec: &Record) -> Result<Take> {
-        for attempt in 0..3 {
-            // First through the cached handle with the guessed name; after a miss, through a
-            // fresh handle (the cached one may name a removed room, whose listing is empty)
-            // with the name a listing shows.
+        // With a guess, by path first: no room handle to open (every write cycle replaces
+        // the room, so a handle kept from the last cycle names a removed room).
+        if let Some(g) = self.gen_guess {
+            let gen = g.saturating_add(1);
+            let held = Baton::held_name(gen, token);
+            let resting = in_room(&Baton::resting_name(g));
+            match self
+                .side
+                .rename(resting.as_cstr(), &self.queue, held.as_cstr())
+            {
+                Ok(()) => return self.took(gen, &held, rec),
+                Err(e) if matches!(errno(&e), libc::ENOENT | libc::ESTALE) => {
+                    if self.queue.stat(held.as_cstr()).is_ok() {
+                        return self.took(gen, &held, rec);
+                    }
+                    self.gen_guess = None;
+                    self.drop_room();
+                }
+                Err(e) => {
+                    return Err(fs_error(
+                        "rename",
+                        &format!(
+                            "{} to {}",
+                            self.path(resting.as_bytes()),
+                            self.qpath(held.as_bytes())
+                        ),
+                        &e,
+                    ))
+                }
+            }
+        }
+        for _ in 0..2 {
+            // Through a fresh handle (the cached one may name a removed room, whose listing
+            // is empty), with the name a listing shows.
             let Some(room) = self.room()? else {
                 return Ok(Take::NotThere);
             };
-            let guess = match self.gen_guess {
-                Some(g) if attempt == 0 => Some(g),
-                _ => self.resting_gen(&room)?,
-            };
-            let Some(g) = guess else {
-                if attempt == 0 {
-                    self.drop_room();
-                    continue;
-                }
-                return Ok(Take::NotThere);
+            let Some(g) = self.resting_gen(&room)? else {
+                self.drop_room();
+                continue;
             };
             let gen = g.saturating_add(1);
             let held = Baton::held_name(gen, token);
@@ -703,18 +744,22 @@ impl Disk {
 
     fn took(&mut self, gen: u64, held: &Name, rec: &Record) -> Result<Take> {
         rec.encode(&mut self.read_buf);
-        // The baton of generation gen - 1 still holds what we wrote when we took it, if we
-        // did (only a take renames it to a new generation, and only the taker writes it): a
-        // record of the same length needs no cut. That saves a round trip per write cycle.
+        // Only a take moves the baton to a new generation, and only the taker writes it: if
+        // we took generation gen - 1 ourselves, the baton still holds the record we wrote then
+        // (our writer token, lease, pid and host; only its nonce differs, and our first
+        // heartbeat changes that), so nothing needs writing. That saves three syscalls, and
+        // three round trips on a network filesystem, per uncontended write cycle.
         let len = self.read_buf.len();
-        let cut = self.baton_len != Some((gen.wrapping_sub(1), len));
+        let ours = self.baton_len == Some((gen.wrapping_sub(1), len));
         self.baton_len = None;
-        if let Err(e) = self.queue.overwrite(held.as_cstr(), &self.read_buf, cut) {
-            // Without our record an observer would judge us by the previous holder's lease:
-            // hand the baton back rather than hold it unrecorded.
-            let err = fs_error("write", &self.qpath(held.as_bytes()), &e);
-            let _ = self.give_back_name(gen, held, Instant::now());
-            return Err(err);
+        if !ours {
+            if let Err(e) = self.queue.overwrite(held.as_cstr(), &self.read_buf, true) {
+                // Without our record an observer would judge us by the previous holder's
+                // lease: hand the baton back rather than hold it unrecorded.
+                let err = fs_error("write", &self.qpath(held.as_bytes()), &e);
+                let _ = self.give_back_name(gen, held, Instant::now());
+                return Err(err);
+            }
         }
         self.gen_guess = Some(gen);
         self.baton_len = Some((gen, len));
@@ -773,11 +818,17 @@ impl Disk {
         let mut tries = 0;
         let mut gone = Absence::new();
         let mut fresh_when_missed = None;
+        let resting_path = in_room(&resting);
         loop {
-            let r = self.open_room(true).and_then(|room| {
-                room_rename(&self.queue, held, &room, &resting)
-                    .map_err(|e| fs_error("rename", &self.qpath(held.as_bytes()), &e))
-            });
+            // By path: the room our grant removed is made again and the baton renamed into
+            // whatever `R` is now; no handle on the new room is opened for it.
+            let r = match self.side.mkdir(ROOM) {
+                Err(e) if errno(&e) != libc::EEXIST => Err(fs_error("mkdir", &self.path(b"R"), &e)),
+                _ => self
+                    .queue
+                    .rename(held.as_cstr(), &self.side, resting_path.as_cstr())
+                    .map_err(|e| fs_error("rename", &self.qpath(held.as_bytes()), &e)),
+            };
             let err = match r {
                 Ok(()) => {
                     self.gen_guess = Some(gen);
@@ -798,11 +849,9 @@ impl Disk {
                     std::thread::sleep(Duration::from_millis(if tries < 5 { 1 } else { 50 }));
                 }
                 Err(_) => {
-                    if let Some(room) = &self.room {
-                        if room.stat(resting.as_cstr()).is_ok() {
-                            self.gen_guess = Some(gen);
-                            return Ok(true);
-                        }
+                    if self.side.stat(resting_path.as_cstr()).is_ok() {
+                        self.gen_guess = Some(gen);
+                        return Ok(true);
                     }
                     let fresh = *fresh_when_missed.get_or_insert_with(|| self.fresh(written));
                     if gone.confirmed() {
@@ -1112,9 +1161,18 @@ impl Disk {
     }
 }
 
-/// rename of the baton from the queue into the room.
-fn room_rename(queue: &Dir, held: &Name, room: &Dir, resting: &Name) -> io::Result<()> {
-    queue.rename(held.as_cstr(), room, resting.as_cstr())
+/// A record's first nonce, from the first 16 hex digits of a random token (no second
+/// getrandom per acquire).
+fn nonce_of(token: &Token) -> u64 {
+    token.as_bytes()[..16].iter().fold(0u64, |n, &c| {
+        (n << 4) | u64::from((c as char).to_digit(16).unwrap_or(0))
+    })
+}
+
+/// `R/<name>`, relative to the sidecar: resolved by the file server when used, so that no
+/// handle on the room (which every write cycle replaces) needs to be opened for it.
+fn in_room(name: &Name) -> Name {
+    Name::from_bytes(&[b"R/", name.as_bytes()])
 }
 
 /// How long a record of ours must stay absent before we conclude that it was evicted. A name

@@ -265,6 +265,50 @@ fn held_baton_carries_exactly_its_holders_record() {
         });
         assert_eq!(rec.role, Role::Write, "round {round}");
         assert_eq!(rec.lease_ms, lease, "round {round}");
+        assert!(
+            held[0].ends_with(rec.token.as_str()),
+            "round {round}: the record in {} names token {}",
+            held[0],
+            rec.token.as_str()
+        );
         assert_eq!(l.release(), Ok(()));
     }
+}
+
+/// A handle that takes the baton back right after its own release writes nothing into it
+/// (it still holds the handle's record). Its heartbeat must still change the baton's bytes
+/// within an interval or two, or observers would judge a live writer dead.
+#[test]
+fn retaken_baton_is_refreshed_by_its_heartbeat() {
+    let dir = TempDir::new("retake");
+    let path = dir.lock_path();
+    let l = open(&path, &fast()); // heartbeat 0.1 s
+    let q = dir.0.join("lock.srwl").join("Q");
+    let held = || -> (String, Vec<u8>) {
+        let n: Vec<String> = entries(&q)
+            .into_iter()
+            .filter(|n| n.starts_with("b."))
+            .collect();
+        assert_eq!(n.len(), 1, "one held baton in {q:?}: {n:?}");
+        let bytes = std::fs::read(q.join(&n[0])).unwrap();
+        (n[0].clone(), bytes)
+    };
+    assert_eq!(l.acquire(Role::Write, 10.0), Ok(()));
+    let (first_name, first) = held();
+    assert_eq!(l.release(), Ok(()));
+    assert_eq!(l.acquire(Role::Write, 10.0), Ok(()));
+    let (name, taken) = held();
+    assert_ne!(name, first_name, "a new take has a new name");
+    // Same handle, same record: the take needed no write.
+    let a = softrwlock::record::Record::parse(&first).unwrap();
+    let b = softrwlock::record::Record::parse(&taken).unwrap();
+    assert_eq!((a.token, a.pid, a.lease_ms), (b.token, b.pid, b.lease_ms));
+    std::thread::sleep(std::time::Duration::from_millis(350));
+    let (_, later) = held();
+    assert_ne!(
+        later, taken,
+        "the heartbeat did not change the retaken baton in 3 intervals"
+    );
+    assert!(softrwlock::record::Record::parse(&later).is_some());
+    assert_eq!(l.release(), Ok(()));
 }
