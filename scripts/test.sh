@@ -24,7 +24,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "== installing: ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq >/dev/null && apt-get install -y -qq "${missing[@]}" >/tmp/srwl-apt.log 2>&1 \
+    # Wait for another apt/dpkg run (unattended upgrades, a parallel job) instead of failing.
+    apt_wait="-o DPkg::Lock::Timeout=600"
+    apt-get $apt_wait update -qq >/dev/null && apt-get $apt_wait install -y -qq "${missing[@]}" >/tmp/srwl-apt.log 2>&1 \
       || { echo "apt-get install failed (log: /tmp/srwl-apt.log):"; tail -20 /tmp/srwl-apt.log; exit 1; }
   else
     echo "missing Debian packages: ${missing[*]}"

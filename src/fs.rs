@@ -189,6 +189,36 @@ impl Dir {
         Ok(())
     }
 
+    /// Exclusive create of a 0600 file holding `data`, kept open for writing: a reader-record
+    /// template (protocol.rs). EEXIST if the name exists. If the write fails the file is
+    /// removed again.
+    pub fn create_excl_open(&self, name: &CStr, data: &[u8]) -> io::Result<OwnedFd> {
+        inject::point();
+        let fd = self.open_file(name, libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL)?;
+        if let Err(e) = write_all_at(fd.as_raw_fd(), data) {
+            drop(fd);
+            let _ = self.unlink(name);
+            return Err(e);
+        }
+        Ok(fd)
+    }
+
+    /// linkat(2) of `from` in this directory to `to` in `to_dir` (never following a symlink):
+    /// fails with EEXIST if `to` exists. One atomic operation makes a reader record.
+    pub fn link_into(&self, from: &CStr, to_dir: &Dir, to: &CStr) -> io::Result<()> {
+        inject::point();
+        cvt(unsafe {
+            libc::linkat(
+                self.as_raw_fd(),
+                from.as_ptr(),
+                to_dir.as_raw_fd(),
+                to.as_ptr(),
+                0,
+            )
+        })
+        .map(|_| ())
+    }
+
     /// Rewrites an existing regular file in place (same length records: no truncate needed).
     /// ENOENT if it is gone; EINVAL if it is not a regular file.
     pub fn rewrite(&self, name: &CStr, data: &[u8]) -> io::Result<()> {
@@ -437,6 +467,17 @@ pub fn write_all_at(fd: RawFd, data: &[u8]) -> io::Result<()> {
         done += n as usize;
     }
     Ok(())
+}
+
+/// Whether no process with this pid exists in our pid namespace (kill(pid, 0) says ESRCH).
+/// Used only to tidy up files whose loss costs their owner nothing (read-record templates).
+pub fn process_gone(pid: u32) -> bool {
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return false;
+    };
+    pid > 0
+        && unsafe { libc::kill(pid, 0) } != 0
+        && io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH)
 }
 
 pub fn geteuid() -> u32 {

@@ -11,13 +11,14 @@ use std::cell::Cell;
 use std::collections::HashMap;
 use std::ffi::CStr;
 use std::io;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::fs::{self, describe, Dir, Kind, Name, Watch};
 use crate::record::{
-    parse_record_name, parse_transit, record_name, transit_name, Baton, Record, Role, Ticket,
-    TicketKind, Token,
+    parse_record_name, parse_template, parse_transit, record_name, template_name, transit_name,
+    Baton, Record, Role, Ticket, TicketKind, Token,
 };
 use crate::status::{Error, Result, Status};
 
@@ -137,6 +138,16 @@ impl Observer {
     }
 }
 
+/// A handle's reader-record template, `h.<token>.<pid>.<host>` in the sidecar, kept open. A
+/// reader record is made by rewriting it with the record's bytes and hard-linking it into the
+/// room: one pwrite and one linkat (one metadata round trip on a network filesystem) instead
+/// of an exclusive create, a write and a close. The link is as atomic as the create was: it
+/// fails with EEXIST if the name exists, and the name is still the hold's unique identity.
+struct Template {
+    name: Name,
+    fd: OwnedFd,
+}
+
 /// Settings of one participant.
 pub struct Params {
     pub stale: Duration,
@@ -174,6 +185,10 @@ pub struct Disk {
     last_room_scan: Option<Instant>,
     last_queue_scan: Option<Instant>,
     last_orphan_scan: Option<Instant>,
+    /// This handle's reader-record template, made at the first read acquire.
+    template: Option<Template>,
+    /// Hard links did not work here (EXDEV, EPERM, ...): reader records are created as files.
+    no_links: bool,
     /// Same-host wakeups (made at the first wait; None if inotify is not available) and the
     /// room inode it watches.
     watch: Option<Watch>,
@@ -295,6 +310,8 @@ impl Disk {
             observer: Observer::default(),
             evictor_token: Token::random(),
             writer_token: Token::random(),
+            template: None,
+            no_links: false,
             last_room_scan: None,
             last_queue_scan: None,
             last_orphan_scan: None,
@@ -303,6 +320,7 @@ impl Disk {
             watched_room: None,
         };
         disk.initialise()?;
+        disk.tidy_templates();
         Ok(disk)
     }
 
@@ -521,6 +539,10 @@ impl Disk {
         rec.encode(&mut buf);
         let r = self.create_in_room(&name, &buf);
         self.read_buf = buf;
+        if r.is_err() {
+            // The link may have happened although it reported an error.
+            self.retire_template();
+        }
         let Some(room) = r? else {
             return Ok(Entry::Shut);
         };
@@ -530,12 +552,17 @@ impl Disk {
         // The grant needs positive evidence only (our record and the baton): a listing cut
         // short can hide them and delay us, never grant us wrongly, so it may stop as soon as
         // both were seen.
-        let (own, gen) = (Cell::new(false), Cell::new(None));
+        let (own, odd, gen) = (Cell::new(false), Cell::new(false), Cell::new(None));
         let listed = room.list_until(
             &mut self.list_buf,
             |n, file| {
                 if n == name.as_bytes() {
-                    own.set(true);
+                    // A hard link of a template replaced by a symlink or FIFO is not ours.
+                    if file {
+                        own.set(true);
+                    } else {
+                        odd.set(true);
+                    }
                 }
                 if let Some(g) = Baton::parse_resting(n).filter(|_| file) {
                     gen.set(Some(g));
@@ -543,14 +570,14 @@ impl Disk {
             },
             |_| own.get() && gen.get().is_some(),
         );
-        let (own, gen) = (own.get(), gen.get());
+        let (own, odd, gen) = (own.get(), odd.get(), gen.get());
         if listed.is_ok() && own {
             if let Some(g) = gen {
                 self.gen_guess = Some(g);
                 return Ok(Entry::Entered(g));
             }
         }
-        let removed = (own || listed.is_err()) && room.unlink(name.as_cstr()).is_ok();
+        let removed = (own || odd || listed.is_err()) && room.unlink(name.as_cstr()).is_ok();
         if !removed {
             // The handle may name a removed room while our record sits in the current one
             // (GlusterFS: a create lands there, an unlink through the handle fails): remove it
@@ -558,23 +585,45 @@ impl Disk {
             self.drop_room();
             self.discard_read_record(token);
         }
+        if !removed || odd {
+            self.retire_template();
+        }
         Ok(Entry::Shut)
     }
 
-    /// Creates `name` in the room; None if there is no room.
+    /// Makes our record `name` holding `data` in the room: a hard link of this handle's
+    /// template (see `Template`), or an exclusive create where hard links do not work. None if
+    /// there is no room.
     fn create_in_room(&mut self, name: &Name, data: &[u8]) -> Result<Option<Arc<Dir>>> {
         let mut attempt = 0;
         loop {
             let Some(room) = self.room()? else {
                 return Ok(None);
             };
-            match room.create_excl(name.as_cstr(), data) {
+            let linked = self.template_ready(data);
+            let r = match &self.template {
+                Some(t) if linked => self.side.link_into(t.name.as_cstr(), &room, name.as_cstr()),
+                _ => room.create_excl(name.as_cstr(), data),
+            };
+            match r {
                 Ok(()) => return Ok(Some(room)),
                 // A create may report an error and still have happened: the retry finds our
                 // own unique name (EEXIST on a fresh 128-bit random name), which is success.
                 Err(e) if errno(&e) == libc::EEXIST => {
-                    let _ = room.rewrite(name.as_cstr(), data);
+                    if !linked {
+                        let _ = room.rewrite(name.as_cstr(), data);
+                    }
                     return Ok(Some(room));
+                }
+                // Our template is gone (removed as a dead process's by a tidy-up that guessed
+                // wrong, or by hand): make a new one.
+                Err(e) if linked && attempt < 3 && self.template_gone(&e) => {
+                    self.retire_template();
+                    attempt += 1;
+                }
+                Err(e) if linked && link_unsupported(&e) => {
+                    self.no_links = true;
+                    self.retire_template();
                 }
                 // The room was removed under our handle (a writer's grant): reopen it.
                 Err(e) if matches!(errno(&e), libc::ENOENT | libc::ESTALE) && attempt < 3 => {
@@ -590,13 +639,79 @@ impl Disk {
                 }
                 Err(e) => {
                     return Err(fs_error(
-                        "create",
+                        if linked { "link" } else { "create" },
                         &self.path(&[b"R/", name.as_bytes()].concat()),
                         &e,
                     ))
                 }
             }
         }
+    }
+
+    /// Makes this handle's template hold `data`, creating the template if there is none;
+    /// false if reader records must be created as files instead.
+    fn template_ready(&mut self, data: &[u8]) -> bool {
+        if self.no_links {
+            return false;
+        }
+        if let Some(t) = &self.template {
+            if fs::write_all_at(t.fd.as_raw_fd(), data).is_ok() {
+                return true;
+            }
+            self.retire_template();
+        }
+        let name = template_name(&Token::random(), fs::getpid(), &self.params.host);
+        match self.side.create_excl_open(name.as_cstr(), data) {
+            Ok(fd) => {
+                self.template = Some(Template { name, fd });
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// Whether a failed link failed because our template's name is gone.
+    fn template_gone(&self, e: &io::Error) -> bool {
+        matches!(errno(e), libc::ENOENT | libc::ESTALE)
+            && self.template.as_ref().is_some_and(|t| {
+                matches!(self.side.stat(t.name.as_cstr()), Err(ref e) if errno(e) == libc::ENOENT)
+            })
+    }
+
+    /// Stops using this handle's template: closes it, then removes its name (closed first: on
+    /// NFS, unlinking a file that this client has open renames it instead). Called whenever a
+    /// record linked from it may have been left behind (an unlink that failed or was not
+    /// confirmed): such a stray shares the template's inode, and every later rewrite of the
+    /// template would keep it looking alive to the evictors. Retired, it never changes again
+    /// and is evicted like any dead record.
+    fn retire_template(&mut self) {
+        if let Some(t) = self.template.take() {
+            drop(t.fd);
+            let _ = self.side.unlink(t.name.as_cstr());
+        }
+    }
+
+    /// Removes the templates left by dead processes on this host (their pid no longer
+    /// exists) and any of this pid (a dead process whose pid we now have, or another handle
+    /// of this process, which makes a new one at its next read acquire). Removing a template
+    /// never harms its owner, so a wrong guess (pid namespaces) costs one create. Templates of
+    /// processes on other hosts are left to those hosts' next open. One listing per open.
+    fn tidy_templates(&mut self) {
+        let mut names = std::mem::take(&mut self.names);
+        names.clear();
+        let host = self.params.host.as_bytes();
+        let me = fs::getpid();
+        let _ = self.side.list(&mut self.list_buf, |n| {
+            if let Some((_, pid, h)) = parse_template(n) {
+                if h == host && (pid == me || fs::process_gone(pid)) {
+                    names.push(n.to_vec());
+                }
+            }
+        });
+        for n in names.iter() {
+            let _ = self.side.unlink(Name::from_bytes(&[n]).as_cstr());
+        }
+        self.names = names;
     }
 
     pub fn read_record_path(token: &Token) -> Name {
@@ -652,11 +767,13 @@ impl Disk {
                     std::thread::sleep(Duration::from_millis(50));
                 }
                 Err(e) => {
+                    // Our record may still be there: a stray link of the template.
+                    self.retire_template();
                     return Err(fs_error(
                         "unlink",
                         &self.path(Self::read_record_path(token).as_bytes()),
                         &e,
-                    ))
+                    ));
                 }
             }
         }
@@ -1158,6 +1275,22 @@ impl Disk {
         }
         self.names = names;
         listed
+    }
+}
+
+/// What linkat reports on filesystems (or mounts) where hard links cannot be made.
+fn link_unsupported(e: &io::Error) -> bool {
+    matches!(
+        errno(e),
+        libc::EXDEV | libc::EPERM | libc::EMLINK | libc::ENOSYS | libc::EOPNOTSUPP
+    )
+}
+
+impl Drop for Disk {
+    /// srwl_close: the handle's template goes with it. (A handle inherited across fork is
+    /// never dropped: the parent still uses the template.)
+    fn drop(&mut self) {
+        self.retire_template();
     }
 }
 

@@ -310,6 +310,42 @@ pub fn parse_transit(name: &[u8]) -> Option<Token> {
     Token::parse(name.strip_prefix(b"t.")?)
 }
 
+/// `h.<token>.<pid>.<host>` in the sidecar: one handle's reader-record template (a reader
+/// record is made as a hard link of it, see protocol.rs). The pid and host are in the name so
+/// that the templates of dead processes on this host can be found from a listing alone.
+pub fn template_name(token: &Token, pid: u32, host: &str) -> Name {
+    let mut digits = [0u8; 10];
+    let mut n = pid;
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    Name::from_bytes(&[
+        b"h.",
+        token.as_bytes(),
+        b".",
+        &digits[i..],
+        b".",
+        host.as_bytes(),
+    ])
+}
+
+/// Parses `h.<token>.<pid>.<host>` into (token, pid, host).
+pub fn parse_template(name: &[u8]) -> Option<(Token, u32, &[u8])> {
+    let rest = name.strip_prefix(b"h.")?;
+    let token = Token::parse(rest.get(..32)?)?;
+    let rest = rest.get(32..)?.strip_prefix(b".")?;
+    let dot = rest.iter().position(|&c| c == b'.')?;
+    let pid = parse_dec(&rest[..dot], MAX_PID).filter(|&p| p > 0)? as u32;
+    let host = &rest[dot + 1..];
+    valid_host(host).then_some((token, pid, host))
+}
+
 /// Name of a reader's record in the room (`r.<token>`); `w.<token>` is not used on disk by
 /// srwl/2 but still parsed, so that tools can name it.
 pub fn record_name(role: Role, token: &Token) -> Name {
@@ -424,6 +460,34 @@ mod tests {
             b"",
         ] {
             assert_eq!(Ticket::parse(bad), None);
+        }
+    }
+
+    #[test]
+    fn template_names_round_trip() {
+        let t = Token::random();
+        for (pid, host) in [
+            (1, "a"),
+            (4_194_304, "node-17.cluster_x"),
+            (42, &"h".repeat(64)[..]),
+        ] {
+            let n = template_name(&t, pid, host);
+            assert!(n.as_bytes().starts_with(b"h."));
+            assert_eq!(
+                parse_template(n.as_bytes()),
+                Some((t, pid, host.as_bytes()))
+            );
+        }
+        let bad: [&[u8]; 6] = [
+            b"h.",
+            b"h.0123.1.a",
+            b"t.0123456789abcdef0123456789abcdef.1.a",
+            b"h.0123456789abcdef0123456789abcdef.0.a",
+            b"h.0123456789abcdef0123456789abcdef.12.",
+            b"h.0123456789abcdef0123456789abcdef.12.a/b",
+        ];
+        for b in bad {
+            assert_eq!(parse_template(b), None, "{}", String::from_utf8_lossy(b));
         }
     }
 

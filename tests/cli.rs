@@ -895,3 +895,23 @@ mod json_check {
         Err("unterminated string".into())
     }
 }
+
+/// A reader made by the CLI is a hard link of its handle's template in the sidecar; a signal
+/// to the holding CLI releases and closes: neither the record nor the template is left.
+#[test]
+fn a_signalled_reader_leaves_no_record_and_no_template() {
+    let dir = TempDir::new("sig-tmpl");
+    let mut reader = hold(&dir, "--read", "30");
+    let templates = || -> Vec<String> {
+        entries(&dir.side())
+            .into_iter()
+            .filter(|n| n.starts_with("h."))
+            .collect()
+    };
+    assert_eq!(room(&dir).len(), 1, "the reader's record is in the room");
+    assert_eq!(templates().len(), 1, "{:?}", entries(&dir.side()));
+    signal(reader.id(), libc::SIGTERM);
+    wait_within(&mut reader, Duration::from_secs(10));
+    assert_eq!(room(&dir), Vec::<String>::new());
+    assert_eq!(templates(), Vec::<String>::new());
+}

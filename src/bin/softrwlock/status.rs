@@ -24,7 +24,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use softrwlock::fs::{describe, Dir, Kind};
 use softrwlock::record::{
-    parse_record_name, parse_transit, Baton, Record, Role, Ticket, TicketKind,
+    parse_record_name, parse_template, parse_transit, Baton, Record, Role, Ticket, TicketKind,
 };
 
 use crate::args::{self, Arg, Parser};
@@ -475,6 +475,26 @@ impl Scan {
                 _ => {
                     if let Some(tok) = parse_transit(&n) {
                         self.transit_entry(side, &n, tok);
+                        continue;
+                    }
+                    if let Some((tok, _, _)) = parse_template(&n) {
+                        let mut e = self.record_entry(
+                            "template",
+                            escape_name(&n),
+                            side,
+                            &n,
+                            Role::Read,
+                            tok.as_bytes(),
+                        );
+                        // It holds the record of its handle's last read hold, named by that
+                        // hold's token, not by the template's.
+                        if e.problem.as_deref() == Some("record token does not match its name") {
+                            e.problem = None;
+                        }
+                        e.note = Some(
+                            "reader-record template of a handle (its reader records are hard links of it); blocks no one, and removing it is harmless".into(),
+                        );
+                        self.entries.push(e);
                         continue;
                     }
                     self.entries.push(Entry::problem(
