@@ -577,18 +577,15 @@ impl Watch {
         })
     }
 
-    /// Watches the directory behind a handle for names appearing and disappearing (not for
-    /// rewrites in place: heartbeats do not wake anyone). The handle is named through
-    /// /proc/self/fd, so no path is resolved again.
+    /// Watches the directory behind a handle for names disappearing: only that unblocks a
+    /// waiter (the baton leaving the queue for the room, a claim or ticket ahead gone, a reader
+    /// leaving the room). A name appearing (a new claim, a baton taken) or a rewrite in place
+    /// (a heartbeat) wakes no one. The handle is named through /proc/self/fd, so no path is
+    /// resolved again.
     pub fn add(&self, dir: &Dir) -> io::Result<i32> {
         let path =
             std::ffi::CString::new(format!("/proc/self/fd/{}", dir.as_raw_fd())).expect("no NUL");
-        let mask = libc::IN_CREATE
-            | libc::IN_DELETE
-            | libc::IN_MOVED_FROM
-            | libc::IN_MOVED_TO
-            | libc::IN_DELETE_SELF
-            | libc::IN_ONLYDIR;
+        let mask = libc::IN_DELETE | libc::IN_MOVED_FROM | libc::IN_DELETE_SELF | libc::IN_ONLYDIR;
         cvt(unsafe { libc::inotify_add_watch(self.fd.as_raw_fd(), path.as_ptr(), mask) })
     }
 

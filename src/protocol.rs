@@ -615,19 +615,20 @@ impl Disk {
                     }
                     return Ok(Some(room));
                 }
-                // Our template is gone (removed as a dead process's by a tidy-up that guessed
-                // wrong, or by hand): make a new one.
-                Err(e) if linked && attempt < 3 && self.template_gone(&e) => {
-                    self.retire_template();
-                    attempt += 1;
-                }
                 Err(e) if linked && link_unsupported(&e) => {
                     self.no_links = true;
                     self.retire_template();
                 }
-                // The room was removed under our handle (a writer's grant): reopen it.
-                Err(e) if matches!(errno(&e), libc::ENOENT | libc::ESTALE) && attempt < 3 => {
+                // The room was removed under our handle (a writer's grant), or our template's
+                // name is gone (removed by a tidy-up that guessed wrong, or by hand). A stat
+                // cannot tell which: a GlusterFS client answers a stat of a file that another
+                // client removed from its cache. So reopen the room first and, if the link
+                // fails again, make a new template too.
+                Err(e) if matches!(errno(&e), libc::ENOENT | libc::ESTALE) && attempt < 4 => {
                     self.drop_room();
+                    if linked && attempt > 0 {
+                        self.retire_template();
+                    }
                     attempt += 1;
                     if errno(&e) == libc::ESTALE {
                         std::thread::sleep(Duration::from_millis(20));
@@ -670,14 +671,6 @@ impl Disk {
         }
     }
 
-    /// Whether a failed link failed because our template's name is gone.
-    fn template_gone(&self, e: &io::Error) -> bool {
-        matches!(errno(e), libc::ENOENT | libc::ESTALE)
-            && self.template.as_ref().is_some_and(|t| {
-                matches!(self.side.stat(t.name.as_cstr()), Err(ref e) if errno(e) == libc::ENOENT)
-            })
-    }
-
     /// Stops using this handle's template: closes it, then removes its name (closed first: on
     /// NFS, unlinking a file that this client has open renames it instead). Called whenever a
     /// record linked from it may have been left behind (an unlink that failed or was not
@@ -691,11 +684,12 @@ impl Disk {
         }
     }
 
-    /// Removes the templates left by dead processes on this host (their pid no longer
-    /// exists) and any of this pid (a dead process whose pid we now have, or another handle
-    /// of this process, which makes a new one at its next read acquire). Removing a template
-    /// never harms its owner, so a wrong guess (pid namespaces) costs one create. Templates of
-    /// processes on other hosts are left to those hosts' next open. One listing per open.
+    /// Removes the templates left by dead processes on this host: its name says this host,
+    /// and its pid no longer exists here. Removing a template never harms its owner, so a
+    /// wrong guess (another pid namespace under the same host name) costs that handle one
+    /// create. A dead process's template that bears our own pid is left to the next open by
+    /// another process; templates of other hosts to those hosts' next open. One listing per
+    /// open.
     fn tidy_templates(&mut self) {
         let mut names = std::mem::take(&mut self.names);
         names.clear();
@@ -703,7 +697,7 @@ impl Disk {
         let me = fs::getpid();
         let _ = self.side.list(&mut self.list_buf, |n| {
             if let Some((_, pid, h)) = parse_template(n) {
-                if h == host && (pid == me || fs::process_gone(pid)) {
+                if h == host && pid != me && fs::process_gone(pid) {
                     names.push(n.to_vec());
                 }
             }

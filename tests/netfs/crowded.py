@@ -12,7 +12,10 @@ decision that rests on a listing of the room still comes out right:
      with a timeout of 2 s times out too and leaves nothing behind (its baton goes back);
   4. host A: the readers release; host B: the writer is granted at once and its generation
      is larger than the readers';
-  5. host A: while the writer holds, a reader's try-once acquire times out.
+  5. host A: while the writer holds, a reader's try-once acquire times out;
+  6. host B removes host A's reader-record templates (as a tidy-up that guessed wrong would;
+     host A's client may still answer a stat of them from its cache): host A's readers still
+     get in, each making a new template.
 
 Run by run-ci.sh with the volume mounted (tests/netfs/setup.sh). Uses python/softrwlock.py
 over target/netfs/lib (build-worker.sh). Exit 0 pass, 1 fail, 77 skip.
@@ -84,12 +87,28 @@ def main():
     w.release()
     readers[0].acquire_read(5.0)
     readers[0].release()
+    # 6. Templates removed by the other client under live handles.
+    side_b = os.path.join(b, rel + ".srwl")
+    gone = [n for n in os.listdir(side_b) if n.startswith("h.")]
+    if len(gone) != N:
+        fail(f"expected {N} reader-record templates in the sidecar, found {len(gone)}")
+    for n in gone:
+        os.unlink(os.path.join(side_b, n))
+    t = time.monotonic()
+    for r in readers[:5]:
+        r.acquire_read(5.0)
+        r.release()
+    regained = time.monotonic() - t
+    made = [n for n in os.listdir(side_b) if n.startswith("h.")]
+    if len(made) != 5 or set(made) & set(gone):
+        fail(f"expected 5 new templates after host B removed them all, found {made}")
     for r in readers:
         r.close()
     w.close()
     print(f"crowded.py: ok: {N} readers in the room; a reader on the other client got in among "
           f"{N + 1} entries; writers timed out while they held; a writer got in {took:.3f} s after "
-          "they left; a reader could not get in beside it")
+          f"they left; a reader could not get in beside it; with their templates removed by the "
+          f"other client, 5 readers got in again in {regained:.3f} s")
     return 0
 
 

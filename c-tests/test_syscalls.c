@@ -1,0 +1,115 @@
+/*
+ * test_syscalls.c: file syscalls per uncontended lock cycle, counted with strace.
+ *
+ * Each file syscall is a round trip to the file server on a network filesystem, so their number
+ * per cycle is part of the library's behaviour (it does not depend on the machine's speed).
+ * The test runs this program under `strace -f -c` twice per mode, doing N and 0 acquire +
+ * release cycles on one handle, and divides the difference by N. It fails if a read cycle
+ * makes more than 7 file syscalls or a write cycle more than 6 (docs/PROTOCOL.md lists them);
+ * skipped (77) if strace is not installed.
+ *
+ *   test_syscalls                      the check
+ *   test_syscalls cycles MODE N LOCK   (child) N cycles of MODE (r or w) on LOCK
+ */
+#include "testutil.h"
+
+#define CYCLES 500
+
+/* The file and descriptor calls; futex, getrandom, mmap and the like are not file server
+ * round trips. */
+static const char *file_calls[] = {
+    "openat", "open", "close", "read", "pread64", "write", "pwrite64", "lseek", "getdents64",
+    "linkat", "link", "unlinkat", "unlink", "renameat", "renameat2", "rename", "mkdirat", "mkdir",
+    "newfstatat", "fstat", "statx", "stat", "lstat", "ftruncate", "fadvise64", "fcntl", "fsync",
+    "fdatasync", "flock", "utimensat", "fchmod", "fchown", "symlinkat", "readlinkat", NULL};
+
+static int is_file_call(const char *name) {
+    for (int i = 0; file_calls[i]; i++)
+        if (strcmp(file_calls[i], name) == 0)
+            return 1;
+    return 0;
+}
+
+/* Sums the calls column of the file calls in an `strace -c` summary. */
+static long file_calls_in(const char *summary, char *kinds, size_t kinds_len) {
+    FILE *f = fopen(summary, "r");
+    CHECK(f != NULL, "open %s: %s", summary, strerror(errno));
+    char line[512];
+    long total = 0;
+    kinds[0] = 0;
+    while (fgets(line, sizeof line, f)) {
+        char *tok[8];
+        int n = 0;
+        for (char *t = strtok(line, " \t\n"); t && n < 8; t = strtok(NULL, " \t\n"))
+            tok[n++] = t;
+        /* "% time seconds usecs/call calls [errors] syscall" */
+        if (n < 5 || !(tok[0][0] >= '0' && tok[0][0] <= '9'))
+            continue;
+        const char *name = tok[n - 1];
+        if (!is_file_call(name))
+            continue;
+        long calls = atol(tok[3]);
+        total += calls;
+        size_t used = strlen(kinds);
+        snprintf(kinds + used, kinds_len - used, "%s%s %ld", used ? ", " : "", name, calls);
+    }
+    fclose(f);
+    return total;
+}
+
+static long traced_run(const char *self, const char *mode, int n, const char *lock, char *kinds,
+                       size_t kinds_len) {
+    const char *out = tu_fmt("%s/strace-%s-%d.txt", tu_dir, mode, n);
+    const char *cmd = tu_fmt("strace -f -c -o '%s' '%s' cycles %s %d '%s' >/dev/null 2>&1", out,
+                             self, mode, n, lock);
+    int rc = system(cmd);
+    CHECK(rc == 0, "%s: exit status %d", cmd, rc);
+    return file_calls_in(out, kinds, kinds_len);
+}
+
+static int cycles(const char *mode, int n, const char *lock) {
+    srwl_options o;
+    srwl_options_init(&o);
+    o.heartbeat_interval = 30; /* no heartbeat during the run */
+    o.stale_threshold = 120;
+    srwl_lock *l = NULL;
+    EXPECT_ST(srwl_open(lock, &o, &l), SRWL_OK);
+    int write = strcmp(mode, "w") == 0;
+    for (int i = 0; i < n; i++) {
+        EXPECT_ST(write ? srwl_acquire_write(l, 10) : srwl_acquire_read(l, 10), SRWL_OK);
+        EXPECT_ST(srwl_release(l), SRWL_OK);
+    }
+    EXPECT_ST(srwl_close(l), SRWL_OK);
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    if (argc == 5 && strcmp(argv[1], "cycles") == 0)
+        return cycles(argv[2], atoi(argv[3]), argv[4]);
+    tu_init(argc, argv);
+    tu_tmpdir();
+    if (system("strace -V >/dev/null 2>&1") != 0) {
+        printf("strace is not installed: skipped\n");
+        return TU_SKIP;
+    }
+    static const struct {
+        const char *mode, *what;
+        double most;
+    } modes[] = {{"r", "read", 7.0}, {"w", "write", 6.0}};
+    for (int m = 0; m < 2; m++) {
+        const char *lock = tu_fmt("%s/lock-%s", tu_dir, modes[m].mode);
+        char base_kinds[1024], kinds[1024];
+        /* Warm: the sidecar exists before either counted run, so both open the same way. */
+        CHECK(cycles(modes[m].mode, 1, lock) == 0, "warm-up");
+        long base = traced_run(argv[0], modes[m].mode, 0, lock, base_kinds, sizeof base_kinds);
+        long with = traced_run(argv[0], modes[m].mode, CYCLES, lock, kinds, sizeof kinds);
+        double per = (double)(with - base) / CYCLES;
+        printf("  %s cycle: %.2f file syscalls (run of %d: %s; run of 0: %s)\n", modes[m].what, per,
+               CYCLES, kinds, base_kinds);
+        CHECK(per <= modes[m].most + 0.05, "an uncontended %s cycle makes %.2f file syscalls, more than %.0f",
+              modes[m].what, per, modes[m].most);
+        CHECK(per >= 2, "an uncontended %s cycle makes %.2f file syscalls: nothing was counted", modes[m].what,
+              per);
+    }
+    return 0;
+}
