@@ -776,7 +776,7 @@ impl Disk {
     // ---- the baton ---------------------------------------------------------------------------
 
     /// Takes the baton from the room: `rename(R/baton.<g>, Q/b.<g+1>.<token>)`, then writes our
-    /// record into it. Only one of any number of concurrent takers succeeds; the baton stays
+    /// record into it unless it still holds it (`took`). Only one of any number of concurrent takers succeeds; the baton stays
     /// one file. `g` is our guess (the last generation seen); a wrong guess costs a listing.
     pub fn take_baton(&mut self, token: &Token, rec: &Record) -> Result<Take> {
         // With a guess, by path first: no room handle to open (every write cycle replaces
