@@ -6,7 +6,8 @@
  * The test runs this program under `strace -f -c` twice per mode, doing N and 0 acquire +
  * release cycles on one handle, and divides the difference by N. It fails if a read cycle
  * makes more than 7 file syscalls or a write cycle more than 6 (docs/PROTOCOL.md lists them);
- * skipped (77) if strace is not installed.
+ * skipped (77) if strace is not installed. First it checks a handle's file descriptors: at
+ * most 5 open at any point, none left after srwl_close.
  *
  *   test_syscalls                      the check
  *   test_syscalls cycles MODE N LOCK   (child) N cycles of MODE (r or w) on LOCK
@@ -83,11 +84,49 @@ static int cycles(const char *mode, int n, const char *lock) {
     return 0;
 }
 
+/* Open descriptors of this process (those of /proc/self/fd, minus the listing's own). */
+static int open_fds(void) {
+    DIR *d = opendir("/proc/self/fd");
+    CHECK(d != NULL, "opendir /proc/self/fd: %s", strerror(errno));
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL)
+        n += e->d_name[0] != '.';
+    closedir(d);
+    return n - 1;
+}
+
+/* A handle's descriptors: at most 5 above the program's own at any point (the sidecar and its
+ * subdirectories, the reader-record template, an inotify descriptor once it waited), none left
+ * after srwl_close. */
+static void descriptors(void) {
+    const char *lock = tu_fmt("%s/lock-fds", tu_dir);
+    int base = open_fds();
+    srwl_lock *l = NULL;
+    srwl_options o = tu_opts();
+    EXPECT_ST(srwl_open(lock, &o, &l), SRWL_OK);
+    int opened = open_fds() - base;
+    EXPECT_ST(srwl_acquire_read(l, 10), SRWL_OK);
+    EXPECT_ST(srwl_release(l), SRWL_OK);
+    int read = open_fds() - base;
+    EXPECT_ST(srwl_acquire_write(l, 10), SRWL_OK);
+    EXPECT_ST(srwl_release(l), SRWL_OK);
+    int wrote = open_fds() - base;
+    EXPECT_ST(srwl_close(l), SRWL_OK);
+    int closed = open_fds() - base;
+    printf("  descriptors above the program's own: open %d, after a read cycle %d, after a write "
+           "cycle %d, after close %d\n",
+           opened, read, wrote, closed);
+    CHECK(opened <= 5 && read <= 5 && wrote <= 5, "a handle keeps too many descriptors open");
+    CHECK(closed == 0, "srwl_close left %d descriptors open", closed);
+}
+
 int main(int argc, char **argv) {
     if (argc == 5 && strcmp(argv[1], "cycles") == 0)
         return cycles(argv[2], atoi(argv[3]), argv[4]);
     tu_init(argc, argv);
     tu_tmpdir();
+    descriptors();
     if (system("strace -V >/dev/null 2>&1") != 0) {
         printf("strace is not installed: skipped\n");
         return TU_SKIP;
