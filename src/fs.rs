@@ -589,20 +589,52 @@ impl Watch {
         cvt(unsafe { libc::inotify_add_watch(self.fd.as_raw_fd(), path.as_ptr(), mask) })
     }
 
-    /// Waits up to `timeout` for an event; drains what is queued. True if something happened.
-    pub fn wait(&self, timeout: std::time::Duration) -> bool {
-        let mut pfd = libc::pollfd {
-            fd: self.fd.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
-        let n = unsafe { libc::poll(&mut pfd, 1, ms.max(if timeout.is_zero() { 0 } else { 1 })) };
-        if n <= 0 {
-            return false;
-        }
+    /// Waits up to `timeout` for an event that `wakes(wd, name)` accepts (`wd`: the watch it
+    /// came from, -1 for a queue overflow, which always wakes; `name`: the entry that left, empty
+    /// for the directory itself); drains what is queued. True if such an event came.
+    pub fn wait(
+        &self,
+        timeout: std::time::Duration,
+        mut wakes: impl FnMut(i32, &[u8]) -> bool,
+    ) -> bool {
+        let deadline = std::time::Instant::now() + timeout;
+        // struct inotify_event { i32 wd; u32 mask; u32 cookie; u32 len; char name[len]; }
         let mut buf = [0u8; 4096];
-        while unsafe { libc::read(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) } > 0 {}
-        true
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let mut pfd = libc::pollfd {
+                fd: self.fd.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            let ms = left.as_millis().min(i32::MAX as u128) as i32;
+            let n = unsafe { libc::poll(&mut pfd, 1, ms.max(if left.is_zero() { 0 } else { 1 })) };
+            if n <= 0 {
+                return false;
+            }
+            let mut woken = false;
+            loop {
+                let n =
+                    unsafe { libc::read(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+                if n <= 0 {
+                    break;
+                }
+                let events = &buf[..n as usize];
+                let mut at = 0;
+                while at + 16 <= events.len() {
+                    let field = |o: usize| {
+                        u32::from_ne_bytes(events[at + o..at + o + 4].try_into().expect("4 bytes"))
+                    };
+                    let (wd, mask, len) = (field(0) as i32, field(4), field(12) as usize);
+                    let name = events.get(at + 16..at + 16 + len).unwrap_or(&[]);
+                    let name = &name[..name.iter().position(|&c| c == 0).unwrap_or(name.len())];
+                    woken |= mask & libc::IN_Q_OVERFLOW != 0 || wakes(wd, name);
+                    at += 16 + len;
+                }
+            }
+            if woken || std::time::Instant::now() >= deadline {
+                return woken;
+            }
+        }
     }
 }

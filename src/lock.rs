@@ -146,12 +146,21 @@ impl Backoff {
     /// baton, or first in line while another writer holds it). One process at a time is in
     /// that state, so its step is capped at a quarter of the maximum without loading the file
     /// server: a handoff noticed late is a write grant delayed for everyone behind it.
-    fn wait_on(&mut self, wait: &Wait, disk: &mut Disk, room: bool, next: bool) {
+    /// `place`: our ticket or claim, and whether only writers' claims ahead of it block us (a
+    /// reader); see `Disk::wait_for_change`.
+    fn wait_on(
+        &mut self,
+        wait: &Wait,
+        disk: &mut Disk,
+        room: bool,
+        next: bool,
+        place: (Option<(u64, Token)>, bool),
+    ) {
         if next {
             self.next = self.next.min(self.max / 4);
         }
         let d = self.step(wait);
-        if disk.wait_for_change(d, room) {
+        if disk.wait_for_change(d, room, place.0, place.1) {
             self.reset();
         }
     }
@@ -495,7 +504,8 @@ impl Lock {
             if let Err(e) = scan {
                 retry_or_fail!(self, wait, backoff, "acquire_read", e);
             }
-            backoff.wait_on(wait, disk, false, false);
+            let mine = ticket.as_ref().map(|t| t.0.key());
+            backoff.wait_on(wait, disk, false, false, (mine, true));
         };
         if let Some((t, _, _)) = &ticket {
             disk.dequeue(t);
@@ -682,7 +692,8 @@ impl Lock {
                 break Err(self.timeout_error("acquire_write"));
             }
             let closing = baton.is_some();
-            backoff.wait_on(wait, disk, closing, closing || first_in_line);
+            let mine = claim.as_ref().map(|c| c.0.key());
+            backoff.wait_on(wait, disk, closing, closing || first_in_line, (mine, false));
         };
         if let Some((t, _, _)) = &claim {
             disk.dequeue(t);

@@ -192,6 +192,8 @@ pub struct Disk {
     /// Same-host wakeups (made at the first wait; None if inotify is not available) and the
     /// room inode it watches.
     watch: Option<Watch>,
+    /// The queue's watch descriptor in `watch`.
+    queue_wd: i32,
     watch_tried: bool,
     watched_room: Option<(u64, u64)>,
 }
@@ -316,6 +318,7 @@ impl Disk {
             last_queue_scan: None,
             last_orphan_scan: None,
             watch: None,
+            queue_wd: -1,
             watch_tried: false,
             watched_room: None,
         };
@@ -432,6 +435,7 @@ impl Disk {
         tickets.clear();
         let mut max_seq = 0u64;
         let mut baton_held = false;
+        let mut held_gen = None;
         // A hint: one batch is enough unless it may have been cut short (through GlusterFS a
         // batch holds at most 33 entries). A missed entry only reorders or delays.
         let r = self.queue.list_until(
@@ -440,14 +444,21 @@ impl Disk {
                 if let Some(t) = Ticket::parse(name) {
                     max_seq = max_seq.max(t.seq);
                     tickets.push(t);
-                } else if file && Baton::parse_held(name).is_some() {
+                } else if let Some((gen, _)) = Baton::parse_held(name).filter(|_| file) {
                     baton_held = true;
+                    held_gen = held_gen.max(Some(gen));
                 }
             },
             |in_batch| in_batch < HINT_BATCH,
         );
         self.tickets = tickets;
         r.map_err(|e| fs_error("list", &self.path(b"Q"), &e))?;
+        // A held baton goes back to the room under the generation in its name: the best guess
+        // for our next take (a waiter that guessed from its own last hold would try a name that
+        // is long gone, and pay a failed rename and a listing of the room for it).
+        if held_gen.is_some() {
+            self.gen_guess = held_gen;
+        }
         self.tickets.sort_by_key(|t| t.key());
         Ok(QueueView {
             tickets: &self.tickets,
@@ -1016,13 +1027,27 @@ impl Disk {
 
     // ---- waiting -----------------------------------------------------------------------------
 
-    /// Sleeps up to `d`, waking early when a process on this host changes the queue (a baton
-    /// given back, a claim or ticket gone) or, with `room`, the room (a reader leaving it).
-    /// Returns true if woken by such a change. Without inotify this is a plain sleep.
-    pub fn wait_for_change(&mut self, d: Duration, room: bool) -> bool {
+    /// Sleeps up to `d`, waking early when a process on this host makes a change that can
+    /// unblock us: with `room`, a reader leaving the room; in the queue, the last entry ahead
+    /// of us leaving (of those the last listing showed: tickets and claims with a key below
+    /// `mine`, or all if we have none; only writers' claims with `writers_only`), or, once
+    /// none is ahead, the held baton leaving. Other changes (a claim behind us, or one ahead
+    /// while others remain) wake no one: with many waiters on one host, each would otherwise
+    /// list the queue at every change. Returns true if woken. Without inotify this is a plain
+    /// sleep. A wakeup is only a hint: a missed one costs a poll step.
+    pub fn wait_for_change(
+        &mut self,
+        d: Duration,
+        room: bool,
+        mine: Option<(u64, Token)>,
+        writers_only: bool,
+    ) -> bool {
         if !self.watch_tried {
             self.watch_tried = true;
-            self.watch = Watch::new().ok().filter(|w| w.add(&self.queue).is_ok());
+            self.watch = Watch::new().ok().and_then(|w| {
+                self.queue_wd = w.add(&self.queue).ok()?;
+                Some(w)
+            });
         }
         let Some(watch) = &self.watch else {
             std::thread::sleep(d);
@@ -1038,7 +1063,26 @@ impl Disk {
                 }
             }
         }
-        watch.wait(d)
+        let blocks = |t: &Ticket| {
+            mine.is_none_or(|m| t.key() < m) && (!writers_only || t.kind == TicketKind::Writer)
+        };
+        let mut ahead = self.tickets.iter().filter(|t| blocks(t)).count();
+        let queue_wd = self.queue_wd;
+        watch.wait(d, |wd, name| {
+            if wd != queue_wd {
+                return true; // the room
+            }
+            if Baton::parse_held(name).is_some() {
+                return ahead == 0;
+            }
+            match Ticket::parse(name) {
+                Some(t) if blocks(&t) => {
+                    ahead = ahead.saturating_sub(1);
+                    ahead == 0
+                }
+                _ => false,
+            }
+        })
     }
 
     // ---- eviction ----------------------------------------------------------------------------
