@@ -179,19 +179,10 @@ impl Dir {
     /// Exclusive create of a 0600 file holding `data`. EEXIST if the name exists (of any type).
     /// If the write fails the file is removed again.
     pub fn create_excl(&self, name: &CStr, data: &[u8]) -> io::Result<()> {
-        inject::point();
-        let fd = self.open_file(name, libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL)?;
-        if let Err(e) = write_all_at(fd.as_raw_fd(), data) {
-            drop(fd);
-            let _ = self.unlink(name);
-            return Err(e);
-        }
-        Ok(())
+        self.create_excl_open(name, data).map(drop)
     }
 
-    /// Exclusive create of a 0600 file holding `data`, kept open for writing: a reader-record
-    /// template (protocol.rs). EEXIST if the name exists. If the write fails the file is
-    /// removed again.
+    /// `create_excl`, keeping the file open for writing (a reader-record template, protocol.rs).
     pub fn create_excl_open(&self, name: &CStr, data: &[u8]) -> io::Result<OwnedFd> {
         inject::point();
         let fd = self.open_file(name, libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL)?;
