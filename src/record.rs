@@ -314,22 +314,12 @@ pub fn parse_transit(name: &[u8]) -> Option<Token> {
 /// record is made as a hard link of it, see protocol.rs). The pid and host are in the name so
 /// that the templates of dead processes on this host can be found from a listing alone.
 pub fn template_name(token: &Token, pid: u32, host: &str) -> Name {
-    let mut digits = [0u8; 10];
-    let mut n = pid;
-    let mut i = digits.len();
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
+    let pid = pid.to_string();
     Name::from_bytes(&[
         b"h.",
         token.as_bytes(),
         b".",
-        &digits[i..],
+        pid.as_bytes(),
         b".",
         host.as_bytes(),
     ])

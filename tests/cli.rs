@@ -910,6 +910,17 @@ fn a_signalled_reader_leaves_no_record_and_no_template() {
     };
     assert_eq!(room(&dir).len(), 1, "the reader's record is in the room");
     assert_eq!(templates().len(), 1, "{:?}", entries(&dir.side()));
+    // status names it for what it is, a valid entry (its record is the last hold's).
+    let table = status(&dir, false);
+    let row = table
+        .lines()
+        .find(|l| l.starts_with("template "))
+        .unwrap_or_else(|| panic!("no template row in\n{table}"));
+    assert!(row.contains("reader-record template"), "{row}");
+    assert!(!row.contains("does not match"), "{row}");
+    let j = status(&dir, true);
+    assert!(j.contains("\"role\":\"template\""), "{j}");
+    assert!(j.contains("\"unexpected_entries\":0"), "{j}");
     signal(reader.id(), libc::SIGTERM);
     wait_within(&mut reader, Duration::from_secs(10));
     assert_eq!(room(&dir), Vec::<String>::new());

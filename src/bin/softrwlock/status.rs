@@ -247,7 +247,9 @@ impl Scan {
         dir: &Rc<Dir>,
         name: &[u8],
         want: Role,
-        token: &[u8],
+        // The token the record must name (that of its file name); None: any (a template holds
+        // the record of its handle's last read hold).
+        token: Option<&[u8]>,
     ) -> Entry {
         let mut e = Entry::new(role, display);
         let Some(c) = cstr(name) else {
@@ -272,7 +274,7 @@ impl Scan {
             Some(r) => {
                 if r.role != want {
                     e.problem = Some(format!("record says role {}", r.role.as_str()));
-                } else if r.token.as_bytes() != token {
+                } else if token.is_some_and(|t| r.token.as_bytes() != t) {
                     e.problem = Some("record token does not match its name".into());
                 }
                 e.record = Some(r);
@@ -337,7 +339,7 @@ impl Scan {
             }
             match parse_record_name(&n) {
                 Some((Role::Read, tok)) => {
-                    let e = self.record_entry("read", display, &room, &n, Role::Read, tok.as_bytes());
+                    let e = self.record_entry("read", display, &room, &n, Role::Read, Some(tok.as_bytes()));
                     self.entries.push(e);
                 }
                 _ => self.entries.push(Entry::problem(
@@ -380,8 +382,14 @@ impl Scan {
         for n in names {
             let display = format!("Q/{}", escape_name(&n));
             if let Some((gen, tok)) = Baton::parse_held(&n) {
-                let mut e =
-                    self.record_entry("write", display, &queue, &n, Role::Write, tok.as_bytes());
+                let mut e = self.record_entry(
+                    "write",
+                    display,
+                    &queue,
+                    &n,
+                    Role::Write,
+                    Some(tok.as_bytes()),
+                );
                 e.seq = Some(gen);
                 if e.gone {
                     // Moved on while we looked (given back, or taken over): not a baton now.
@@ -435,7 +443,8 @@ impl Scan {
                 TicketKind::Reader => ("waiting-read", Role::Wait),
                 TicketKind::Writer => ("waiting-write", Role::Write),
             };
-            let mut e = self.record_entry(role, display, &queue, &n, want, t.token.as_bytes());
+            let mut e =
+                self.record_entry(role, display, &queue, &n, want, Some(t.token.as_bytes()));
             e.seq = Some(t.seq);
             self.entries.push(e);
         }
@@ -477,20 +486,15 @@ impl Scan {
                         self.transit_entry(side, &n, tok);
                         continue;
                     }
-                    if let Some((tok, _, _)) = parse_template(&n) {
+                    if parse_template(&n).is_some() {
                         let mut e = self.record_entry(
                             "template",
                             escape_name(&n),
                             side,
                             &n,
                             Role::Read,
-                            tok.as_bytes(),
+                            None,
                         );
-                        // It holds the record of its handle's last read hold, named by that
-                        // hold's token, not by the template's.
-                        if e.problem.as_deref() == Some("record token does not match its name") {
-                            e.problem = None;
-                        }
                         e.note = Some(
                             "reader-record template of a handle (its reader records are hard links of it); blocks no one, and removing it is harmless".into(),
                         );
@@ -522,7 +526,7 @@ impl Scan {
             side,
             n,
             Role::Write,
-            tok.as_bytes(),
+            Some(tok.as_bytes()),
         );
         if e.gone {
             self.entries.push(e);
