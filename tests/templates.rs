@@ -23,6 +23,15 @@ fn side_of(dir: &TempDir) -> PathBuf {
     dir.0.join("lock.srwl")
 }
 
+/// A handle that has made one read cycle, so that it has a template; and the templates now.
+fn handle_after_a_read(dir: &TempDir) -> (softrwlock::Lock, Vec<String>) {
+    let l = open(&dir.lock_path(), &fast());
+    assert_eq!(l.acquire(Role::Read, 10.0), Ok(()));
+    assert_eq!(l.release(), Ok(()));
+    let t = templates(&side_of(dir));
+    (l, t)
+}
+
 #[test]
 fn reader_record_is_a_link_of_the_handle_template() {
     let dir = TempDir::new("tmpl-link");
@@ -77,10 +86,7 @@ fn reader_record_is_a_link_of_the_handle_template() {
 fn template_removed_under_a_live_handle_is_made_again() {
     let dir = TempDir::new("tmpl-gone");
     let side = side_of(&dir);
-    let l = open(&dir.lock_path(), &fast());
-    assert_eq!(l.acquire(Role::Read, 10.0), Ok(()));
-    assert_eq!(l.release(), Ok(()));
-    let before = templates(&side);
+    let (l, before) = handle_after_a_read(&dir);
     assert_eq!(before.len(), 1);
     std::fs::remove_file(side.join(&before[0])).unwrap();
     assert_eq!(l.acquire(Role::Read, 10.0), Ok(()));
@@ -106,10 +112,7 @@ fn a_template_replaced_by_a_symlink_is_never_followed() {
     let side = side_of(&dir);
     let canary = dir.0.join("canary");
     std::fs::write(&canary, b"do not touch\n").unwrap();
-    let l = open(&dir.lock_path(), &fast());
-    assert_eq!(l.acquire(Role::Read, 10.0), Ok(()));
-    assert_eq!(l.release(), Ok(()));
-    let t = templates(&side);
+    let (l, t) = handle_after_a_read(&dir);
     std::fs::remove_file(side.join(&t[0])).unwrap();
     std::os::unix::fs::symlink(&canary, side.join(&t[0])).unwrap();
     let start = Instant::now();
@@ -132,10 +135,7 @@ fn templates_of_dead_processes_on_this_host_are_removed_at_open() {
     let dir = TempDir::new("tmpl-tidy");
     let side = side_of(&dir);
     // Learn this host's name as the library writes it, from a live template.
-    let l = open(&dir.lock_path(), &fast());
-    assert_eq!(l.acquire(Role::Read, 10.0), Ok(()));
-    assert_eq!(l.release(), Ok(()));
-    let own = templates(&side);
+    let (l, own) = handle_after_a_read(&dir);
     let host = String::from_utf8(parse_template(own[0].as_bytes()).unwrap().2.to_vec()).unwrap();
     drop(l);
     let mut child = std::process::Command::new("true").spawn().unwrap();
