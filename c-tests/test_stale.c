@@ -83,7 +83,16 @@ static void *watch_run(void *arg)
         ssize_t nc = -1;
         int fd = open(w->path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
         if (fd >= 0) {
+            struct stat opened, named;
             nc = read(fd, cur, sizeof cur);
+            /* The file may have been renamed away between our open and our read, and then
+             * rewritten under its new name (an evictor takes the dead holder's baton, hands it
+             * back, and the next writer takes it and writes its own record into the same
+             * inode): bytes read from a file that no longer has this name are not a change
+             * of the holder's record. */
+            if (nc >= 0 && (fstat(fd, &opened) != 0 || stat(w->path, &named) != 0 || opened.st_ino != named.st_ino ||
+                            opened.st_dev != named.st_dev))
+                nc = -1;
             close(fd);
         }
         if (nc >= 0 && (nc != np || memcmp(cur, prev, (size_t)nc) != 0)) {
