@@ -4,7 +4,8 @@
  * inherited: a process holding the write lock forks. In the child the inherited handle's
  * acquire_read/acquire_write/check/generation/release return SRWL_EFORKED and its close is OK,
  * and none of them touch the disk: the parent still holds (its baton Q/b.* or its reader record
- * R/r.* is still there and names the parent's pid, its srwl_check is OK, another process still
+ * R/r.* is still there and names the parent's pid, the sidecar still holds the parent's
+ * reader-record template, its srwl_check is OK, another process still
  * cannot get the write lock). A new handle in the child works: it times out for write while
  * the parent holds, and gets the lock once the parent releases. Same for an inherited read
  * hold. Nothing is left behind at the end (the queue empty, the room holding only the baton).
@@ -59,7 +60,7 @@ static void test_inherited(int write_hold)
      * record in R/ (beside the baton at rest, whose generation other writers' timed-out
      * attempts may raise: it is not part of the parent's hold). */
     const char *skip = write_hold ? "w." : "baton.";
-    char room[1200], before[2048];
+    char room[1200], before[2048], side_before[2048];
     uint64_t g = 0;
 
     snprintf(room, sizeof room, "%s/%s", side, write_hold ? "Q" : "R");
@@ -70,6 +71,9 @@ static void test_inherited(int write_hold)
         EXPECT_OK(srwl_acquire_read(h, 5));
     snprintf(before, sizeof before, "%s", tu_list_except(room, skip));
     CHECK(before[0] != '\0', "no record of the parent's hold in %s", room);
+    /* The sidecar's own entries, among them the parent's reader-record template
+     * (h.<token>.<pid>.<host>) once it has made a read cycle. */
+    snprintf(side_before, sizeof side_before, "%s", tu_list(side));
     if (write_hold)
         tu_expect_writer(side, (long)getpid(), -1, "the parent holds for write");
     else
@@ -100,6 +104,9 @@ static void test_inherited(int write_hold)
         CHECK(strcmp(before, tu_list_except(room, skip)) == 0,
               "the child's close of an inherited handle touched the disk: [%s] -> [%s]", before,
               tu_list_except(room, skip));
+        CHECK(strcmp(side_before, tu_list(side)) == 0,
+              "the child's close of an inherited handle changed the sidecar (the parent's template?): [%s] -> [%s]",
+              side_before, tu_list(side));
         /* The hold on disk is still the parent's, not the child's. */
         if (write_hold) {
             tu_expect_writer(side, (long)getppid(), -1, "the parent holds, seen from the child");
