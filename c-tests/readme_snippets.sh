@@ -28,7 +28,10 @@ ran=()
 
 extract cpp "$tmp/snippet.cpp"
 "$cxx" -std=c++17 -Wall -Wextra -Werror -I "$inc" "$tmp/snippet.cpp" -L "$tmp/lib" -lsoftrwlock -o "$tmp/snippet_cpp"
-"$tmp/snippet_cpp" | grep -q "writing under generation" || { echo "C++ snippet: unexpected output"; exit 1; }
+# Output is captured first and matched from a here-string: under pipefail, a pipe into
+# grep -q fails whenever grep exits at its match before the writer has finished (SIGPIPE).
+out=$("$tmp/snippet_cpp")
+grep -q "writing under generation" <<<"$out" || { echo "C++ snippet: unexpected output: $out"; exit 1; }
 ran+=(C++)
 
 if [ -n "$fc" ] && [ -n "$fmod" ] && [ -f "$flib" ]; then
@@ -42,7 +45,7 @@ fi
 
 extract python "$tmp/snippet.py"
 out=$(SOFTRWLOCK_LIB="$tmp/lib/libsoftrwlock.so" PYTHONPATH="$pydir" "$py" "$tmp/snippet.py")
-echo "$out" | grep -q "writing under generation" || { echo "Python snippet: unexpected output: $out"; exit 1; }
+grep -q "writing under generation" <<<"$out" || { echo "Python snippet: unexpected output: $out"; exit 1; }
 ran+=(Python)
 
 if [ -n "$cli" ] && [ -x "$cli" ]; then
@@ -50,7 +53,7 @@ if [ -n "$cli" ] && [ -x "$cli" ]; then
     mkdir -p "$tmp/bin"
     ln -s "$cli" "$tmp/bin/softrwlock"
     out=$(PATH="$tmp/bin:$PATH" bash -e "$tmp/snippet.sh")
-    echo "$out" | grep -q "^updating" || { echo "shell snippet: unexpected output: $out"; exit 1; }
+    grep -q "^updating" <<<"$out" || { echo "shell snippet: unexpected output: $out"; exit 1; }
     ran+=(shell)
 else
     echo "readme_snippets.sh: no softrwlock command: the shell snippet is not run"
