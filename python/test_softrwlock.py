@@ -3,7 +3,7 @@
     python3 -m unittest discover -s python -v
 
 Environment: SOFTRWLOCK_LIB (the library, else softrwlock.py searches for it),
-SOFTRWLOCK_C_WORKER (a built python/counter_worker.c; else the test compiles it with $CC or
+SOFTRWLOCK_C_WORKER (a built tests/c/counter_worker.c; else the test compiles it with $CC or
 cc against include/softrwlock.h, and skips the mixed-language test if it cannot).
 """
 
@@ -295,7 +295,7 @@ class MixedProcessesTest(TempDirTest):
         libpath = softrwlock.library_path()
         exe = os.path.join(self.dir, "counter_worker")
         cmd = [cc, "-std=c99", "-D_POSIX_C_SOURCE=200809L", "-o", exe,
-               os.path.join(HERE, "counter_worker.c"), "-I", os.path.dirname(header)]
+               os.path.join(ROOT, "tests", "c", "counter_worker.c"), "-I", os.path.dirname(header)]
         if os.path.isabs(libpath):
             # Linked by its SONAME (libsoftrwlock.so.0): put that name next to the program.
             libdir = os.path.join(self.dir, "lib")
