@@ -33,33 +33,23 @@ fi
 comparison+=(--run "flock,w=50,duration=$(d 120)")
 
 JSON=target/netfs/long-results.json
-"$PY" "$HERE/stress.py" --seed "$SEED" --out "$OUT" --json "$JSON" \
-    --run "none,w=50,duration=$(d 10),name=control: no lock 50/50" \
-    --run "srwl,w=10,duration=$(d 240)" \
-    --run "srwl,w=50,duration=$(d 240)" \
-    --run "srwl,w=1,workers=16,duration=$(d 180)" \
-    --run "srwl,w=10,duration=$(d 180),inject=$SEED:2000" \
-    --run "srwl,w=50,duration=$(d 180),inject=$((SEED + 1)):5000" \
-    --run "srwl,w=30,duration=$(d 420),kill=$(k 600),hb=0.2,stale=1.0,poll=0.05" \
-    --run "srwl,w=30,duration=$(d 180),kill=$(k 200),hb=0.2,stale=1.0,poll=0.05,inject=$((SEED + 2)):2000" \
-    "${comparison[@]}"
+RUN_ID=long-$(date +%Y%m%d-%H%M%S)-$$
+rm -f "$JSON"     # the verdict must never read an earlier run's results
+runs=(
+    --run "none,w=50,duration=$(d 10),name=control: no lock 50/50"
+    --run "srwl,w=10,duration=$(d 240)"
+    --run "srwl,w=50,duration=$(d 240)"
+    --run "srwl,w=1,workers=16,duration=$(d 180)"
+    --run "srwl,w=10,duration=$(d 180),inject=$SEED:2000"
+    --run "srwl,w=50,duration=$(d 180),inject=$((SEED + 1)):5000"
+    --run "srwl,w=30,duration=$(d 420),kill=$(k 600),hb=0.2,stale=1.0,poll=0.05"
+    --run "srwl,w=30,duration=$(d 180),kill=$(k 200),hb=0.2,stale=1.0,poll=0.05,inject=$((SEED + 2)):2000"
+)
+n_srwl=0
+for r in "${runs[@]}"; do case $r in srwl,*) n_srwl=$((n_srwl + 1));; esac; done
+"$PY" "$HERE/stress.py" --seed "$SEED" --out "$OUT" --json "$JSON" --run-id "$RUN_ID" \
+    "${runs[@]}" "${comparison[@]}"
 src=$?
 [ $src = 77 ] && { echo "run-long.sh: SKIP (stress.py could not run)"; exit 77; }
-"$PY" - "$JSON" "$src" "$(( $(date +%s) - t0 ))" <<'EOF2'
-import json, sys
-res = json.load(open(sys.argv[1]))["results"]
-passed = failed = 0
-for r in res:
-    if r["impl"] == "srwl":
-        ok = r["passed"]
-    elif r["impl"] == "none":
-        ok = not r["passed"] and (r["violations"] > 0 or r["lost_updates"] > 0)
-    else:
-        continue
-    passed += ok
-    failed += not ok
-    print(f"run-long.sh: {'ok  ' if ok else 'FAIL'} {r['name']}" + ("" if ok else ": " + "; ".join(r.get("failures", []))))
-print(f"run-long.sh: wall time {sys.argv[3]} s; stress.py exit {sys.argv[2]}; results {sys.argv[1]}")
-print(f"netfs-long: {passed} passed, {failed} failed")
-sys.exit(1 if failed or sys.argv[2] not in ("0", "1") else 0)
-EOF2
+"$PY" "$HERE/verdict.py" --json "$JSON" --run-id "$RUN_ID" --srwl "$n_srwl" --stress-exit "$src" \
+    --label netfs-long --wall "$(( $(date +%s) - t0 ))"

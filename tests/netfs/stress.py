@@ -23,13 +23,19 @@ A scenario is given as  --run IMPL[,key=value...]  (repeatable), keys:
   hb=0.5 stale=3.0 poll=0.05   lock intervals
   hold=5 think=5              ms slept inside a critical section / between operations (max)
   timeout=10    acquire timeout (s)
+  maxwait=6     longest acquire wait (s) a libsoftrwlock scenario without kills may take
   io=direct     data-file I/O of the oracle: direct (O_DIRECT, the default) or buffered
                 (page cache; Python workers only: shows how a buffered oracle misleads)
   name=...      label
 
-Exit status: 0 when every libsoftrwlock scenario passed, 1 when one failed, 77 when the
-GlusterFS mounts or the workers are not there. filelock and flock scenarios never fail the
-run: they are measured, not judged (they are expected to break on these mounts).
+Exit status: 0 when every libsoftrwlock scenario passed, 1 when one failed (judged), 2 when the
+campaign did not finish (a crash, bad arguments, host agents that did not start: the results
+are incomplete), 77 when the GlusterFS mounts or the workers are not there. filelock and flock
+scenarios never fail the run: they are measured, not judged (they are expected to break on
+these mounts).
+
+The JSON result file is rewritten after every scenario: {"run_id", "seed", "complete",
+"expected_scenarios", "results": [...]}; "complete" is true only once every scenario ran.
 
 Internal: `stress.py --agent` is the per-host agent that onhost.sh runs as pid 1 of a
 host's namespaces; it spawns and kills workers on the driver's orders (JSON lines).
@@ -77,6 +83,9 @@ Oracles (checked from the workers' local event logs, so killed workers count too
 6. No unexpected errors, no lost holds, no hung workers (every wait is bounded; a worker still
    alive at the end + timeout + 20 s is killed and reported as hung), no stall (a stretch with
    no grant at all longer than the acquire timeout), and both reads and writes granted.
+7. Waits and hosts (libsoftrwlock scenarios without kills): no acquire timed out, the longest
+   wait is at most maxwait (6 s by default), and each host was granted reads and writes
+   (neither side starves).
 """
 
 
@@ -318,7 +327,8 @@ def parse_run(spec, opts):
     parts = spec.split(",")
     sc = {"impl": parts[0], "w": 10.0, "workers": opts.workers, "duration": opts.duration,
           "inject": "0", "kill": 0, "hb": 0.5, "stale": 3.0, "poll": 0.05, "hold": 5.0,
-          "think": 5.0, "timeout": 10.0, "margin": opts.margin, "name": None, "io": "direct"}
+          "think": 5.0, "timeout": 10.0, "maxwait": 6.0, "margin": opts.margin, "name": None,
+          "io": "direct"}
     for kv in parts[1:]:
         k, _, v = kv.partition("=")
         if k not in sc:
@@ -593,6 +603,7 @@ def analyze(sc, workers, kills, final_a, final_b, problems, hung, t_begin, until
     grants = {"r": [], "w": []}          # (t, wid)
     waits = {"r": [], "w": []}
     grants_by_host = {"A": 0, "B": 0}
+    grants_by_host_mode = {"r": {"A": 0, "B": 0}, "w": {"A": 0, "B": 0}}
     done = set()
     k_obs = []                           # (t, gid, seq, counter, lastgid)
     odd_obs = []                         # (t, mode, gid, lastgid, wid)
@@ -611,6 +622,7 @@ def analyze(sc, workers, kills, final_a, final_b, problems, hung, t_begin, until
                 mode = f[1]
                 grants[mode].append((t, w))
                 grants_by_host[workers[w]["host"]] += 1
+                grants_by_host_mode[mode][workers[w]["host"]] += 1
                 counts["grants_read" if mode == "r" else "grants_write"] += 1
                 if pending_a:
                     waits[mode].append(t - pending_a["t"])
@@ -737,6 +749,7 @@ def analyze(sc, workers, kills, final_a, final_b, problems, hung, t_begin, until
         "grants_per_s": round((counts["grants_read"] + counts["grants_write"]) / dur, 1),
         "writes_per_s": round(counts["grants_write"] / dur, 1),
         "grants_by_host": grants_by_host,
+        "read_grants_by_host": grants_by_host_mode["r"], "write_grants_by_host": grants_by_host_mode["w"],
         "final_record": final_a.decode(errors="replace").strip(),
         "final_counter": fcounter, "expected_counter": expected,
         "completed_writes": len(done), "killed_writes_landed": len(landed),
@@ -790,6 +803,8 @@ def analyze(sc, workers, kills, final_a, final_b, problems, hung, t_begin, until
                      f"longer than the acquire timeout {sc['timeout']:g} s")
     if res["grants_write"] == 0 or (sc["w"] < 100 and res["grants_read"] == 0):
         fails.append("no read or no write grant at all (starvation)")
+    if not sc["kill"]:
+        fails += judge_waits_and_hosts(sc, res)
     if sc["kill"]:
         if len(kills) < sc["kill"]:
             fails.append(f"only {len(kills)} kills, wanted >= {sc['kill']}")
@@ -803,6 +818,23 @@ def analyze(sc, workers, kills, final_a, final_b, problems, hung, t_begin, until
     return res
 
 
+def judge_waits_and_hosts(sc, res):
+    """Without kills nothing excuses a long wait: no acquire may time out, none may wait longer
+    than maxwait, and each host must be granted reads and writes (neither side starves)."""
+    fails = []
+    if res["timeouts"]:
+        fails.append(f"{res['timeouts']} acquire timeout(s) without any kill")
+    longest = max([x for x in (res["wait_read_max"], res["wait_write_max"]) if x is not None], default=0.0)
+    if longest > sc["maxwait"]:
+        fails.append(f"longest acquire wait {longest:.2f} s > maxwait {sc['maxwait']:g} s")
+    for h in "AB":
+        if res["write_grants_by_host"][h] == 0:
+            fails.append(f"no write grant on host {h} (starved)")
+        if sc["w"] < 100 and res["read_grants_by_host"][h] == 0:
+            fails.append(f"no read grant on host {h} (starved)")
+    return fails
+
+
 def fmt(x, nd=2):
     return "-" if x is None else f"{x:.{nd}f}"
 
@@ -814,7 +846,9 @@ def print_result(r):
     print(f"--- {r['name']}: {verdict}  (hosts {r['hostnames']['A']}, {r['hostnames']['B']}; logs {r['outdir']})")
     print(f"    machine load average (1 min) {r['loadavg_before'][0]:.1f} before, {r['loadavg_after'][0]:.1f} after")
     print(f"    grants: {r['grants_read']} read, {r['grants_write']} write "
-          f"({r['grants_per_s']}/s; host A {r['grants_by_host']['A']}, host B {r['grants_by_host']['B']})")
+          f"({r['grants_per_s']}/s; host A {r['read_grants_by_host']['A']} read + "
+          f"{r['write_grants_by_host']['A']} write, host B {r['read_grants_by_host']['B']} read + "
+          f"{r['write_grants_by_host']['B']} write)")
     print(f"    counter: final {r['final_counter']}, expected {r['expected_counter']} "
           f"(completed {r['completed_writes']} + killed-but-landed {r['killed_writes_landed']}; "
           f"killed before landing {r['killed_writes_not_landed']}) -> lost updates {r['lost_updates']}")
@@ -862,6 +896,19 @@ def print_table(results):
               f"{r['lost_holds']:>4} {r['kills']:>5} {fmt(r['recovery_since_last_kill_max']):>9}  {verdict}")
 
 
+def save_results(jpath, run_id, seed, expected, results):
+    """Rewrite the result file (atomically): a campaign that stops early leaves "complete": false."""
+    os.makedirs(os.path.dirname(os.path.abspath(jpath)), exist_ok=True)
+    tmp = f"{jpath}.tmp.{os.getpid()}"
+    with open(tmp, "w") as f:
+        json.dump({"run_id": run_id, "seed": seed, "complete": len(results) == expected,
+                   "expected_scenarios": expected, "results": results}, f, indent=1)
+    os.replace(tmp, jpath)
+
+
+EXIT_UNFINISHED = 2
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--agent", action="store_true", help=argparse.SUPPRESS)
@@ -873,6 +920,8 @@ def main():
     ap.add_argument("--out", default=os.environ.get("SRWL_NETFS_OUT", "/tmp/srwl-netfs"),
                     help="local directory for logs and results")
     ap.add_argument("--json", default=None, help="result file (default OUT/RUN_ID/results.json)")
+    ap.add_argument("--run-id", default=None, help="run identifier written into the results "
+                    "(default: date, time and pid)")
     ap.add_argument("--srwl-worker", default=os.path.join(ROOT, "target", "netfs", "srwl_worker"))
     ap.add_argument("--venv-dir", default=os.environ.get("SRWL_VENV_DIR", "/tmp/srwl-netfs-venvs"))
     ap.add_argument("--mnt-a", default=os.environ.get("SRWL_MNT_A", "/mnt/srwl-a"))
@@ -894,20 +943,21 @@ def main():
         print(f"stress.py: {opts.mnt_a} and {opts.mnt_b} are the same device, not two clients", file=sys.stderr)
         return 77
     scenarios = [parse_run(s, opts) for s in opts.run]
-    run_id = time.strftime("%Y%m%d-%H%M%S") + f"-{os.getpid()}"
+    run_id = opts.run_id or time.strftime("%Y%m%d-%H%M%S") + f"-{os.getpid()}"
+    if not run_id or any(not (c.isalnum() or c in "-._") for c in run_id):
+        raise SystemExit(f"stress.py: bad --run-id {run_id!r} (letters, digits, - . _)")
     print(f"stress.py: run {run_id}, seed {opts.seed}, logs under {os.path.join(opts.out, run_id)}")
+    jpath = opts.json or os.path.join(opts.out, run_id, "results.json")
     results = []
+    save_results(jpath, run_id, opts.seed, len(scenarios), results)
     for i, sc in enumerate(scenarios):
         t0 = time.monotonic()
         r = run_scenario(sc, opts, run_id, i)
         r["wall_s"] = round(time.monotonic() - t0, 1)
         results.append(r)
+        save_results(jpath, run_id, opts.seed, len(scenarios), results)
         print_result(r)
     print_table(results)
-    jpath = opts.json or os.path.join(opts.out, run_id, "results.json")
-    os.makedirs(os.path.dirname(os.path.abspath(jpath)), exist_ok=True)
-    with open(jpath, "w") as f:
-        json.dump({"run_id": run_id, "seed": opts.seed, "results": results}, f, indent=1)
     print(f"\nstress.py: results written to {jpath}")
     bad = [r["name"] for r in results if r["impl"] == "srwl" and not r["passed"]]
     if bad:
@@ -920,4 +970,17 @@ def main():
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # A campaign that stops early must not look like a judged failure (exit 1): every way out
+    # other than a verdict or a skip exits 2.
+    try:
+        rc = main()
+    except SystemExit as e:
+        if e.code is None or isinstance(e.code, int):
+            raise
+        print(e.code, file=sys.stderr)
+        rc = EXIT_UNFINISHED
+    except BaseException:
+        import traceback
+        traceback.print_exc()
+        rc = EXIT_UNFINISHED
+    sys.exit(rc)
