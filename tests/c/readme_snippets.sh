@@ -5,7 +5,8 @@
 #
 # usage: readme_snippets.sh README INCLUDE_DIR LIBSOFTRWLOCK_SO CXX \
 #            FORTRAN_COMPILER FORTRAN_MOD_DIR FORTRAN_LIB PYTHON_DIR PYTHON SOFTRWLOCK_CLI
-# An empty FORTRAN_* or SOFTRWLOCK_CLI argument skips that snippet (and says so).
+# An empty FORTRAN_* or SOFTRWLOCK_CLI argument fails the test, unless SRWL_ALLOW_SKIPS=1
+# (scripts/test.sh --allow-skips): then that snippet is skipped, said so, and the exit is 77.
 set -euo pipefail
 readme=$1 inc=$2 lib=$3 cxx=$4 fc=$5 fmod=$6 flib=$7 pydir=$8 py=$9 cli=${10}
 tmp=$(mktemp -d)
@@ -25,6 +26,16 @@ extract() {  # tag output: the first ```tag block after the "### Snippets" headi
     [ -s "$2" ] || { echo "no \`\`\`$1 snippet in $readme"; exit 1; }
 }
 ran=()
+skipped=()
+cannot_run() {  # cannot_run SNIPPET WHY: fails, or with SRWL_ALLOW_SKIPS=1 says so and goes on
+    if [ "${SRWL_ALLOW_SKIPS:-0}" = 1 ]; then
+        echo "SKIP: $1 snippet: $2"
+        skipped+=("$1")
+    else
+        echo "FAIL: $1 snippet cannot run: $2 (SRWL_ALLOW_SKIPS=1 lets it go)"
+        exit 1
+    fi
+}
 
 extract cpp "$tmp/snippet.cpp"
 "$cxx" -std=c++17 -Wall -Wextra -Werror -I "$inc" "$tmp/snippet.cpp" -L "$tmp/lib" -lsoftrwlock -o "$tmp/snippet_cpp"
@@ -40,7 +51,7 @@ if [ -n "$fc" ] && [ -n "$fmod" ] && [ -f "$flib" ]; then
     "$tmp/snippet_f"
     ran+=(Fortran)
 else
-    echo "readme_snippets.sh: no Fortran compiler or module: the Fortran snippet is not built"
+    cannot_run Fortran "no Fortran compiler or module"
 fi
 
 extract python "$tmp/snippet.py"
@@ -56,6 +67,7 @@ if [ -n "$cli" ] && [ -x "$cli" ]; then
     grep -q "^updating" <<<"$out" || { echo "shell snippet: unexpected output: $out"; exit 1; }
     ran+=(shell)
 else
-    echo "readme_snippets.sh: no softrwlock command: the shell snippet is not run"
+    cannot_run shell "no softrwlock command"
 fi
 echo "README snippets compiled and ran: ${ran[*]}"
+if [ ${#skipped[@]} -gt 0 ]; then echo "README snippets skipped: ${skipped[*]}"; exit 77; fi

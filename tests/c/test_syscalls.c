@@ -128,7 +128,7 @@ int main(int argc, char **argv) {
     tu_tmpdir();
     descriptors();
     if (system("strace -V >/dev/null 2>&1") != 0) {
-        printf("strace is not installed: skipped\n");
+        TU_CANNOT_RUN("strace is not installed: the syscall counts were not checked");
         return TU_SKIP;
     }
     static const struct {

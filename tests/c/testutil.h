@@ -84,6 +84,19 @@ static TU_UNUSED TU_PRINTF(3, 4) TU_NORETURN void tu_fail_at(const char *file, i
 
 #define TU_FAIL(...) tu_fail_at(__FILE__, __LINE__, __VA_ARGS__)
 
+/* A part of a test that cannot run here fails the test, unless SRWL_ALLOW_SKIPS=1 (the
+ * documented `scripts/test.sh --allow-skips`): then it says what was skipped and the caller
+ * ends with TU_SKIP. Returns only in that case. */
+#define TU_CANNOT_RUN(...)                                                   \
+    do {                                                                     \
+        const char *tu_allow_ = getenv("SRWL_ALLOW_SKIPS");                  \
+        if (!tu_allow_ || strcmp(tu_allow_, "1") != 0)                       \
+            tu_fail_at(__FILE__, __LINE__, "cannot run here (skips fail; "   \
+                       "SRWL_ALLOW_SKIPS=1 lets them go): " __VA_ARGS__);    \
+        printf("SKIP: " __VA_ARGS__);                                        \
+        printf("\n");                                                        \
+    } while (0)
+
 /* CHECK(cond, fmt, ...): fails with the message unless cond holds. */
 #define CHECK(cond, ...)                                                   \
     do {                                                                   \
