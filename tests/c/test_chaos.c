@@ -4,8 +4,12 @@
  * replacement. Optionally (mode "inject") the library's delay injection is on as well.
  *
  * Oracles that survive a holder dying mid-section:
- * - a writer writes its pid to `inside` on entry and removes it on exit; whoever enters (reader
- *   or writer) and finds `inside` naming a process that is still alive has found two holders;
+ * - a marker rewritten in place (`marker`: "<seq> <pid>", fixed width, pread/pwrite): a writer
+ *   reads it on entry, writes seq+1 (odd: "inside") with its pid, sleeps, reads it back (it must
+ *   still be exactly what it wrote: no one else wrote meanwhile), and writes seq+2 (even) on
+ *   exit. Whoever enters (reader or writer) and finds an odd seq naming a live process has
+ *   found two holders; a reader reads it again before it leaves and it must not have changed.
+ *   An odd seq of a dead writer (killed inside) is fine: the next writer goes on from there;
  * - writers append their fencing generation to a log while holding the write lock: the log must
  *   be strictly increasing (a killed writer may leave a gap, never a repeat);
  * - every live worker keeps going (no hang: each acquire has a bound), and at the end a fresh
@@ -18,7 +22,7 @@
 #define NPROC 6
 #define DURATION 5.0
 
-static char dir[512], lockpath[1024], inside[1024], genlog[1024], stopfile[1024];
+static char dir[512], lockpath[1024], marker[1024], genlog[1024], stopfile[1024];
 
 /* Whether `pid` is a live process (not a zombie waiting to be reaped). */
 static int alive(long pid)
@@ -39,14 +43,44 @@ static int alive(long pid)
     return p[2] != 'Z' && p[2] != 'X';
 }
 
-static void check_inside(const char *who)
-{
+struct mark {
+    unsigned long long seq;
     long pid;
-    if (!tu_exists(inside))
-        return;
-    pid = (long)tu_read_ll(inside);
-    if (pid != 0 && pid != (long)getpid() && alive(pid))
-        TU_FAIL("%s entered while writer %ld (alive) is inside", who, pid);
+};
+
+#define MARK_LEN 32 /* "%020llu %010ld\n" */
+
+static struct mark read_mark(void)
+{
+    char buf[MARK_LEN + 1];
+    struct mark m = {0, 0};
+    int fd = open(marker, O_RDONLY | O_CLOEXEC);
+    CHECK(fd >= 0, "open %s: %s", marker, strerror(errno));
+    ssize_t n = pread(fd, buf, MARK_LEN, 0);
+    close(fd);
+    CHECK(n == MARK_LEN, "%s: read %d bytes, expected %d (a torn marker?)", marker, (int)n, MARK_LEN);
+    buf[MARK_LEN] = 0;
+    CHECK(sscanf(buf, "%llu %ld", &m.seq, &m.pid) == 2, "%s: unreadable marker [%s]", marker, buf);
+    return m;
+}
+
+static void write_mark(unsigned long long seq)
+{
+    char buf[64];
+    int fd = open(marker, O_WRONLY | O_CLOEXEC);
+    CHECK(fd >= 0, "open %s: %s", marker, strerror(errno));
+    CHECK(snprintf(buf, sizeof buf, "%020llu %010ld\n", seq, (long)getpid()) == MARK_LEN, "marker format");
+    CHECK(pwrite(fd, buf, MARK_LEN, 0) == MARK_LEN, "pwrite %s: %s", marker, strerror(errno));
+    close(fd);
+}
+
+/* Entering: an odd seq is a writer inside; it must be dead (killed inside its section). */
+static struct mark check_entry(const char *who)
+{
+    struct mark m = read_mark();
+    if (m.seq % 2 == 1 && m.pid != (long)getpid() && alive(m.pid))
+        TU_FAIL("%s entered while writer %ld (alive) is inside (marker seq %llu)", who, m.pid, m.seq);
+    return m;
 }
 
 static int worker(void)
@@ -58,8 +92,9 @@ static int worker(void)
             uint64_t g = 0;
             s = srwl_acquire_write(l, 30);
             CHECK(s == SRWL_OK, "acquire_write: %s (%s)", tu_st(s), srwl_last_error());
-            check_inside("a writer");
-            tu_write_ll(inside, (long long)getpid());
+            struct mark m = check_entry("a writer"), back;
+            unsigned long long odd = m.seq + (m.seq % 2 == 0 ? 1 : 2);
+            write_mark(odd);
             EXPECT_OK(srwl_generation(l, &g));
             {
                 int fd = open(genlog, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
@@ -69,16 +104,22 @@ static int worker(void)
                 close(fd);
             }
             tu_sleep(0.003 * tu_rand01());
-            check_inside("(self check) a writer");
+            back = read_mark();
+            if (back.seq != odd || back.pid != (long)getpid())
+                TU_FAIL("another writer wrote the marker while this one held the write lock: wrote seq %llu, "
+                        "read back seq %llu from pid %ld", odd, back.seq, back.pid);
             EXPECT_OK(srwl_check(l));
-            CHECK(unlink(inside) == 0, "unlink %s: %s", inside, strerror(errno));
+            write_mark(odd + 1);
             EXPECT_OK(srwl_release(l));
         } else {
             s = srwl_acquire_read(l, 30);
             CHECK(s == SRWL_OK, "acquire_read: %s (%s)", tu_st(s), srwl_last_error());
-            check_inside("a reader");
+            struct mark m = check_entry("a reader"), later;
             tu_sleep(0.003 * tu_rand01());
-            check_inside("a reader (later)");
+            later = read_mark();
+            if (later.seq != m.seq || later.pid != m.pid)
+                TU_FAIL("a writer wrote the marker while a reader held the read lock: seq %llu (pid %ld), then %llu "
+                        "(pid %ld)", m.seq, m.pid, later.seq, later.pid);
             EXPECT_OK(srwl_check(l));
             EXPECT_OK(srwl_release(l));
         }
@@ -101,7 +142,7 @@ int main(int argc, char **argv)
     else
         snprintf(dir, sizeof dir, "%s", tu_tmpdir());
     snprintf(lockpath, sizeof lockpath, "%s/lock", dir);
-    snprintf(inside, sizeof inside, "%s/inside", dir);
+    snprintf(marker, sizeof marker, "%s/marker", dir);
     snprintf(genlog, sizeof genlog, "%s/generations", dir);
     snprintf(stopfile, sizeof stopfile, "%s/stop", dir);
     if (argc > 2 && strcmp(argv[1], "worker") == 0)
@@ -109,6 +150,12 @@ int main(int argc, char **argv)
     if (argc > 1 && strcmp(argv[1], "inject") == 0)
         setenv("SRWL_INJECT_DELAY", "12345:2000", 1); /* inherited by the workers */
 
+    {
+        int fd = open(marker, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        CHECK(fd >= 0, "create %s: %s", marker, strerror(errno));
+        close(fd);
+        write_mark(0);
+    }
     for (i = 0; i < NPROC; i++)
         pids[i] = tu_spawn_self("worker", dir, (char *)NULL);
     end = tu_now() + DURATION;
@@ -143,7 +190,7 @@ int main(int argc, char **argv)
         printf("  after %d kills: a fresh writer got in after %.3f s; Q=[%s]\n", kills, dt,
                tu_list(tu_fmt("%s.srwl/Q", lockpath)));
         CHECK(dt < 2 * TU_STALE + 2.0, "a fresh writer needed %.3f s to get past the dead", dt);
-        check_inside("the final writer");
+        check_entry("the final writer");
         gfinal = tu_expect_writer(tu_fmt("%s.srwl", lockpath), (long)getpid(), -1, "the final writer");
         EXPECT_OK(srwl_release(l));
         EXPECT_OK(srwl_close(l));

@@ -4,7 +4,9 @@
  * "writer-preference": 4 reader processes re-acquire the read lock in a loop, each holding it ~40 ms, so
  * that their holds overlap and the room never empties. A writer asking in the middle must get
  * in within a few poll intervals (bound: 20 poll intervals + 1 s), and the readers must have
- * been inside around the request (they are really overlapping).
+ * been inside around the request (they are really overlapping). Exclusion is judged by the
+ * processes' own markers (a reader's inside.<idx>, the writer's writer-inside), not by the
+ * lock's files: no reader marker while the writer holds, no writer marker while a reader does.
  *
  * "reader-progress": 3 writer processes re-acquire the write lock in a loop (each holding ~20 ms). A
  * reader asking in the middle must get in within a few write cycles (bound: at most 8 write
@@ -20,7 +22,7 @@
 #define NREADERS 4
 #define NWRITERS 3
 
-static char dir[512], lockpath[1024], side[1100], stopfile[1024], counter[1024];
+static char dir[512], lockpath[1024], side[1100], stopfile[1024], counter[1024], writer_inside[1024];
 
 static int reader_loop(int idx)
 {
@@ -28,10 +30,16 @@ static int reader_loop(int idx)
     long long n = 0;
     /* Stagger the phases so that some reader is always inside. */
     tu_sleep(0.01 * idx);
+    const char *inside = tu_fmt("%s/inside.%d", dir, idx);
     while (!tu_exists(stopfile)) {
         int s = srwl_acquire_read(l, 30);
         CHECK(s == SRWL_OK, "reader %d: acquire_read returned %s (%s)", idx, tu_st(s), srwl_last_error());
+        /* Exclusion, seen by the processes themselves: no writer inside while we are. */
+        tu_touch(inside);
+        CHECK(!tu_exists(writer_inside), "reader %d got in while a writer was inside", idx);
         tu_sleep(0.03 + 0.02 * tu_rand01());
+        CHECK(!tu_exists(writer_inside), "a writer got in while reader %d was inside", idx);
+        CHECK(unlink(inside) == 0, "unlink %s: %s", inside, strerror(errno));
         EXPECT_OK(srwl_release(l));
         n++;
     }
@@ -54,10 +62,11 @@ static int writer_loop(int idx)
     return 0;
 }
 
+/* Readers inside, by their own markers (dir/inside.<idx>, made after their grant and removed
+ * before their release): not by the lock's files, which a broken lock could remove. */
 static int readers_inside(void)
 {
-    int n = tu_count(tu_fmt("%s.srwl/R", lockpath), "r.");
-    return n < 0 ? 0 : n; /* no room at all while a writer holds */
+    return tu_count(dir, "inside.");
 }
 
 static int test_writer(void)
@@ -83,7 +92,8 @@ static int test_writer(void)
         t0 = tu_now();
         EXPECT_OK(srwl_acquire_write(w, 30));
         dt = tu_now() - t0;
-        CHECK(readers_inside() == 0, "a writer got in with %d reader records in the room", readers_inside());
+        tu_touch(writer_inside);
+        CHECK(readers_inside() == 0, "a writer got in with %d readers inside", readers_inside());
         {
             /* We hold: our baton, the room closed; a new write grant, a new generation. */
             unsigned long long g = tu_expect_writer(side, (long)getpid(), -1, "the writer got in");
@@ -94,6 +104,8 @@ static int test_writer(void)
                NREADERS, bound);
         CHECK(dt < bound, "writer starved: %.3f s to get in against a stream of readers (bound %.2f s)", dt, bound);
         tu_sleep(0.05);
+        CHECK(readers_inside() == 0, "%d readers got in while the writer was inside", readers_inside());
+        CHECK(unlink(writer_inside) == 0, "unlink %s: %s", writer_inside, strerror(errno));
         EXPECT_OK(srwl_release(w));
     }
     tu_touch(stopfile);
@@ -227,6 +239,7 @@ int main(int argc, char **argv)
     snprintf(side, sizeof side, "%s.srwl", lockpath);
     snprintf(stopfile, sizeof stopfile, "%s/stop", dir);
     snprintf(counter, sizeof counter, "%s/counter", dir);
+    snprintf(writer_inside, sizeof writer_inside, "%s/writer-inside", dir);
     if (argc > 3 && strcmp(argv[1], "reader") == 0)
         return reader_loop(atoi(argv[3]));
     if (argc > 3 && strcmp(argv[1], "writer") == 0)

@@ -6,8 +6,9 @@
  * The test runs this program under `strace -f -c` twice per mode, doing N and 0 acquire +
  * release cycles on one handle, and divides the difference by N. It fails if a read cycle
  * makes more than 7 file syscalls or a write cycle more than 6 (docs/PROTOCOL.md lists them);
- * skipped (77) if strace is not installed. First it checks a handle's file descriptors: at
- * most 5 open at any point, none left after srwl_close.
+ * without strace it fails (or, with SRWL_ALLOW_SKIPS=1, is skipped: 77). First it checks a
+ * handle's file descriptors: exactly 3 after srwl_open, 4 after a read cycle, 3 after a write
+ * cycle, 5 after a read that waited for a writer on this host (inotify), none after srwl_close.
  *
  *   test_syscalls                      the check
  *   test_syscalls cycles MODE N LOCK   (child) N cycles of MODE (r or w) on LOCK
@@ -96,11 +97,26 @@ static int open_fds(void) {
     return n - 1;
 }
 
-/* A handle's descriptors: at most 5 above the program's own at any point (the sidecar and its
- * subdirectories, the reader-record template, an inotify descriptor once it waited), none left
- * after srwl_close. */
+/* The writer of waited(): holds the write lock on LOCK for 0.5 s after creating READY. */
+static int hold_write(const char *lock, const char *ready) {
+    srwl_options o = tu_opts();
+    srwl_lock *l = NULL;
+    EXPECT_ST(srwl_open(lock, &o, &l), SRWL_OK);
+    EXPECT_ST(srwl_acquire_write(l, 10), SRWL_OK);
+    tu_touch(ready);
+    tu_sleep(0.5);
+    EXPECT_ST(srwl_release(l), SRWL_OK);
+    EXPECT_ST(srwl_close(l), SRWL_OK);
+    return 0;
+}
+
+/* A handle's descriptors, exactly as README promises: 3 after srwl_open (the sidecar and its
+ * two subdirectories), 4 after a read cycle (and the reader-record template), 3 after a write
+ * cycle, and one more (inotify) once it has waited for a holder on this host; none after
+ * srwl_close. */
 static void descriptors(void) {
     const char *lock = tu_fmt("%s/lock-fds", tu_dir);
+    const char *ready = tu_fmt("%s/fds-writer-holds", tu_dir);
     int base = open_fds();
     srwl_lock *l = NULL;
     srwl_options o = tu_opts();
@@ -112,18 +128,36 @@ static void descriptors(void) {
     EXPECT_ST(srwl_acquire_write(l, 10), SRWL_OK);
     EXPECT_ST(srwl_release(l), SRWL_OK);
     int wrote = open_fds() - base;
+    /* Another process on this host holds the write lock; our read acquire waits for it. */
+    pid_t pid = tu_spawn_self("hold-write", lock, ready, "-", NULL);
+    tu_wait_file(ready, 30);
+    double t0 = tu_now();
+    EXPECT_ST(srwl_acquire_read(l, 30), SRWL_OK);
+    double waited = tu_now() - t0;
+    EXPECT_ST(srwl_release(l), SRWL_OK);
+    tu_expect_exit0(pid, 30, "the writer holding the lock");
+    int after_wait = open_fds() - base;
     EXPECT_ST(srwl_close(l), SRWL_OK);
     int closed = open_fds() - base;
     printf("  descriptors above the program's own: open %d, after a read cycle %d, after a write "
-           "cycle %d, after close %d\n",
-           opened, read, wrote, closed);
-    CHECK(opened <= 5 && read <= 5 && wrote <= 5, "a handle keeps too many descriptors open");
+           "cycle %d, after a read that waited %.3f s for a writer %d, after close %d\n",
+           opened, read, wrote, waited, after_wait, closed);
+    CHECK(opened == 3, "srwl_open left %d descriptors open, expected 3", opened);
+    CHECK(read == 4, "after a read cycle %d descriptors are open, expected 4", read);
+    CHECK(wrote == 3, "after a write cycle %d descriptors are open, expected 3", wrote);
+    CHECK(waited >= 0.25, "the read acquire did not wait for the writer (%.3f s)", waited);
+    CHECK(after_wait == 5, "after a read that waited %d descriptors are open, expected 5 (the reader-record "
+          "template and the inotify descriptor of a waiter)", after_wait);
     CHECK(closed == 0, "srwl_close left %d descriptors open", closed);
 }
 
 int main(int argc, char **argv) {
     if (argc == 5 && strcmp(argv[1], "cycles") == 0)
         return cycles(argv[2], atoi(argv[3]), argv[4]);
+    if (argc == 5 && strcmp(argv[1], "hold-write") == 0) {
+        tu_init(argc, argv);
+        return hold_write(argv[2], argv[3]);
+    }
     tu_init(argc, argv);
     tu_tmpdir();
     descriptors();
