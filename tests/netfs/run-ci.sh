@@ -2,7 +2,7 @@
 # CI-sized network-filesystem campaign for libsoftrwlock (about 5 minutes on 2 cores).
 #
 #   setup.sh (GlusterFS volume, two client mounts) -> build the C worker -> filelock venvs
-#   -> stress.py campaign -> teardown.sh
+#   -> stress.py campaign -> crowded.py -> verify_bad_mount.sh -> verdict.py -> teardown.sh
 #
 # Campaign: a negative control (no lock: must come out BROKEN, or the oracles are blind);
 # libsoftrwlock 90/10 and 50/50 with delay injection off and on; a crash run with >= 100
@@ -66,7 +66,12 @@ src=$?
 "$PY" "$HERE/crowded.py"
 crowded=$?
 
+# `softrwlock verify` passes on the mount and fails on it once the volume squashes root.
+cargo build --release --bin softrwlock --quiet && "$HERE/verify_bad_mount.sh" "$ROOT/target/release/softrwlock"
+verify_bad=$?
+
 # Verdict: a complete result file of this run with every libsoftrwlock scenario, each passed
-# (safety, liveness, waits, both hosts); the no-lock control caught; the crowded room passed.
+# (safety, liveness, waits, both hosts); the no-lock control caught; the other checks passed.
 "$PY" "$HERE/verdict.py" --json "$JSON" --run-id "$RUN_ID" --srwl "$n_srwl" --stress-exit "$src" \
-    --crowded-exit "$crowded" --label netfs --wall "$(( $(date +%s) - t0 ))"
+    --check "crowded room=$crowded" --check "verify fails on a root-squashed mount=$verify_bad" \
+    --label netfs --wall "$(( $(date +%s) - t0 ))"

@@ -38,7 +38,7 @@ def verdict(tmp, content, run_id="ci-this", n=2, stress_exit=0, crowded=0):
         with open(path, "w") as f:
             json.dump(content, f)
     p = subprocess.run([sys.executable, os.path.join(HERE, "verdict.py"), "--json", path, "--run-id", run_id,
-                        "--srwl", str(n), "--stress-exit", str(stress_exit), "--crowded-exit", str(crowded)],
+                        "--srwl", str(n), "--stress-exit", str(stress_exit), "--check", f"crowded room={crowded}"],
                        capture_output=True, text=True)
     return p.returncode, p.stdout
 

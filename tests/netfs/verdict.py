@@ -1,14 +1,14 @@
 #!/usr/bin/env python3
 """The verdict of a GlusterFS campaign (run-ci.sh, run-long.sh) from stress.py's result file.
 
-    verdict.py --json FILE --run-id ID --srwl N --stress-exit RC [--crowded-exit RC] [--label L]
+    verdict.py --json FILE --run-id ID --srwl N --stress-exit RC [--check NAME=RC]... [--label L]
 
 Passes only when all of these hold:
   - stress.py finished with a verdict (exit 0 or 1; 2 means it stopped early);
   - FILE is the result of THIS run (its run_id is ID) and is complete;
   - it holds exactly N libsoftrwlock scenarios and one no-lock control;
   - every libsoftrwlock scenario passed and the control was caught (broken);
-  - crowded.py exited 0 (when given).
+  - every other check given (crowded.py, verify_bad_mount.sh) exited 0.
 Prints one line per check and `<label>: P passed, F failed`; exit 0 pass, 1 fail.
 """
 import argparse
@@ -54,7 +54,8 @@ def main():
     ap.add_argument("--run-id", required=True)
     ap.add_argument("--srwl", type=int, required=True, help="number of libsoftrwlock scenarios expected")
     ap.add_argument("--stress-exit", type=int, required=True)
-    ap.add_argument("--crowded-exit", type=int, default=None)
+    ap.add_argument("--check", action="append", default=[], metavar="NAME=RC",
+                    help="another check of the campaign and its exit status (repeatable)")
     ap.add_argument("--label", default="netfs")
     ap.add_argument("--wall", default="?")
     a = ap.parse_args()
@@ -74,11 +75,12 @@ def main():
         lines += l2
         passed += p2
         failed += f2
-    if a.crowded_exit is not None:
-        ok = a.crowded_exit == 0
+    for c in a.check:
+        name, _, rc = c.rpartition("=")
+        ok = rc == "0"
         passed += ok
         failed += not ok
-        lines.append(f"{'ok  ' if ok else 'FAIL'} crowded room (crowded.py exit {a.crowded_exit})")
+        lines.append(f"{'ok  ' if ok else 'FAIL'} {name} (exit {rc})")
     for ln in lines:
         print(f"{a.label}: {ln}")
     print(f"{a.label}: wall time {a.wall} s; stress.py exit {a.stress_exit}; results {a.json} (run {a.run_id})")
