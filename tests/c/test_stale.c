@@ -390,6 +390,12 @@ static int test_kill_waiting(const char *role)
     }
     {
         struct tu_record r;
+        /* A writer takes the baton by renaming it and then writes its record into it: until
+         * then the baton holds the previous holder's record (here the initialiser's, our own).
+         * Wait for that write (a slow child on a loaded machine), then judge the record. */
+        double until = tu_now() + 20;
+        while (writer && tu_now() < until && !(tu_read_record(rec, &r) && r.pid == (long)pid))
+            tu_sleep(0.005);
         CHECK(tu_read_record(rec, &r), "the waiter's queue entry %s is not a well-formed record", rec);
         CHECK(r.pid == (long)pid && strcmp(r.role, writer ? "write" : "wait") == 0,
               "the waiter's queue entry %s names pid %ld, role %s (expected pid %d, role %s)", rec, r.pid, r.role,
