@@ -97,13 +97,19 @@ static int open_fds(void) {
     return n - 1;
 }
 
-/* The writer of waited(): holds the write lock on LOCK for 0.5 s after creating READY. */
+/* The writer of descriptors(): holds the write lock on LOCK (creating READY once it holds)
+ * until a reader waits in the queue (its ticket), then 0.5 s more, so that the reader has
+ * gone to sleep waiting (and made its inotify descriptor) however loaded the machine. */
 static int hold_write(const char *lock, const char *ready) {
     srwl_options o = tu_opts();
     srwl_lock *l = NULL;
+    const char *q = tu_fmt("%s.srwl/Q", lock);
+    double end = tu_now() + 20;
     EXPECT_ST(srwl_open(lock, &o, &l), SRWL_OK);
     EXPECT_ST(srwl_acquire_write(l, 10), SRWL_OK);
     tu_touch(ready);
+    while (tu_count(q, "r.") <= 0 && tu_now() < end)
+        tu_sleep(0.002);
     tu_sleep(0.5);
     EXPECT_ST(srwl_release(l), SRWL_OK);
     EXPECT_ST(srwl_close(l), SRWL_OK);
