@@ -116,7 +116,7 @@ ctest_all_ran() {
   [ "${PIPESTATUS[0]}" = 0 ] || rc=1
   names=$(ctest --test-dir "$BUILD" -N | sed -n 's/^ *Test *#[0-9]*: //p')
   while read -r line; do
-    [ -n "$line" ] && skipped+=("ctest, not registered: $line")
+    [ -n "$line" ] && skipped+=("ctest, a tool is missing: $line")
   done < <(cat "$BUILD/srwl-tests-left-out.txt" 2>/dev/null)
   for re in "${REQUIRED_CTESTS[@]}"; do
     if ! grep -Eq "$re" <<<"$names"; then
