@@ -77,7 +77,8 @@ fn parse_dec(s: &[u8], max: u64) -> Option<u64> {
     (v <= max).then_some(v)
 }
 
-/// Role of a record.
+/// The role a record announces (the record format's `role` line). Not the acquire mode: that
+/// is `protocol::Mode` (a waiting reader's record says `wait`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Role {
     /// A reader inside the room: `R/r.<token>`.
@@ -311,7 +312,7 @@ pub fn parse_transit(name: &[u8]) -> Option<Token> {
 }
 
 /// `h.<token>.<pid>.<host>` in the sidecar: one handle's reader-record template (a reader
-/// record is made as a hard link of it, see protocol.rs). The pid and host are in the name so
+/// record is made as a hard link of it, see protocol/room.rs). The pid and host are in the name so
 /// that the templates of dead processes on this host can be found from a listing alone.
 pub fn template_name(token: &Token, pid: u32, host: &str) -> Name {
     let pid = pid.to_string();
@@ -336,24 +337,17 @@ pub fn parse_template(name: &[u8]) -> Option<(Token, u32, &[u8])> {
     valid_host(host).then_some((token, pid, host))
 }
 
-/// Name of a reader's record in the room (`r.<token>`); `w.<token>` is not used on disk by
-/// srwl/2 but still parsed, so that tools can name it.
-pub fn record_name(role: Role, token: &Token) -> Name {
-    let k: &[u8] = if role == Role::Write { b"w." } else { b"r." };
-    Name::from_bytes(&[k, token.as_bytes()])
+/// Name of a reader's record in the room: `r.<token>`.
+pub fn reader_record_name(token: &Token) -> Name {
+    Name::from_bytes(&[b"r.", token.as_bytes()])
 }
 
-/// Parses a record name `r.<token>` or `w.<token>`.
-pub fn parse_record_name(name: &[u8]) -> Option<(Role, Token)> {
+/// Parses a reader's record name `r.<token>`.
+pub fn parse_reader_record_name(name: &[u8]) -> Option<Token> {
     if name.len() != 34 {
         return None;
     }
-    let role = match &name[..2] {
-        b"r." => Role::Read,
-        b"w." => Role::Write,
-        _ => return None,
-    };
-    Some((role, Token::parse(&name[2..])?))
+    Token::parse(name.strip_prefix(b"r.")?)
 }
 
 #[cfg(test)]
@@ -484,10 +478,13 @@ mod tests {
     #[test]
     fn record_names_round_trip() {
         let t = Token::random();
-        let n = record_name(Role::Read, &t);
-        assert_eq!(parse_record_name(n.as_bytes()), Some((Role::Read, t)));
-        assert_eq!(parse_record_name(b"closed"), None);
-        assert_eq!(parse_record_name(b"r.XYZ"), None);
+        let n = reader_record_name(&t);
+        assert_eq!(parse_reader_record_name(n.as_bytes()), Some(t));
+        assert_eq!(parse_reader_record_name(b"closed"), None);
+        assert_eq!(parse_reader_record_name(b"r.XYZ"), None);
+        // srwl/2 never makes `w.<token>` in the room: such a name is not a record.
+        let w = [b"w.", t.as_bytes()].concat();
+        assert_eq!(parse_reader_record_name(&w), None);
     }
 
     #[test]

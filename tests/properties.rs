@@ -7,9 +7,10 @@ use common::*;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use softrwlock::record::{
-    parse_record_name, parse_transit, transit_name, Baton, Record, Role, Ticket, TicketKind, Token,
+    parse_reader_record_name, parse_transit, transit_name, Baton, Record, Role, Ticket, TicketKind,
+    Token,
 };
-use softrwlock::Status;
+use softrwlock::{Mode, Status};
 
 fn seed() -> u64 {
     std::env::var("SRWL_PROPTEST_SEED")
@@ -73,9 +74,9 @@ fn parsers_never_panic_and_accept_only_what_round_trips() {
         if let Some(t) = Ticket::parse(&input) {
             assert_eq!(t.name().as_bytes(), &input[..]);
         }
-        if let Some((role, tok)) = parse_record_name(&input) {
+        if let Some(tok) = parse_reader_record_name(&input) {
             assert_eq!(
-                softrwlock::record::record_name(role, &tok).as_bytes(),
+                softrwlock::record::reader_record_name(&tok).as_bytes(),
                 &input[..]
             );
         }
@@ -118,7 +119,7 @@ fn random_operations_match_a_reference_model() {
         let op = rng.gen_range(0..4);
         let (got, want, next) = match op {
             0 => {
-                let got = handles[h].acquire(Role::Read, 0.0).err().map(|e| e.status);
+                let got = handles[h].acquire(Mode::Read, 0.0).err().map(|e| e.status);
                 let (want, next) = match model[h] {
                     Held::Write(_) => (Some(Status::SRWL_ESTATE), model[h]),
                     Held::Read(n) => (None, Held::Read(n + 1)),
@@ -128,7 +129,7 @@ fn random_operations_match_a_reference_model() {
                 (got, want, next)
             }
             1 => {
-                let got = handles[h].acquire(Role::Write, 0.0).err().map(|e| e.status);
+                let got = handles[h].acquire(Mode::Write, 0.0).err().map(|e| e.status);
                 let (want, next) = match model[h] {
                     Held::Read(_) => (Some(Status::SRWL_ESTATE), model[h]),
                     Held::Write(n) => (None, Held::Write(n + 1)),

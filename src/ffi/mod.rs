@@ -13,7 +13,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use crate::lock::Lock;
 use crate::options::Options;
-use crate::record::Role;
+use crate::protocol::Mode;
 use crate::status::{Error, Status};
 
 pub use crate::options::srwl_options;
@@ -131,7 +131,7 @@ pub unsafe extern "C" fn srwl_open(
 #[no_mangle]
 pub unsafe extern "C" fn srwl_acquire_read(lock: *mut srwl_lock, timeout: f64) -> srwl_status {
     guard("srwl_acquire_read", || {
-        handle("srwl_acquire_read", lock)?.acquire(Role::Read, timeout)
+        handle("srwl_acquire_read", lock)?.acquire(Mode::Read, timeout)
     })
 }
 
@@ -145,7 +145,7 @@ pub unsafe extern "C" fn srwl_acquire_read(lock: *mut srwl_lock, timeout: f64) -
 #[no_mangle]
 pub unsafe extern "C" fn srwl_acquire_write(lock: *mut srwl_lock, timeout: f64) -> srwl_status {
     guard("srwl_acquire_write", || {
-        handle("srwl_acquire_write", lock)?.acquire(Role::Write, timeout)
+        handle("srwl_acquire_write", lock)?.acquire(Mode::Write, timeout)
     })
 }
 

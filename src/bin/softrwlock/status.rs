@@ -24,7 +24,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use softrwlock::fs::{describe, Dir, Kind};
 use softrwlock::record::{
-    parse_record_name, parse_template, parse_transit, Baton, Record, Role, Ticket, TicketKind,
+    parse_reader_record_name, parse_template, parse_transit, Baton, Record, Role, Ticket,
+    TicketKind,
 };
 
 use crate::args::{self, Arg, Parser};
@@ -337,8 +338,8 @@ impl Scan {
                 }
                 continue;
             }
-            match parse_record_name(&n) {
-                Some((Role::Read, tok)) => {
+            match parse_reader_record_name(&n) {
+                Some(tok) => {
                     let e = self.record_entry("read", display, &room, &n, Role::Read, Some(tok.as_bytes()));
                     self.entries.push(e);
                 }

@@ -28,7 +28,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use softrwlock::fs::{Dir, Name};
-use softrwlock::record::{parse_record_name, Baton, Role, Ticket, TicketKind, Token};
+use softrwlock::record::{parse_reader_record_name, Baton, Ticket, TicketKind, Token};
 
 static FROZEN: AtomicBool = AtomicBool::new(false);
 
@@ -173,7 +173,7 @@ impl Withdrawal {
         ours.clear();
         if let Ok(room) = side.open_dir(c"R") {
             let _ = room.list(&mut list_buf, |name| {
-                let Some((Role::Read, token)) = parse_record_name(name) else {
+                let Some(token) = parse_reader_record_name(name) else {
                     return;
                 };
                 let n = Name::from_bytes(&[name]);
