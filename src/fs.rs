@@ -108,6 +108,8 @@ pub struct Stat {
     pub mode: u32,
     pub dev: u64,
     pub ino: u64,
+    /// Modification time, seconds since the epoch by the file server's clock.
+    pub mtime: f64,
 }
 
 fn stat_of(st: &libc::stat) -> Stat {
@@ -123,6 +125,7 @@ fn stat_of(st: &libc::stat) -> Stat {
         mode: st.st_mode & 0o7777,
         dev: st.st_dev,
         ino: st.st_ino,
+        mtime: st.st_mtime as f64 + st.st_mtime_nsec as f64 * 1e-9,
     }
 }
 

@@ -6,6 +6,7 @@
 //! | module      | owns |
 //! |-------------|------|
 //! | `ffi`       | the C ABI: the only `extern "C"` |
+//! | `admin`     | for tools (the CLI): `inspect` (a lock's state, typed), `withdraw` (a dying waiter's exit), path and host-name rules |
 //! | `lock`      | the handle: nesting, threads, fork and hold bookkeeping (`Lock`) |
 //! | `protocol`  | srwl/2 on disk, one submodule per part: `layout`, `open`, `queue`, `room`, `baton`, `reader`, `writer`, `eviction`, `waiting` (see its doc) |
 //! | `record`    | entry names and record bytes: building and bounded parsing |
@@ -16,6 +17,7 @@
 //! | `options`   | `srwl_options`: defaults and validation |
 //! | `status`    | status codes and errors |
 
+pub mod admin;
 pub mod ffi;
 pub mod fork;
 pub mod fs;

@@ -18,7 +18,7 @@ use crate::fs::Dir;
 use crate::heartbeat;
 use crate::options::Options;
 use crate::protocol::{self, sidecar_of, Disk, Hold, Mode, Params, Wait};
-use crate::record::sanitize_host;
+use crate::record::host_name;
 use crate::status::{Error, Result, Status};
 
 /// What this handle holds, and how deeply nested.
@@ -67,20 +67,13 @@ fn lock_state(m: &Mutex<State>) -> MutexGuard<'_, State> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// This host's name as records carry it.
-pub fn host_name() -> String {
-    hostname::get()
-        .map(|h| sanitize_host(std::os::unix::ffi::OsStrExt::as_bytes(h.as_os_str())))
-        .unwrap_or_else(|_| "unknown".into())
-}
-
 impl Lock {
     /// Opens a handle on `path` (bytes; need not be UTF-8). The lock path itself is never
     /// created: everything lives in `<path>.srwl/`.
     pub fn open(path: &[u8], opts: &Options) -> Result<Lock> {
         opts.validate()?;
         fork::ensure_registered();
-        let sidecar = sidecar_of(path)?;
+        let sidecar = sidecar_of(path, "open")?;
         let parent_dir = Dir::open_path(&sidecar.parent).map_err(|e| {
             protocol::fs_error("open parent directory", &sidecar.parent_display, &e)
         })?;

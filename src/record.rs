@@ -138,6 +138,14 @@ pub fn sanitize_host(raw: &[u8]) -> String {
     s
 }
 
+/// This host's name as records carry it (sanitised; "unknown" if it cannot be read).
+pub fn host_name() -> String {
+    use std::os::unix::ffi::OsStrExt;
+    hostname::get()
+        .map(|h| sanitize_host(h.as_bytes()))
+        .unwrap_or_else(|_| "unknown".into())
+}
+
 fn valid_host(s: &[u8]) -> bool {
     !s.is_empty()
         && s.len() <= MAX_HOST
@@ -165,6 +173,33 @@ impl Record {
 
     /// Parses a record; None if it is malformed in any way.
     pub fn parse(b: &[u8]) -> Option<Record> {
+        let r = RecordRef::parse(b)?;
+        Some(Record {
+            role: r.role,
+            token: r.token,
+            pid: r.pid,
+            host: String::from_utf8(r.host.to_vec()).ok()?,
+            lease_ms: r.lease_ms,
+            nonce: r.nonce,
+        })
+    }
+}
+
+/// A parsed record borrowing its host from the bytes: parsing allocates nothing (for a caller
+/// that must not allocate, such as a withdrawal after a thread was frozen).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RecordRef<'a> {
+    pub role: Role,
+    pub token: Token,
+    pub pid: u32,
+    pub host: &'a [u8],
+    pub lease_ms: u64,
+    pub nonce: u64,
+}
+
+impl<'a> RecordRef<'a> {
+    /// Parses a record; None if it is malformed in any way (the rules of `Record::parse`).
+    pub fn parse(b: &'a [u8]) -> Option<RecordRef<'a>> {
         if b.is_empty() || b.len() > READ_CAP || *b.last()? != b'\n' {
             return None;
         }
@@ -175,7 +210,7 @@ impl Record {
         if lines.next()? != MAGIC.as_bytes() {
             return None;
         }
-        let mut field = |key: &[u8]| -> Option<&[u8]> {
+        let mut field = |key: &[u8]| -> Option<&'a [u8]> {
             let line = lines.next()?;
             let rest = line.strip_prefix(key)?;
             rest.strip_prefix(b" ")
@@ -202,11 +237,11 @@ impl Record {
         if lines.next().is_some() {
             return None;
         }
-        Some(Record {
+        Some(RecordRef {
             role,
             token,
             pid: pid as u32,
-            host: String::from_utf8(host.to_vec()).ok()?,
+            host,
             lease_ms,
             nonce,
         })

@@ -38,19 +38,19 @@ pub struct Sidecar {
 }
 
 /// Splits a lock path (bytes; need not be UTF-8) into its parent directory and sidecar name.
-/// SRWL_EINVAL (naming the path) if it is empty, holds a NUL byte, names a directory, or its
-/// file name is too long for `<name>.srwl`.
-pub fn sidecar_of(path: &[u8]) -> Result<Sidecar> {
+/// SRWL_EINVAL (naming `op` and the path) if it is empty, holds a NUL byte, names a directory,
+/// or its file name is too long for `<name>.srwl`.
+pub fn sidecar_of(path: &[u8], op: &str) -> Result<Sidecar> {
     let display = String::from_utf8_lossy(path).into_owned();
     let invalid = |why: String| Err(Error::new(Status::SRWL_EINVAL, why));
     if path.is_empty() {
-        return invalid("open: the lock path is empty".into());
+        return invalid(format!("{op}: the lock path is empty"));
     }
     if path.contains(&0) {
-        return invalid(format!("open {display}: path contains a NUL byte"));
+        return invalid(format!("{op} {display}: path contains a NUL byte"));
     }
     if path.ends_with(b"/") {
-        return invalid(format!("open {display}: the lock path names a directory; give a file name (the library uses {display}<name>.srwl/)"));
+        return invalid(format!("{op} {display}: the lock path names a directory; give a file name (the library uses {display}<name>.srwl/)"));
     }
     let (parent, base): (&[u8], &[u8]) = match path.iter().rposition(|&c| c == b'/') {
         Some(0) => (b"/", &path[1..]),
@@ -59,12 +59,12 @@ pub fn sidecar_of(path: &[u8]) -> Result<Sidecar> {
     };
     if base == b"." || base == b".." {
         return invalid(format!(
-            "open {display}: the lock path must end in a file name"
+            "{op} {display}: the lock path must end in a file name"
         ));
     }
     if base.len() + 5 > 255 {
         return invalid(format!(
-            "open {display}: file name too long for the sidecar name <name>.srwl"
+            "{op} {display}: file name too long for the sidecar name <name>.srwl"
         ));
     }
     Ok(Sidecar {
