@@ -54,15 +54,11 @@ pub fn make_options(
     stale: Option<f64>,
     poll: Option<f64>,
 ) -> Result<Options, String> {
-    let hb = heartbeat.unwrap_or_else(|| stale.map_or(30.0, |s| s / 3.0));
-    let stale = stale.unwrap_or(3.0 * hb);
-    let poll = poll.unwrap_or_else(|| 1.0f64.min(hb / 2.0));
-    let o = Options {
-        heartbeat_interval: hb,
-        stale_threshold: stale,
-        poll_interval: poll,
-        ..Options::default()
-    };
+    let hb = heartbeat
+        .unwrap_or_else(|| stale.map_or(Options::default().heartbeat_interval, |s| s / 3.0));
+    let mut o = Options::with_heartbeat(hb);
+    o.stale_threshold = stale.unwrap_or(o.stale_threshold);
+    o.poll_interval = poll.unwrap_or(o.poll_interval);
     o.validate().map_err(|e| {
         e.message
             .replace("srwl_options.heartbeat_interval", "--heartbeat")
