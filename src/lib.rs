@@ -34,3 +34,72 @@ pub use options::Options;
 pub use protocol::Mode;
 pub use record::Role;
 pub use status::{Error, Status};
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    fn layout_table() -> String {
+        let readme =
+            std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+                .expect("README.md is readable");
+        let start = readme
+            .find("## Layout\n")
+            .expect("README has a Layout section");
+        let rest = &readme[start..];
+        let end = rest[1..].find("\n## ").map_or(rest.len(), |e| e + 1);
+        rest[..end].to_string()
+    }
+
+    fn files_under(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+        for e in std::fs::read_dir(dir).expect("readable") {
+            let p = e.expect("entry").path();
+            if p.is_dir() {
+                files_under(&p, out);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+
+    /// The Layout table names every top-level directory and every file under src/ (by its
+    /// path, or by its name in the row of its directory).
+    #[test]
+    fn readme_layout_names_every_directory_and_source_file() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let table = layout_table();
+        let mut missing = Vec::new();
+        for e in std::fs::read_dir(root).expect("readable") {
+            let p = e.expect("entry").path();
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            if p.is_dir() && !name.starts_with('.') && !matches!(name.as_str(), "target" | "build")
+            {
+                if !table.contains(&format!("`{name}/")) {
+                    missing.push(format!("{name}/"));
+                }
+            }
+        }
+        let mut files = Vec::new();
+        files_under(&root.join("src"), &mut files);
+        for f in files {
+            let rel = f.strip_prefix(root).unwrap().to_string_lossy().into_owned();
+            let dir = f
+                .parent()
+                .unwrap()
+                .strip_prefix(root)
+                .unwrap()
+                .to_string_lossy();
+            let name = f.file_name().unwrap().to_string_lossy();
+            let named_in_dir_row = table
+                .lines()
+                .any(|l| l.contains(&format!("`{dir}/`")) && l.contains(&format!("`{name}`")));
+            if !table.contains(&format!("`{rel}`")) && !named_in_dir_row {
+                missing.push(rel);
+            }
+        }
+        assert!(
+            missing.is_empty(),
+            "README's Layout table does not name: {missing:?}"
+        );
+    }
+}
