@@ -6,7 +6,7 @@
 //! | module      | owns |
 //! |-------------|------|
 //! | `ffi`       | the C ABI: the only `extern "C"` |
-//! | `admin`     | for tools (the CLI): `inspect` (a lock's state, typed), `withdraw` (a dying waiter's exit), path and host-name rules |
+//! | `admin`     | for tools (the CLI): `inspect` (a lock's state as a typed snapshot), `withdraw` (a dying waiter's exit), path and host-name rules |
 //! | `lock`      | the handle: nesting, threads, fork and hold bookkeeping (`Lock`) |
 //! | `protocol`  | srwl/2 on disk, one submodule per part: `layout`, `open`, `queue`, `room`, `baton`, `reader`, `writer`, `eviction`, `waiting` (see its doc) |
 //! | `record`    | entry names and record bytes: building and bounded parsing |
@@ -72,11 +72,12 @@ mod tests {
         for e in std::fs::read_dir(root).expect("readable") {
             let p = e.expect("entry").path();
             let name = p.file_name().unwrap().to_string_lossy().into_owned();
-            if p.is_dir() && !name.starts_with('.') && !matches!(name.as_str(), "target" | "build")
-            {
-                if !table.contains(&format!("`{name}/")) {
-                    missing.push(format!("{name}/"));
-                }
+            let listed = !p.is_dir()
+                || name.starts_with('.')
+                || matches!(name.as_str(), "target" | "build")
+                || table.contains(&format!("`{name}/"));
+            if !listed {
+                missing.push(format!("{name}/"));
             }
         }
         let mut files = Vec::new();

@@ -285,10 +285,14 @@ fn print_table(scan: &Snapshot, path: &str, side: &str, sample: f64) {
             plural(junk, "entry", "entries")
         );
     }
-    if scan.entries.is_empty() {
-        return;
+    if !scan.entries.is_empty() {
+        println!();
+        print_entries(scan, sample);
     }
-    println!();
+}
+
+/// One line per entry, with a legend.
+fn print_entries(scan: &Snapshot, sample: f64) {
     let header = [
         "ROLE",
         "HOST",
