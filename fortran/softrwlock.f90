@@ -85,6 +85,23 @@ module softrwlock
             type(srwl_options_t), intent(out) :: opts
         end subroutine srwl_options_init
 
+        !> void srwl_options_init_heartbeat(struct srwl_options *opts, double heartbeat_interval):
+        !> the defaults, with the timing derived from one heartbeat interval (stale 3 x, poll
+        !> min(1 s, heartbeat / 2)).
+        subroutine srwl_options_init_heartbeat(opts, heartbeat_interval) &
+                bind(c, name='srwl_options_init_heartbeat')
+            import :: srwl_options_t, c_double
+            type(srwl_options_t), intent(out) :: opts
+            real(c_double), value :: heartbeat_interval
+        end subroutine srwl_options_init_heartbeat
+
+        !> const char *srwl_status_name(int status): 'SRWL_OK', ...; NULL outside the enum.
+        function c_srwl_status_name(status) result(s) bind(c, name='srwl_status_name')
+            import :: c_ptr, c_int
+            integer(c_int), value :: status
+            type(c_ptr) :: s
+        end function c_srwl_status_name
+
         function c_srwl_open(path, opts, out) result(st) bind(c, name='srwl_open')
             import :: c_char, c_ptr, c_int
             character(kind=c_char), dimension(*), intent(in) :: path
@@ -164,11 +181,10 @@ contains
     function srwl_make_options(heartbeat_interval, stale_threshold, poll_interval) result(opts)
         real(c_double), intent(in), optional :: heartbeat_interval, stale_threshold, poll_interval
         type(srwl_options_t) :: opts
-        call srwl_options_init(opts)
         if (present(heartbeat_interval)) then
-            opts%heartbeat_interval = heartbeat_interval
-            opts%stale_threshold = 3 * heartbeat_interval
-            opts%poll_interval = min(1.0_c_double, heartbeat_interval / 2)
+            call srwl_options_init_heartbeat(opts, heartbeat_interval)
+        else
+            call srwl_options_init(opts)
         end if
         if (present(stale_threshold)) opts%stale_threshold = stale_threshold
         if (present(poll_interval)) opts%poll_interval = poll_interval
@@ -328,18 +344,13 @@ contains
     function srwl_status_name_f(status) result(s)
         integer, intent(in) :: status
         character(len=:), allocatable :: s
-        select case (status)
-        case (SRWL_OK); s = 'SRWL_OK'
-        case (SRWL_TIMEOUT); s = 'SRWL_TIMEOUT'
-        case (SRWL_EINVAL); s = 'SRWL_EINVAL'
-        case (SRWL_EIO); s = 'SRWL_EIO'
-        case (SRWL_ESTATE); s = 'SRWL_ESTATE'
-        case (SRWL_EFORKED); s = 'SRWL_EFORKED'
-        case (SRWL_EUNSAFE); s = 'SRWL_EUNSAFE'
-        case (SRWL_ELOST); s = 'SRWL_ELOST'
-        case (SRWL_EINTERNAL); s = 'SRWL_EINTERNAL'
-        case default; s = 'SRWL_UNKNOWN'
-        end select
+        type(c_ptr) :: name
+        name = c_srwl_status_name(int(status, c_int))
+        if (c_associated(name)) then
+            s = from_c_string(name)
+        else
+            s = 'SRWL_UNKNOWN'
+        end if
     end function srwl_status_name_f
 
     !> The library version at run time, e.g. '0.1.0'.

@@ -50,7 +50,12 @@ typedef struct srwl_lock srwl_lock;
 
 // Options of a lock handle. Initialise with srwl_options_init(), then change fields.
 typedef struct srwl_options {
-  // Size of this struct in bytes, set by srwl_options_init(); lets the struct grow.
+  // Size of this struct in bytes, set by srwl_options_init(); lets the struct grow. Fields
+  // are only ever appended: a caller built against an older, smaller struct passes its own
+  // size, and the fields it does not have take their defaults (derived from its
+  // heartbeat_interval as srwl_options_init_heartbeat() does). A size that does not reach the
+  // end of heartbeat_interval (16 bytes on 64-bit Linux) is SRWL_EINVAL. Fields of a newer, larger
+  // struct are ignored.
   uint32_t size;
   // Seconds between heartbeat refreshes of this process's records. Default 30.
   double heartbeat_interval;
@@ -70,6 +75,13 @@ extern "C" {
 // heartbeat), poll_interval 1 s, and `size` set to sizeof(srwl_options).
 // Takes: a pointer to caller-owned storage (NULL: does nothing). Thread-safe.
 void srwl_options_init(struct srwl_options *opts);
+
+// Fills `opts` as srwl_options_init() does, then derives the timing from one heartbeat
+// interval: heartbeat_interval = `heartbeat_interval`, stale_threshold = 3 x it,
+// poll_interval = min(1, it / 2) (seconds). The one place of this rule: the C++, Fortran and
+// Python wrappers and the CLI use it. Nothing is checked here; srwl_open() validates.
+// Takes: a pointer to caller-owned storage (NULL: does nothing). Thread-safe.
+void srwl_options_init_heartbeat(struct srwl_options *opts, double heartbeat_interval);
 
 // Opens a lock handle on `path` and stores it in `*out`.
 //
@@ -136,6 +148,10 @@ enum srwl_status srwl_close(struct srwl_lock *lock);
 // A static, NUL-terminated description of a status code ("unknown status" for values
 // outside the enum). Never NULL; do not free. Thread-safe.
 const char *srwl_status_str(int status);
+
+// The name of a status code as the header spells it, e.g. "SRWL_TIMEOUT"; NULL for a value
+// outside the enum. Static; do not free. Thread-safe.
+const char *srwl_status_name(int status);
 
 // The message of this thread's last failed call: the operation, the path and the OS error,
 // e.g. "open sidecar directory /scratch/x.srwl: ELOOP (...)". Empty if no call failed yet.

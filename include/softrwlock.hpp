@@ -54,12 +54,8 @@ inline const char *status_str(int status) noexcept { return ::srwl_status_str(st
 
 /// The name of a status, e.g. "SRWL_TIMEOUT" ("SRWL_UNKNOWN" for values outside the enum).
 inline const char *status_name(int status) noexcept {
-    static const char *const names[] = {"SRWL_OK",      "SRWL_TIMEOUT", "SRWL_EINVAL",
-                                        "SRWL_EIO",     "SRWL_ESTATE",  "SRWL_EFORKED",
-                                        "SRWL_EUNSAFE", "SRWL_ELOST",   "SRWL_EINTERNAL"};
-    return status >= 0 && status < static_cast<int>(sizeof(names) / sizeof(names[0]))
-               ? names[status]
-               : "SRWL_UNKNOWN";
+    const char *name = ::srwl_status_name(status);
+    return name != nullptr ? name : "SRWL_UNKNOWN";
 }
 
 /// The message of this thread's last failed libsoftrwlock call ("" if none yet).
@@ -111,10 +107,7 @@ class Options {
     Options() noexcept : opts_() { ::srwl_options_init(&opts_); }
 
     explicit Options(double heartbeat_interval) noexcept : opts_() {
-        ::srwl_options_init(&opts_);
-        opts_.heartbeat_interval = heartbeat_interval;
-        opts_.stale_threshold = 3.0 * heartbeat_interval;
-        opts_.poll_interval = heartbeat_interval / 2.0 < 1.0 ? heartbeat_interval / 2.0 : 1.0;
+        ::srwl_options_init_heartbeat(&opts_, heartbeat_interval);
     }
 
     Options &heartbeat_interval(double seconds) noexcept {

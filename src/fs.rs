@@ -108,6 +108,8 @@ pub struct Stat {
     pub mode: u32,
     pub dev: u64,
     pub ino: u64,
+    /// Modification time, seconds since the epoch by the file server's clock.
+    pub mtime: f64,
 }
 
 fn stat_of(st: &libc::stat) -> Stat {
@@ -123,6 +125,7 @@ fn stat_of(st: &libc::stat) -> Stat {
         mode: st.st_mode & 0o7777,
         dev: st.st_dev,
         ino: st.st_ino,
+        mtime: st.st_mtime as f64 + st.st_mtime_nsec as f64 * 1e-9,
     }
 }
 
@@ -182,7 +185,7 @@ impl Dir {
         self.create_excl_open(name, data).map(drop)
     }
 
-    /// `create_excl`, keeping the file open for writing (a reader-record template, protocol.rs).
+    /// `create_excl`, keeping the file open for writing (a reader-record template, protocol/room.rs).
     pub fn create_excl_open(&self, name: &CStr, data: &[u8]) -> io::Result<OwnedFd> {
         inject::point();
         let fd = self.open_file(name, libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL)?;
@@ -343,9 +346,11 @@ impl Dir {
 
     /// Lists the directory from its start, calling `f(name, kind_hint)` for each entry other
     /// than "." and "..", reading until getdents64 returns 0: a short batch is not the end
-    /// (through GlusterFS a batch holds at most 33 entries whatever the buffer size), and the
-    /// reader's grant depends on seeing every entry of the room. `buf` is the caller's reusable buffer. A listing is a hint: it may be
-    /// stale on a network filesystem.
+    /// (through GlusterFS a batch holds at most 33 entries whatever the buffer size). Callers
+    /// that must see every entry (eviction scans, tidy-ups) use this; a caller that needs only
+    /// positive evidence, such as the reader's grant (its own record and the baton), stops
+    /// early with `list_until`. `buf` is the caller's reusable buffer. A listing is a hint: it
+    /// may be stale on a network filesystem.
     pub fn list(&self, buf: &mut Vec<u8>, mut f: impl FnMut(&[u8])) -> io::Result<()> {
         self.list_typed(buf, |name, _| f(name))
     }

@@ -4,6 +4,8 @@
 //! filesystem step of the protocol first do nothing, yield, or sleep up to the maximum,
 //! chosen by a per-thread generator seeded from the seed, the pid and the thread. This widens
 //! race windows so that schedules that are rare in production show up in seconds of testing.
+//!
+//! Depends on nothing else in the crate (fs.rs calls it at every step).
 
 use std::cell::Cell;
 use std::sync::OnceLock;
@@ -46,9 +48,16 @@ fn next(seed: u64) -> u64 {
     STATE.with(|s| {
         let mut x = s.get();
         if x == 0 {
-            let tid = unsafe { libc::syscall(libc::SYS_gettid) } as u64;
+            // No raw syscall here (fs.rs has them all, and calls this module): the thread is
+            // told apart by a hash of its std id.
+            let tid = {
+                use std::hash::{Hash, Hasher};
+                let mut h = std::collections::hash_map::DefaultHasher::new();
+                std::thread::current().id().hash(&mut h);
+                h.finish()
+            };
             x = (seed
-                ^ (u64::from(crate::fs::getpid()) << 32)
+                ^ (u64::from(std::process::id()) << 32)
                 ^ tid.wrapping_mul(0x9E37_79B9_7F4A_7C15))
                 | 1;
         }
@@ -68,9 +77,7 @@ pub fn point() {
         let r = next(c.seed);
         match r % 3 {
             0 => {}
-            1 => unsafe {
-                libc::sched_yield();
-            },
+            1 => std::thread::yield_now(),
             _ => std::thread::sleep(std::time::Duration::from_micros((r >> 8) % (c.max_us + 1))),
         }
     }

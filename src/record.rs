@@ -77,7 +77,8 @@ fn parse_dec(s: &[u8], max: u64) -> Option<u64> {
     (v <= max).then_some(v)
 }
 
-/// Role of a record.
+/// The role a record announces (the record format's `role` line). Not the acquire mode: that
+/// is `protocol::Mode` (a waiting reader's record says `wait`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Role {
     /// A reader inside the room: `R/r.<token>`.
@@ -137,6 +138,14 @@ pub fn sanitize_host(raw: &[u8]) -> String {
     s
 }
 
+/// This host's name as records carry it (sanitised; "unknown" if it cannot be read).
+pub fn host_name() -> String {
+    use std::os::unix::ffi::OsStrExt;
+    hostname::get()
+        .map(|h| sanitize_host(h.as_bytes()))
+        .unwrap_or_else(|_| "unknown".into())
+}
+
 fn valid_host(s: &[u8]) -> bool {
     !s.is_empty()
         && s.len() <= MAX_HOST
@@ -164,6 +173,33 @@ impl Record {
 
     /// Parses a record; None if it is malformed in any way.
     pub fn parse(b: &[u8]) -> Option<Record> {
+        let r = RecordRef::parse(b)?;
+        Some(Record {
+            role: r.role,
+            token: r.token,
+            pid: r.pid,
+            host: String::from_utf8(r.host.to_vec()).ok()?,
+            lease_ms: r.lease_ms,
+            nonce: r.nonce,
+        })
+    }
+}
+
+/// A parsed record borrowing its host from the bytes: parsing allocates nothing (for a caller
+/// that must not allocate, such as a withdrawal after a thread was frozen).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RecordRef<'a> {
+    pub role: Role,
+    pub token: Token,
+    pub pid: u32,
+    pub host: &'a [u8],
+    pub lease_ms: u64,
+    pub nonce: u64,
+}
+
+impl<'a> RecordRef<'a> {
+    /// Parses a record; None if it is malformed in any way (the rules of `Record::parse`).
+    pub fn parse(b: &'a [u8]) -> Option<RecordRef<'a>> {
         if b.is_empty() || b.len() > READ_CAP || *b.last()? != b'\n' {
             return None;
         }
@@ -174,7 +210,7 @@ impl Record {
         if lines.next()? != MAGIC.as_bytes() {
             return None;
         }
-        let mut field = |key: &[u8]| -> Option<&[u8]> {
+        let mut field = |key: &[u8]| -> Option<&'a [u8]> {
             let line = lines.next()?;
             let rest = line.strip_prefix(key)?;
             rest.strip_prefix(b" ")
@@ -201,11 +237,11 @@ impl Record {
         if lines.next().is_some() {
             return None;
         }
-        Some(Record {
+        Some(RecordRef {
             role,
             token,
             pid: pid as u32,
-            host: String::from_utf8(host.to_vec()).ok()?,
+            host,
             lease_ms,
             nonce,
         })
@@ -311,7 +347,7 @@ pub fn parse_transit(name: &[u8]) -> Option<Token> {
 }
 
 /// `h.<token>.<pid>.<host>` in the sidecar: one handle's reader-record template (a reader
-/// record is made as a hard link of it, see protocol.rs). The pid and host are in the name so
+/// record is made as a hard link of it, see protocol/room.rs). The pid and host are in the name so
 /// that the templates of dead processes on this host can be found from a listing alone.
 pub fn template_name(token: &Token, pid: u32, host: &str) -> Name {
     let pid = pid.to_string();
@@ -336,24 +372,17 @@ pub fn parse_template(name: &[u8]) -> Option<(Token, u32, &[u8])> {
     valid_host(host).then_some((token, pid, host))
 }
 
-/// Name of a reader's record in the room (`r.<token>`); `w.<token>` is not used on disk by
-/// srwl/2 but still parsed, so that tools can name it.
-pub fn record_name(role: Role, token: &Token) -> Name {
-    let k: &[u8] = if role == Role::Write { b"w." } else { b"r." };
-    Name::from_bytes(&[k, token.as_bytes()])
+/// Name of a reader's record in the room: `r.<token>`.
+pub fn reader_record_name(token: &Token) -> Name {
+    Name::from_bytes(&[b"r.", token.as_bytes()])
 }
 
-/// Parses a record name `r.<token>` or `w.<token>`.
-pub fn parse_record_name(name: &[u8]) -> Option<(Role, Token)> {
+/// Parses a reader's record name `r.<token>`.
+pub fn parse_reader_record_name(name: &[u8]) -> Option<Token> {
     if name.len() != 34 {
         return None;
     }
-    let role = match &name[..2] {
-        b"r." => Role::Read,
-        b"w." => Role::Write,
-        _ => return None,
-    };
-    Some((role, Token::parse(&name[2..])?))
+    Token::parse(name.strip_prefix(b"r.")?)
 }
 
 #[cfg(test)]
@@ -484,10 +513,13 @@ mod tests {
     #[test]
     fn record_names_round_trip() {
         let t = Token::random();
-        let n = record_name(Role::Read, &t);
-        assert_eq!(parse_record_name(n.as_bytes()), Some((Role::Read, t)));
-        assert_eq!(parse_record_name(b"closed"), None);
-        assert_eq!(parse_record_name(b"r.XYZ"), None);
+        let n = reader_record_name(&t);
+        assert_eq!(parse_reader_record_name(n.as_bytes()), Some(t));
+        assert_eq!(parse_reader_record_name(b"closed"), None);
+        assert_eq!(parse_reader_record_name(b"r.XYZ"), None);
+        // srwl/2 never makes `w.<token>` in the room: such a name is not a record.
+        let w = [b"w.", t.as_bytes()].concat();
+        assert_eq!(parse_reader_record_name(&w), None);
     }
 
     #[test]

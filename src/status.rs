@@ -47,6 +47,21 @@ impl Status {
         }
     }
 
+    /// The name as the header spells it, e.g. "SRWL_TIMEOUT".
+    pub fn name(self) -> &'static std::ffi::CStr {
+        match self {
+            Status::SRWL_OK => c"SRWL_OK",
+            Status::SRWL_TIMEOUT => c"SRWL_TIMEOUT",
+            Status::SRWL_EINVAL => c"SRWL_EINVAL",
+            Status::SRWL_EIO => c"SRWL_EIO",
+            Status::SRWL_ESTATE => c"SRWL_ESTATE",
+            Status::SRWL_EFORKED => c"SRWL_EFORKED",
+            Status::SRWL_EUNSAFE => c"SRWL_EUNSAFE",
+            Status::SRWL_ELOST => c"SRWL_ELOST",
+            Status::SRWL_EINTERNAL => c"SRWL_EINTERNAL",
+        }
+    }
+
     pub fn from_i32(v: i32) -> Option<Status> {
         Some(match v {
             0 => Status::SRWL_OK,

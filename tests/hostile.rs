@@ -5,7 +5,7 @@
 
 mod common;
 use common::*;
-use softrwlock::{Lock, Role, Status};
+use softrwlock::{Lock, Mode, Status};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
@@ -55,7 +55,7 @@ fn mkfifo(p: &Path) {
 }
 
 /// The lock must be taken within the threshold plus a generous margin, not at once.
-fn progresses(l: &Lock, role: Role) -> Duration {
+fn progresses(l: &Lock, role: Mode) -> Duration {
     let t = Instant::now();
     l.acquire(role, 15.0)
         .unwrap_or_else(|e| panic!("no progress: {e}"));
@@ -199,7 +199,7 @@ fn junk_in_the_room_is_evicted_after_the_threshold() {
         let s = Scene::new("h-room");
         let l = s.init();
         make(&s.side().join("R").join(format!("r.{TOKEN}")));
-        let took = progresses(&l, Role::Write);
+        let took = progresses(&l, Mode::Write);
         assert!(
             took >= Duration::from_millis(400),
             "{what}: evicted before the threshold ({took:?})"
@@ -241,7 +241,7 @@ fn fake_batons_grant_nothing_and_are_never_followed() {
         let lock = s.dir.lock_path();
         let w = Lock::open(lock.as_os_str().as_bytes(), &slow_eviction()).unwrap();
         let r = Lock::open(lock.as_os_str().as_bytes(), &slow_eviction()).unwrap();
-        w.acquire(Role::Write, 2.0).unwrap();
+        w.acquire(Mode::Write, 2.0).unwrap();
         w.release().unwrap();
 
         // R/: nobody holds; the real baton is moved out of the room and a non-file is planted
@@ -257,7 +257,7 @@ fn fake_batons_grant_nothing_and_are_never_followed() {
         let fake = room.join("baton.00000000000000ff");
         plant(kind, &fake, &s.canary);
         let e = r
-            .acquire(Role::Read, 0.5)
+            .acquire(Mode::Read, 0.5)
             .expect_err("a fake baton in R/ let a reader in");
         assert_eq!(e.status, Status::SRWL_TIMEOUT, "{kind}: {e}");
         // The timed-out reader left nothing behind; the fake is still there, not followed.
@@ -265,7 +265,7 @@ fn fake_batons_grant_nothing_and_are_never_followed() {
         s.canary_intact();
         remove_planted(&fake);
         std::fs::rename(&aside, room.join(&batons[0])).unwrap();
-        r.acquire(Role::Read, 2.0).unwrap();
+        r.acquire(Mode::Read, 2.0).unwrap();
         r.release().unwrap();
 
         // Q/: a non-file under a held baton's name is no holder. Nobody holds: a reader and
@@ -273,7 +273,7 @@ fn fake_batons_grant_nothing_and_are_never_followed() {
         // holder would wait for it to go stale and time out here.
         let q = s.side().join(format!("Q/b.00000000000000fe.{TOKEN}"));
         plant(kind, &q, &s.canary);
-        for role in [Role::Read, Role::Write] {
+        for role in [Mode::Read, Mode::Write] {
             let t = Instant::now();
             r.acquire(role, 3.0).unwrap_or_else(|e| {
                 panic!("{kind}: a fake held baton in Q/ held back a {role:?} acquire: {e}")
@@ -305,42 +305,42 @@ fn init_that_is_not_a_file_is_refused() {
 fn junk_in_the_queue_is_evicted_after_the_threshold() {
     let claim = format!("w.0000000000000001.{TOKEN}");
     let ticket = format!("r.0000000000000001.{TOKEN}");
-    let cases: Vec<(&str, String, Maker, Role)> = vec![
+    let cases: Vec<(&str, String, Maker, Mode)> = vec![
         (
             "claim that is a file",
             claim.clone(),
             Box::new(|p: &Path| std::fs::write(p, b"x").unwrap()),
-            Role::Read,
+            Mode::Read,
         ),
         (
             "claim that is a symlink",
             claim.clone(),
             Box::new(|p: &Path| symlink("../../outside", p).unwrap()),
-            Role::Read,
+            Mode::Read,
         ),
         (
             "claim that is a directory",
             claim.clone(),
             Box::new(|p: &Path| std::fs::create_dir_all(p.join("closed")).unwrap()),
-            Role::Write,
+            Mode::Write,
         ),
         (
             "ticket that is a FIFO",
             ticket.clone(),
             Box::new(|p: &Path| mkfifo(p)),
-            Role::Write,
+            Mode::Write,
         ),
         (
             "ticket that is a directory",
             ticket.clone(),
             Box::new(|p: &Path| std::fs::create_dir(p).unwrap()),
-            Role::Write,
+            Mode::Write,
         ),
         (
             "ticket that is a symlink",
             ticket.clone(),
             Box::new(|p: &Path| symlink("../../outside/canary", p).unwrap()),
-            Role::Write,
+            Mode::Write,
         ),
     ];
     for (what, name, make, role) in cases {
@@ -373,11 +373,11 @@ fn dead_baton_holder_is_taken_over_and_the_baton_stays_single() {
     )
     .unwrap();
     std::fs::remove_dir(side.join("R")).unwrap();
-    let took = progresses(&l, Role::Read);
+    let took = progresses(&l, Mode::Read);
     assert!(took >= Duration::from_millis(400), "{took:?}");
     assert_eq!(room_entries(&side), Vec::<String>::new());
     assert_eq!(entries(&side.join("Q")), Vec::<String>::new());
-    let took = progresses(&l, Role::Write);
+    let took = progresses(&l, Mode::Write);
     assert!(took < Duration::from_secs(2), "{took:?}");
     s.canary_intact();
 }

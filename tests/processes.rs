@@ -3,7 +3,7 @@
 
 mod common;
 use common::*;
-use softrwlock::{Lock, Role, Status};
+use softrwlock::{Lock, Mode, Status};
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -25,9 +25,9 @@ fn child_process_entry() {
     let (role, path) = spec.split_once(':').unwrap();
     let l = open(std::path::Path::new(path), &fast());
     let role = if role == "write" {
-        Role::Write
+        Mode::Write
     } else {
-        Role::Read
+        Mode::Read
     };
     l.acquire(role, 10.0).unwrap();
     say("held\n");
@@ -79,13 +79,13 @@ fn kill_then_acquire(role: &str) {
     let (mut child, _out) = spawn_holder(role, &path);
     let l = open(&path, &fast());
     assert_eq!(
-        l.acquire(Role::Write, 0.0).unwrap_err().status,
+        l.acquire(Mode::Write, 0.0).unwrap_err().status,
         Status::SRWL_TIMEOUT
     );
     signal(&child, libc::SIGKILL);
     child.wait().unwrap();
     let t = Instant::now();
-    l.acquire(Role::Write, 30.0).unwrap();
+    l.acquire(Mode::Write, 30.0).unwrap();
     let took = t.elapsed();
     // Evicted after the stale threshold (0.6 s), not before, and not much later.
     assert!(
@@ -114,7 +114,7 @@ fn stopped_writer_is_told_it_lost_the_hold() {
     let (mut child, mut out) = spawn_holder("write", &path);
     signal(&child, libc::SIGSTOP);
     let l = open(&path, &fast());
-    l.acquire(Role::Write, 30.0).unwrap();
+    l.acquire(Mode::Write, 30.0).unwrap();
     let gen_new = l.generation().unwrap();
     signal(&child, libc::SIGCONT);
     // Let the zombie's heartbeat run, then ask it to check and release.
@@ -132,12 +132,12 @@ fn stopped_writer_is_told_it_lost_the_hold() {
     l.check().unwrap();
     let other = open(&path, &fast());
     assert_eq!(
-        other.acquire(Role::Read, 0.0).unwrap_err().status,
+        other.acquire(Mode::Read, 0.0).unwrap_err().status,
         Status::SRWL_TIMEOUT
     );
     assert_eq!(l.generation().unwrap(), gen_new);
     l.release().unwrap();
-    other.acquire(Role::Read, 0.0).unwrap();
+    other.acquire(Mode::Read, 0.0).unwrap();
     other.release().unwrap();
 }
 
@@ -146,27 +146,27 @@ fn forked_child_touches_nothing_and_can_open_a_new_handle() {
     let dir = TempDir::new("fork");
     let path = dir.lock_path();
     let l = open(&path, &fast());
-    l.acquire(Role::Write, 0.0).unwrap();
+    l.acquire(Mode::Write, 0.0).unwrap();
     let pid = unsafe { libc::fork() };
     if pid == 0 {
         // Child: only async-signal-safe-ish work is strictly required, but the library
         // supports full use after fork; exit codes report what we saw.
         let code = (|| {
-            if l.acquire(Role::Read, 0.0).map_err(|e| e.status) != Err(Status::SRWL_EFORKED) {
+            if l.acquire(Mode::Read, 0.0).map_err(|e| e.status) != Err(Status::SRWL_EFORKED) {
                 return 10;
             }
             if l.release().map_err(|e| e.status) != Err(Status::SRWL_EFORKED) {
                 return 11;
             }
             let fresh = Lock::open(path.to_str().unwrap().as_bytes(), &fast()).unwrap();
-            if fresh.acquire(Role::Write, 0.0).map_err(|e| e.status) != Err(Status::SRWL_TIMEOUT) {
+            if fresh.acquire(Mode::Write, 0.0).map_err(|e| e.status) != Err(Status::SRWL_TIMEOUT) {
                 return 12;
             }
             // The parent still holds: our copy's close must not release it.
             if l.close().is_err() {
                 return 13;
             }
-            if fresh.acquire(Role::Read, 0.0).map_err(|e| e.status) != Err(Status::SRWL_TIMEOUT) {
+            if fresh.acquire(Mode::Read, 0.0).map_err(|e| e.status) != Err(Status::SRWL_TIMEOUT) {
                 return 14;
             }
             0

@@ -9,10 +9,10 @@ use common::*;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use softrwlock::record::{
-    parse_record_name, parse_template, parse_transit, record_name, template_name, transit_name,
-    Baton, Record, Role, Ticket, TicketKind, Token,
+    parse_reader_record_name, parse_template, parse_transit, reader_record_name, template_name,
+    transit_name, Baton, Record, Role, Ticket, TicketKind, Token,
 };
-use softrwlock::Status;
+use softrwlock::{Mode, Status};
 
 fn seed() -> u64 {
     std::env::var("SRWL_PROPTEST_SEED")
@@ -89,8 +89,8 @@ fn valid_input(rng: &mut StdRng, p: usize) -> (Vec<u8>, String) {
         2 => {
             let tok = valid_token(rng);
             (
-                record_name(Role::Read, &tok).as_bytes().to_vec(),
-                format!("{:?}", (Role::Read, tok)),
+                reader_record_name(&tok).as_bytes().to_vec(),
+                format!("{tok:?}"),
             )
         }
         3 => {
@@ -147,13 +147,13 @@ fn parse_all(input: &[u8]) -> [Option<String>; 7] {
         round_trips(t.name().as_bytes(), input, "ticket does not round-trip");
         out[1] = Some(format!("{t:?}"));
     }
-    if let Some((role, tok)) = parse_record_name(input) {
+    if let Some(tok) = parse_reader_record_name(input) {
         round_trips(
-            record_name(role, &tok).as_bytes(),
+            reader_record_name(&tok).as_bytes(),
             input,
             "record name does not round-trip",
         );
-        out[2] = Some(format!("{:?}", (role, tok)));
+        out[2] = Some(format!("{tok:?}"));
     }
     if let Some(g) = Baton::parse_resting(input) {
         round_trips(
@@ -287,7 +287,7 @@ fn random_operations_match_a_reference_model() {
         let op = rng.gen_range(0..4);
         let (got, want, next) = match op {
             0 => {
-                let got = handles[h].acquire(Role::Read, 0.0).err().map(|e| e.status);
+                let got = handles[h].acquire(Mode::Read, 0.0).err().map(|e| e.status);
                 let (want, next) = match model[h] {
                     Held::Write(_) => (Some(Status::SRWL_ESTATE), model[h]),
                     Held::Read(n) => (None, Held::Read(n + 1)),
@@ -297,7 +297,7 @@ fn random_operations_match_a_reference_model() {
                 (got, want, next)
             }
             1 => {
-                let got = handles[h].acquire(Role::Write, 0.0).err().map(|e| e.status);
+                let got = handles[h].acquire(Mode::Write, 0.0).err().map(|e| e.status);
                 let (want, next) = match model[h] {
                     Held::Read(_) => (Some(Status::SRWL_ESTATE), model[h]),
                     Held::Write(n) => (None, Held::Write(n + 1)),

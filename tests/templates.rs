@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use common::{entries, fast, open, room_entries, TempDir};
 use softrwlock::record::{parse_template, Record, Role};
+use softrwlock::Mode;
 
 fn templates(side: &Path) -> Vec<String> {
     entries(side)
@@ -26,7 +27,7 @@ fn side_of(dir: &TempDir) -> PathBuf {
 /// A handle that has made one read cycle, so that it has a template; and the templates now.
 fn handle_after_a_read(dir: &TempDir) -> (softrwlock::Lock, Vec<String>) {
     let l = open(&dir.lock_path(), &fast());
-    assert_eq!(l.acquire(Role::Read, 10.0), Ok(()));
+    assert_eq!(l.acquire(Mode::Read, 10.0), Ok(()));
     assert_eq!(l.release(), Ok(()));
     let t = templates(&side_of(dir));
     (l, t)
@@ -43,7 +44,7 @@ fn reader_record_is_a_link_of_the_handle_template() {
         "no template before a read"
     );
     for round in 0..3 {
-        assert_eq!(l.acquire(Role::Read, 10.0), Ok(()));
+        assert_eq!(l.acquire(Mode::Read, 10.0), Ok(()));
         let recs = room_entries(&side);
         assert_eq!(recs.len(), 1, "round {round}: one reader record: {recs:?}");
         let t = templates(&side);
@@ -89,7 +90,7 @@ fn template_removed_under_a_live_handle_is_made_again() {
     let (l, before) = handle_after_a_read(&dir);
     assert_eq!(before.len(), 1);
     std::fs::remove_file(side.join(&before[0])).unwrap();
-    assert_eq!(l.acquire(Role::Read, 10.0), Ok(()));
+    assert_eq!(l.acquire(Mode::Read, 10.0), Ok(()));
     let after = templates(&side);
     assert_eq!(after.len(), 1, "a new template: {after:?}");
     assert_ne!(after, before, "the new template has a new name");
@@ -98,8 +99,8 @@ fn template_removed_under_a_live_handle_is_made_again() {
     // A second handle's open leaves this process's live template alone; both handles read.
     let l2 = open(&dir.lock_path(), &fast());
     assert_eq!(templates(&side), after);
-    assert_eq!(l.acquire(Role::Read, 10.0), Ok(()));
-    assert_eq!(l2.acquire(Role::Read, 10.0), Ok(()));
+    assert_eq!(l.acquire(Mode::Read, 10.0), Ok(()));
+    assert_eq!(l2.acquire(Mode::Read, 10.0), Ok(()));
     assert_eq!(room_entries(&side).len(), 2);
     assert_eq!(templates(&side).len(), 2);
     assert_eq!(l.release(), Ok(()));
@@ -116,7 +117,7 @@ fn a_template_replaced_by_a_symlink_is_never_followed() {
     std::fs::remove_file(side.join(&t[0])).unwrap();
     std::os::unix::fs::symlink(&canary, side.join(&t[0])).unwrap();
     let start = Instant::now();
-    assert_eq!(l.acquire(Role::Read, 10.0), Ok(()));
+    assert_eq!(l.acquire(Mode::Read, 10.0), Ok(()));
     assert!(start.elapsed() < Duration::from_secs(5));
     let recs = room_entries(&side);
     assert_eq!(recs.len(), 1, "{recs:?}");

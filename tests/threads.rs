@@ -2,7 +2,7 @@
 
 mod common;
 use common::*;
-use softrwlock::{Role, Status};
+use softrwlock::{Mode, Role, Status};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -30,7 +30,7 @@ fn writers_and_readers_exclude_each_other() {
             let writer = i % 2 == 0;
             while Instant::now() < stop {
                 if writer {
-                    assert_eq!(l.acquire(Role::Write, 10.0), Ok(()));
+                    assert_eq!(l.acquire(Mode::Write, 10.0), Ok(()));
                     if inside.swap(-1, Ordering::SeqCst) != 0 {
                         violations.fetch_add(1, Ordering::SeqCst);
                     }
@@ -41,7 +41,7 @@ fn writers_and_readers_exclude_each_other() {
                     inside.store(0, Ordering::SeqCst);
                     l.release().unwrap();
                 } else {
-                    assert_eq!(l.acquire(Role::Read, 10.0), Ok(()));
+                    assert_eq!(l.acquire(Mode::Read, 10.0), Ok(()));
                     if inside.fetch_add(1, Ordering::SeqCst) < 0 {
                         violations.fetch_add(1, Ordering::SeqCst);
                     }
@@ -73,11 +73,11 @@ fn try_once_and_timeouts_leave_nothing_behind() {
     let path = dir.lock_path();
     let a = open(&path, &fast());
     let b = open(&path, &fast());
-    a.acquire(Role::Write, 0.0).unwrap();
-    let e = b.acquire(Role::Read, 0.0).unwrap_err();
+    a.acquire(Mode::Write, 0.0).unwrap();
+    let e = b.acquire(Mode::Read, 0.0).unwrap_err();
     assert_eq!(e.status, Status::SRWL_TIMEOUT);
     let t = Instant::now();
-    let e = b.acquire(Role::Write, 0.3).unwrap_err();
+    let e = b.acquire(Mode::Write, 0.3).unwrap_err();
     assert_eq!(e.status, Status::SRWL_TIMEOUT);
     assert!(t.elapsed() >= Duration::from_millis(290) && t.elapsed() < Duration::from_secs(5));
     // While a holds the write lock: no room, and in the queue only a's baton.
@@ -85,9 +85,9 @@ fn try_once_and_timeouts_leave_nothing_behind() {
     assert!(q.len() == 1 && q[0].starts_with("b."), "{q:?}");
     assert!(!dir.0.join("lock.srwl/R").exists());
     a.release().unwrap();
-    b.acquire(Role::Read, 0.0).unwrap();
+    b.acquire(Mode::Read, 0.0).unwrap();
     assert_eq!(
-        a.acquire(Role::Write, 0.1).unwrap_err().status,
+        a.acquire(Mode::Write, 0.1).unwrap_err().status,
         Status::SRWL_TIMEOUT
     );
     b.release().unwrap();
@@ -99,29 +99,29 @@ fn try_once_and_timeouts_leave_nothing_behind() {
 fn nesting_upgrade_downgrade_and_wrong_thread() {
     let dir = TempDir::new("nest");
     let l = Arc::new(open(&dir.lock_path(), &fast()));
-    l.acquire(Role::Read, 0.0).unwrap();
+    l.acquire(Mode::Read, 0.0).unwrap();
     let l2 = l.clone();
-    std::thread::spawn(move || l2.acquire(Role::Read, 0.0).unwrap())
+    std::thread::spawn(move || l2.acquire(Mode::Read, 0.0).unwrap())
         .join()
         .unwrap();
     assert_eq!(
-        l.acquire(Role::Write, 0.0).unwrap_err().status,
+        l.acquire(Mode::Write, 0.0).unwrap_err().status,
         Status::SRWL_ESTATE
     );
     l.release().unwrap();
     l.release().unwrap();
     assert_eq!(l.release().unwrap_err().status, Status::SRWL_ESTATE);
-    l.acquire(Role::Write, 0.0).unwrap();
-    l.acquire(Role::Write, 0.0).unwrap();
+    l.acquire(Mode::Write, 0.0).unwrap();
+    l.acquire(Mode::Write, 0.0).unwrap();
     assert_eq!(
-        l.acquire(Role::Read, 0.0).unwrap_err().status,
+        l.acquire(Mode::Read, 0.0).unwrap_err().status,
         Status::SRWL_ESTATE
     );
     let l2 = l.clone();
     let other = std::thread::spawn(move || {
         (
             l2.release().unwrap_err().status,
-            l2.acquire(Role::Write, 0.05).unwrap_err().status,
+            l2.acquire(Mode::Write, 0.05).unwrap_err().status,
         )
     })
     .join()
@@ -132,10 +132,10 @@ fn nesting_upgrade_downgrade_and_wrong_thread() {
     let g1 = l.generation().unwrap();
     l.release().unwrap();
     assert_eq!(l.check().unwrap_err().status, Status::SRWL_ESTATE);
-    l.acquire(Role::Write, 0.0).unwrap();
+    l.acquire(Mode::Write, 0.0).unwrap();
     assert_eq!(l.generation().unwrap(), g1 + 1);
     l.release().unwrap();
-    l.acquire(Role::Read, 0.0).unwrap();
+    l.acquire(Mode::Read, 0.0).unwrap();
     assert_eq!(l.generation().unwrap(), g1 + 1);
     l.release().unwrap();
 }
@@ -152,7 +152,7 @@ fn writer_is_not_starved_by_overlapping_readers() {
             let l = open(&path, &fast());
             let mut n = 0u64;
             while !stop.load(Ordering::SeqCst) {
-                if l.acquire(Role::Read, 0.5).is_ok() {
+                if l.acquire(Mode::Read, 0.5).is_ok() {
                     n += 1;
                     std::thread::sleep(Duration::from_millis(15));
                     l.release().unwrap();
@@ -164,7 +164,7 @@ fn writer_is_not_starved_by_overlapping_readers() {
     std::thread::sleep(Duration::from_millis(300));
     let w = open(&path, &fast());
     let t = Instant::now();
-    w.acquire(Role::Write, 10.0).unwrap();
+    w.acquire(Mode::Write, 10.0).unwrap();
     let waited = t.elapsed();
     w.release().unwrap();
     stop.store(true, Ordering::SeqCst);
@@ -185,7 +185,7 @@ fn reader_is_not_starved_by_looping_writers() {
         ts.push(std::thread::spawn(move || {
             let l = open(&path, &fast());
             while !stop.load(Ordering::SeqCst) {
-                if l.acquire(Role::Write, 0.5).is_ok() {
+                if l.acquire(Mode::Write, 0.5).is_ok() {
                     writes.fetch_add(1, Ordering::SeqCst);
                     std::thread::sleep(Duration::from_millis(10));
                     l.release().unwrap();
@@ -200,7 +200,7 @@ fn reader_is_not_starved_by_looping_writers() {
     }
     let r = open(&path, &fast());
     let before = writes.load(Ordering::SeqCst);
-    r.acquire(Role::Read, 10.0).unwrap();
+    r.acquire(Mode::Read, 10.0).unwrap();
     let during = writes.load(Ordering::SeqCst) - before;
     r.release().unwrap();
     stop.store(true, Ordering::SeqCst);
@@ -240,7 +240,7 @@ fn held_baton_carries_exactly_its_holders_record() {
     .into_iter()
     .enumerate()
     {
-        assert_eq!(l.acquire(Role::Write, 10.0), Ok(()));
+        assert_eq!(l.acquire(Mode::Write, 10.0), Ok(()));
         let gen = l.generation().unwrap();
         let held: Vec<String> = entries(&q)
             .into_iter()
@@ -293,10 +293,10 @@ fn retaken_baton_is_refreshed_by_its_heartbeat() {
         let bytes = std::fs::read(q.join(&n[0])).unwrap();
         (n[0].clone(), bytes)
     };
-    assert_eq!(l.acquire(Role::Write, 10.0), Ok(()));
+    assert_eq!(l.acquire(Mode::Write, 10.0), Ok(()));
     let (first_name, first) = held();
     assert_eq!(l.release(), Ok(()));
-    assert_eq!(l.acquire(Role::Write, 10.0), Ok(()));
+    assert_eq!(l.acquire(Mode::Write, 10.0), Ok(()));
     let (name, taken) = held();
     assert_ne!(name, first_name, "a new take has a new name");
     // Same handle, same record: the take needed no write.

@@ -13,7 +13,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use crate::lock::Lock;
 use crate::options::Options;
-use crate::record::Role;
+use crate::protocol::Mode;
 use crate::status::{Error, Status};
 
 pub use crate::options::srwl_options;
@@ -64,6 +64,29 @@ unsafe fn handle<'a>(op: &str, lock: *const srwl_lock) -> Result<&'a Lock, Error
     Ok(&*(lock as *const Lock))
 }
 
+/// Reads a caller's options field by field, never past its `size` (the first field): an older,
+/// smaller struct gets defaults for the fields it lacks (see `srwl_options.size`).
+unsafe fn read_options(opts: *const srwl_options) -> Result<Options, Error> {
+    use std::mem::offset_of;
+    use std::ptr::addr_of;
+    let size = addr_of!((*opts).size).read();
+    let field =
+        |offset: usize, at: *const f64| Options::caller_has(size, offset).then(|| at.read());
+    let heartbeat = field(
+        offset_of!(Options, heartbeat_interval),
+        addr_of!((*opts).heartbeat_interval),
+    );
+    let stale = field(
+        offset_of!(Options, stale_threshold),
+        addr_of!((*opts).stale_threshold),
+    );
+    let poll = field(
+        offset_of!(Options, poll_interval),
+        addr_of!((*opts).poll_interval),
+    );
+    Options::from_caller(size, heartbeat.unwrap_or(f64::NAN), stale, poll)
+}
+
 /// Fills `opts` with the defaults: heartbeat_interval 30 s, stale_threshold 90 s (3 x the
 /// heartbeat), poll_interval 1 s, and `size` set to sizeof(srwl_options).
 /// Takes: a pointer to caller-owned storage (NULL: does nothing). Thread-safe.
@@ -73,6 +96,22 @@ pub unsafe extern "C" fn srwl_options_init(opts: *mut srwl_options) {
         return;
     }
     let _ = catch_unwind(|| opts.write(Options::default()));
+}
+
+/// Fills `opts` as srwl_options_init() does, then derives the timing from one heartbeat
+/// interval: heartbeat_interval = `heartbeat_interval`, stale_threshold = 3 x it,
+/// poll_interval = min(1, it / 2) (seconds). The one place of this rule: the C++, Fortran and
+/// Python wrappers and the CLI use it. Nothing is checked here; srwl_open() validates.
+/// Takes: a pointer to caller-owned storage (NULL: does nothing). Thread-safe.
+#[no_mangle]
+pub unsafe extern "C" fn srwl_options_init_heartbeat(
+    opts: *mut srwl_options,
+    heartbeat_interval: f64,
+) {
+    if opts.is_null() {
+        return;
+    }
+    let _ = catch_unwind(|| opts.write(Options::with_heartbeat(heartbeat_interval)));
 }
 
 /// Opens a lock handle on `path` and stores it in `*out`.
@@ -102,16 +141,7 @@ pub unsafe extern "C" fn srwl_open(
         let opts = if opts.is_null() {
             Options::default()
         } else {
-            // `size` is the first field: read it alone, and refuse a struct smaller than
-            // ours rather than read past the caller's memory.
-            let size = std::ptr::addr_of!((*opts).size).read();
-            if (size as usize) < std::mem::size_of::<Options>() {
-                return Err(Error::new(
-                    Status::SRWL_EINVAL,
-                    format!("srwl_open: srwl_options.size = {size}: initialise the struct with srwl_options_init()"),
-                ));
-            }
-            *opts
+            read_options(opts)?
         };
         let bytes = CStr::from_ptr(path).to_bytes();
         let lock = Lock::open(bytes, &opts)?;
@@ -131,7 +161,7 @@ pub unsafe extern "C" fn srwl_open(
 #[no_mangle]
 pub unsafe extern "C" fn srwl_acquire_read(lock: *mut srwl_lock, timeout: f64) -> srwl_status {
     guard("srwl_acquire_read", || {
-        handle("srwl_acquire_read", lock)?.acquire(Role::Read, timeout)
+        handle("srwl_acquire_read", lock)?.acquire(Mode::Read, timeout)
     })
 }
 
@@ -145,7 +175,7 @@ pub unsafe extern "C" fn srwl_acquire_read(lock: *mut srwl_lock, timeout: f64) -
 #[no_mangle]
 pub unsafe extern "C" fn srwl_acquire_write(lock: *mut srwl_lock, timeout: f64) -> srwl_status {
     guard("srwl_acquire_write", || {
-        handle("srwl_acquire_write", lock)?.acquire(Role::Write, timeout)
+        handle("srwl_acquire_write", lock)?.acquire(Mode::Write, timeout)
     })
 }
 
@@ -209,6 +239,16 @@ pub extern "C" fn srwl_status_str(status: c_int) -> *const c_char {
     match Status::from_i32(status) {
         Some(s) => s.as_cstr().as_ptr(),
         None => c"unknown status".as_ptr(),
+    }
+}
+
+/// The name of a status code as the header spells it, e.g. "SRWL_TIMEOUT"; NULL for a value
+/// outside the enum. Static; do not free. Thread-safe.
+#[no_mangle]
+pub extern "C" fn srwl_status_name(status: c_int) -> *const c_char {
+    match Status::from_i32(status) {
+        Some(s) => s.name().as_ptr(),
+        None => std::ptr::null(),
     }
 }
 

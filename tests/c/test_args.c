@@ -118,6 +118,32 @@ int main(int argc, char **argv)
         raw.poll_interval = 0.1;
         bad_option(__LINE__, raw, "size", "size 0 (not initialised)");
     }
+    {
+        /* An older caller's smaller struct (it ends after heartbeat_interval): accepted, the
+         * fields it lacks derived from its heartbeat (see srwl_options.size). */
+        struct {
+            uint32_t size;
+            double heartbeat_interval;
+        } older = {16, 0.5};
+        CHECK(sizeof older == 16, "the older struct is %zu bytes", sizeof older);
+        EXPECT_OK(srwl_open(tu_fmt("%s/older", dir), (const srwl_options *)&older, &l));
+        EXPECT_OK(srwl_acquire_write(l, 5));
+        EXPECT_OK(srwl_close(l));
+    }
+    /* The heartbeat rule and the status names come from the library. */
+    srwl_options_init_heartbeat(NULL, 1);
+    srwl_options_init_heartbeat(&o, 4);
+    CHECK(o.size == sizeof(srwl_options) && o.heartbeat_interval == 4 && o.stale_threshold == 12 &&
+              o.poll_interval == 1,
+          "srwl_options_init_heartbeat(4): %u %g/%g/%g, documented 4/12/1", o.size, o.heartbeat_interval,
+          o.stale_threshold, o.poll_interval);
+    srwl_options_init_heartbeat(&o, 0.5);
+    CHECK(o.heartbeat_interval == 0.5 && o.stale_threshold == 1.5 && o.poll_interval == 0.25,
+          "srwl_options_init_heartbeat(0.5): %g/%g/%g, documented 0.5/1.5/0.25", o.heartbeat_interval,
+          o.stale_threshold, o.poll_interval);
+    CHECK(strcmp(srwl_status_name(SRWL_OK), "SRWL_OK") == 0, "srwl_status_name(SRWL_OK)");
+    CHECK(strcmp(srwl_status_name(SRWL_EINTERNAL), "SRWL_EINTERNAL") == 0, "srwl_status_name(SRWL_EINTERNAL)");
+    CHECK(srwl_status_name(9) == NULL && srwl_status_name(-1) == NULL, "srwl_status_name of an unknown value is not NULL");
     /* The short test intervals and the defaults are valid; NULL options mean the defaults. */
     l = tu_open(lockpath);
     EXPECT_OK(srwl_close(l));

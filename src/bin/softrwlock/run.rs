@@ -22,7 +22,7 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use softrwlock::{Error, Lock, Options, Role, Status};
+use softrwlock::{Error, Lock, Mode, Options, Status};
 
 use crate::args::{self, Arg, Parser};
 use crate::withdraw::{freeze_thread, install_freeze_handler, Withdrawal};
@@ -38,7 +38,7 @@ pub const FORWARDED: [libc::c_int; 6] = [
 ];
 
 struct RunArgs {
-    role: Role,
+    role: Mode,
     timeout: f64,
     opts: Options,
     kill_on_lost: bool,
@@ -54,15 +54,11 @@ pub fn make_options(
     stale: Option<f64>,
     poll: Option<f64>,
 ) -> Result<Options, String> {
-    let hb = heartbeat.unwrap_or_else(|| stale.map_or(30.0, |s| s / 3.0));
-    let stale = stale.unwrap_or(3.0 * hb);
-    let poll = poll.unwrap_or_else(|| 1.0f64.min(hb / 2.0));
-    let o = Options {
-        heartbeat_interval: hb,
-        stale_threshold: stale,
-        poll_interval: poll,
-        ..Options::default()
-    };
+    let hb = heartbeat
+        .unwrap_or_else(|| stale.map_or(Options::default().heartbeat_interval, |s| s / 3.0));
+    let mut o = Options::with_heartbeat(hb);
+    o.stale_threshold = stale.unwrap_or(o.stale_threshold);
+    o.poll_interval = poll.unwrap_or(o.poll_interval);
     o.validate().map_err(|e| {
         e.message
             .replace("srwl_options.heartbeat_interval", "--heartbeat")
@@ -84,7 +80,7 @@ fn parse(argv: &[OsString]) -> Result<RunArgs, String> {
     while let Some(a) = p.next_arg() {
         match a {
             Arg::Opt(name, inline) => {
-                let mut set_role = |r: Role| {
+                let mut set_role = |r: Mode| {
                     if role.is_some_and(|old| old != r) {
                         return Err("give only one of --read and --write".to_string());
                     }
@@ -92,8 +88,8 @@ fn parse(argv: &[OsString]) -> Result<RunArgs, String> {
                     Ok(())
                 };
                 match name.as_str() {
-                    "-r" | "--read" | "-s" | "--shared" => set_role(Role::Read)?,
-                    "-w" | "--write" | "-x" | "--exclusive" => set_role(Role::Write)?,
+                    "-r" | "--read" | "-s" | "--shared" => set_role(Mode::Read)?,
+                    "-w" | "--write" | "-x" | "--exclusive" => set_role(Mode::Write)?,
                     "-t" | "--timeout" => {
                         timeout = args::seconds(&name, &p.value(&name, inline)?, true)?
                     }
@@ -265,8 +261,8 @@ fn signal_thread(shared: Arc<Shared>, set: libc::sigset_t) {
     }
 }
 
-fn role_name(r: Role) -> &'static str {
-    if r == Role::Write {
+fn role_name(r: Mode) -> &'static str {
+    if r == Mode::Write {
         "write"
     } else {
         "read"

@@ -21,7 +21,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use softrwlock::fs::{describe, random_bytes, Dir};
-use softrwlock::{Lock, Options, Role, Status};
+use softrwlock::{Lock, Mode, Options, Status};
 
 use crate::args::{self, Arg, Parser};
 use crate::{exit, usage_error};
@@ -469,7 +469,7 @@ pub fn worker_main(argv: &[OsString]) -> u8 {
         rng ^= rng >> 7;
         rng ^= rng << 17;
         let write = rng % 1000 < permille;
-        let role = if write { Role::Write } else { Role::Read };
+        let role = if write { Mode::Write } else { Mode::Read };
         if let Err(e) = lock.acquire(role, 60.0) {
             c.errors += 1;
             first_error.get_or_insert(e.to_string());
@@ -547,9 +547,9 @@ pub fn hold_main(argv: &[OsString]) -> u8 {
     }
     let num = |i: usize| argv[i].to_string_lossy().parse::<f64>().unwrap_or(f64::NAN);
     let role = if argv[1] == "write" {
-        Role::Write
+        Mode::Write
     } else {
-        Role::Read
+        Mode::Read
     };
     let lock = match Lock::open(argv[0].as_bytes(), &opts((num(2), num(3), num(4)))) {
         Ok(l) => l,
@@ -794,7 +794,7 @@ fn eviction_check(scratch: &Path, role: &str) -> Result<String, String> {
         }
         let lock =
             Lock::open(lock_path.as_os_str().as_bytes(), &opts(o)).map_err(|e| e.to_string())?;
-        match lock.acquire(Role::Write, 0.0) {
+        match lock.acquire(Mode::Write, 0.0) {
             Err(e) if e.status == Status::SRWL_TIMEOUT => {}
             Ok(()) => {
                 let _ = lock.release();
@@ -806,7 +806,7 @@ fn eviction_check(scratch: &Path, role: &str) -> Result<String, String> {
         let _ = child.wait();
         let t0 = Instant::now();
         let limit = o.1 * 3.0 + 2.0;
-        match lock.acquire(Role::Write, limit + 5.0) {
+        match lock.acquire(Mode::Write, limit + 5.0) {
             Ok(()) => {
                 let took = t0.elapsed().as_secs_f64();
                 let _ = lock.release();
@@ -1163,7 +1163,7 @@ fn cross_client(
     // Read the shared counter under a read lock (every worker has finished by now).
     let l =
         Lock::open(lock.as_os_str().as_bytes(), &opts(CROSS_OPTS)).map_err(|e| e.to_string())?;
-    l.acquire(Role::Read, 60.0).map_err(|e| e.to_string())?;
+    l.acquire(Mode::Read, 60.0).map_err(|e| e.to_string())?;
     let value = read_counter(&counter);
     let _ = l.release();
     let value = value?;

@@ -1,0 +1,243 @@
+//! Waiting: deadlines, backoff between looks, and same-host wakeups (inotify).
+
+use std::time::{Duration, Instant};
+
+use super::layout::ROOM;
+use super::{timeout_error, Disk, Mode};
+use crate::fs::{self, Watch};
+use crate::record::{Baton, Ticket, TicketKind, Token};
+use crate::status::{Error, Result, Status};
+
+/// How long to wait: `timeout` seconds as the C API takes it.
+#[derive(Clone, Copy, Debug)]
+pub enum Wait {
+    Forever,
+    Until(Instant),
+}
+
+impl Wait {
+    /// -1 (or +infinity) waits forever, 0 tries once, > 0 waits at most that long; NaN or any
+    /// other negative value is EINVAL.
+    pub fn from_timeout(timeout: f64) -> Result<Wait> {
+        if timeout == -1.0 || timeout == f64::INFINITY {
+            Ok(Wait::Forever)
+        } else if timeout.is_finite() && timeout >= 0.0 {
+            let d = Duration::try_from_secs_f64(timeout.min(1e9)).unwrap_or(Duration::MAX);
+            Ok(Instant::now()
+                .checked_add(d)
+                .map_or(Wait::Forever, Wait::Until))
+        } else {
+            Err(Error::new(
+                Status::SRWL_EINVAL,
+                format!("timeout = {timeout}: must be -1 (forever), 0 (try once) or a positive number of seconds"),
+            ))
+        }
+    }
+
+    pub fn expired(&self) -> bool {
+        matches!(self, Wait::Until(t) if Instant::now() >= *t)
+    }
+
+    pub fn remaining(&self) -> Option<Duration> {
+        match self {
+            Wait::Forever => None,
+            Wait::Until(t) => Some(t.saturating_duration_since(Instant::now())),
+        }
+    }
+}
+
+/// What a waiter waits for, which decides which same-host changes wake it.
+pub(super) enum Awaiting {
+    /// We hold the baton and wait for the readers inside the room to leave.
+    RoomToDrain,
+    /// We wait for our turn in the queue.
+    Turn {
+        /// Our ticket or claim's key; None if we have none yet (everyone listed is ahead).
+        place: Option<(u64, Token)>,
+        /// Only writers' claims ahead block us (a reader): reader tickets never do.
+        writers_only: bool,
+        /// We are first in line while another writer holds the baton.
+        next_in_line: bool,
+    },
+}
+
+impl Awaiting {
+    /// One process at a time is next (draining the room, or first in line behind the holder):
+    /// its step is capped at a quarter of the maximum without loading the file server, since
+    /// a handoff noticed late is a write grant delayed for everyone behind it.
+    fn next(&self) -> bool {
+        match self {
+            Awaiting::RoomToDrain => true,
+            Awaiting::Turn { next_in_line, .. } => *next_in_line,
+        }
+    }
+}
+
+/// Exponential backoff up to the poll interval, with jitter so that many waiters do not hit
+/// the file server in step.
+pub(super) struct Backoff {
+    next: Duration,
+    max: Duration,
+    rng: u64,
+}
+
+impl Backoff {
+    pub(super) fn new(max: Duration) -> Backoff {
+        Backoff {
+            next: Duration::from_millis(1).min(max),
+            max,
+            rng: 0,
+        }
+    }
+
+    pub(super) fn sleep(&mut self, wait: &Wait) {
+        std::thread::sleep(self.step(wait));
+    }
+
+    /// Starts short again: what we wait for has moved (the line ahead shrank, or we took the
+    /// baton and now wait for the room to drain), so the end is likely near.
+    pub(super) fn reset(&mut self) {
+        self.next = Duration::from_millis(1).min(self.max);
+    }
+
+    /// Waits one step, waking early on a change made on this host (then the next step starts
+    /// short again: the lock may have moved).
+    pub(super) fn wait_on(&mut self, wait: &Wait, disk: &mut Disk, awaiting: &Awaiting) {
+        if awaiting.next() {
+            self.next = self.next.min(self.max / 4);
+        }
+        let d = self.step(wait);
+        if disk.wait_for_change(d, awaiting) {
+            self.reset();
+        }
+    }
+
+    /// The next pause: 50-100% of the current step (jitter), doubling up to the maximum.
+    fn step(&mut self, wait: &Wait) -> Duration {
+        if self.rng == 0 {
+            // Seeded at the first sleep: an uncontended acquire never sleeps.
+            let mut seed = [0u8; 8];
+            fs::random_bytes(&mut seed);
+            self.rng = u64::from_ne_bytes(seed) | 1;
+        }
+        self.rng ^= self.rng << 13;
+        self.rng ^= self.rng >> 7;
+        self.rng ^= self.rng << 17;
+        // Sleep between 50% and 100% of the current step.
+        let frac = 0.5 + (self.rng % 1000) as f64 / 2000.0;
+        let mut d = self.next.mul_f64(frac);
+        if let Some(r) = wait.remaining() {
+            d = d.min(r);
+        }
+        self.next = (self.next * 2).min(self.max);
+        d
+    }
+}
+
+/// Same-host wakeups, made at the first wait (None if inotify is not available), and the room
+/// inode they watch.
+pub(super) struct Waker {
+    watch: Option<Watch>,
+    /// The queue's watch descriptor in `watch`.
+    queue_wd: i32,
+    tried: bool,
+    watched_room: Option<(u64, u64)>,
+}
+
+impl Default for Waker {
+    fn default() -> Waker {
+        Waker {
+            watch: None,
+            queue_wd: -1,
+            tried: false,
+            watched_room: None,
+        }
+    }
+}
+
+impl Disk {
+    /// In a wait loop, after a step failed: a transient error (ESTALE) means "not yet": sleeps
+    /// a step and returns Ok, so that the caller tries again; past the deadline, or for any
+    /// other error, returns the error that ends the wait.
+    pub(super) fn retry_after(
+        &self,
+        e: Error,
+        mode: Mode,
+        wait: &Wait,
+        backoff: &mut Backoff,
+    ) -> Result<()> {
+        if !e.transient {
+            return Err(e);
+        }
+        if wait.expired() {
+            return Err(self.timed_out(mode));
+        }
+        backoff.sleep(wait);
+        Ok(())
+    }
+
+    /// SRWL_TIMEOUT for an acquire in `mode`, naming the lock.
+    pub(super) fn timed_out(&self, mode: Mode) -> Error {
+        timeout_error(mode.acquire_op(), &self.lock_path)
+    }
+
+    /// Sleeps up to `d`, waking early when a process on this host makes a change that can
+    /// unblock us: draining the room, a reader leaving it; in the queue, the last entry ahead
+    /// of us leaving (of those the last listing showed: tickets and claims with a key below
+    /// our place, or all if we have none; only writers' claims for a reader), or, once
+    /// none is ahead, the held baton leaving. Other changes (a claim behind us, or one ahead
+    /// while others remain) wake no one: with many waiters on one host, each would otherwise
+    /// list the queue at every change. Returns true if woken. Without inotify this is a plain
+    /// sleep. A wakeup is only a hint: a missed one costs a poll step.
+    fn wait_for_change(&mut self, d: Duration, awaiting: &Awaiting) -> bool {
+        let (room, mine, writers_only) = match *awaiting {
+            Awaiting::RoomToDrain => (true, None, false),
+            Awaiting::Turn {
+                place,
+                writers_only,
+                ..
+            } => (false, place, writers_only),
+        };
+        if !self.waker.tried {
+            self.waker.tried = true;
+            self.waker.watch = Watch::new().ok().and_then(|w| {
+                self.waker.queue_wd = w.add(&self.queue).ok()?;
+                Some(w)
+            });
+        }
+        let Some(watch) = &self.waker.watch else {
+            std::thread::sleep(d);
+            return false;
+        };
+        if room {
+            // The room is a new inode after every write cycle: watch the current one.
+            if let Ok(r) = self.side.open_dir(ROOM) {
+                if let Ok(st) = r.fstat() {
+                    if self.waker.watched_room != Some((st.dev, st.ino)) && watch.add(&r).is_ok() {
+                        self.waker.watched_room = Some((st.dev, st.ino));
+                    }
+                }
+            }
+        }
+        let blocks = |t: &Ticket| {
+            mine.is_none_or(|m| t.key() < m) && (!writers_only || t.kind == TicketKind::Writer)
+        };
+        let mut ahead = self.scratch.tickets.iter().filter(|t| blocks(t)).count();
+        let queue_wd = self.waker.queue_wd;
+        watch.wait(d, |wd, name| {
+            if wd != queue_wd {
+                return true; // the room
+            }
+            if Baton::parse_held(name).is_some() {
+                return ahead == 0;
+            }
+            match Ticket::parse(name) {
+                Some(t) if blocks(&t) => {
+                    ahead = ahead.saturating_sub(1);
+                    ahead == 0
+                }
+                _ => false,
+            }
+        })
+    }
+}
