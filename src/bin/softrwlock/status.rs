@@ -17,7 +17,7 @@
 //! clock. A record's mtime compared with this host's clock is shown as well, labelled as a
 //! hint: it mixes the file server's clock with ours.
 
-use std::ffi::{CString, OsString};
+use std::ffi::{CString, OsStr};
 use std::os::fd::AsRawFd;
 use std::rc::Rc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -27,7 +27,7 @@ use softrwlock::record::{
     parse_record_name, parse_template, parse_transit, Baton, Record, Role, Ticket, TicketKind,
 };
 
-use crate::args::{self, Arg, Parser};
+use crate::args;
 use crate::json::Value;
 use crate::{exit, usage_error};
 
@@ -780,61 +780,9 @@ pub fn split_path(path: &[u8]) -> Result<(Vec<u8>, Vec<u8>), String> {
     Ok((parent.to_vec(), [base, b".srwl"].concat()))
 }
 
-pub fn main(argv: &[OsString]) -> u8 {
-    let mut p = Parser::new(argv);
-    let mut json = false;
-    let mut sample = 0.5;
-    let mut path: Option<OsString> = None;
-    let mut only_positional = false;
-    loop {
-        let a = if only_positional {
-            match p.rest().first() {
-                Some(v) => {
-                    let v = v.clone();
-                    let _ = p.next_arg();
-                    Arg::Positional(v)
-                }
-                None => break,
-            }
-        } else {
-            match p.next_arg() {
-                Some(a) => a,
-                None => break,
-            }
-        };
-        match a {
-            Arg::Opt(name, inline) => match name.as_str() {
-                "--json" => json = true,
-                "--sample" => {
-                    let v = match p.value(&name, inline) {
-                        Ok(v) => v,
-                        Err(m) => return usage_error(&m),
-                    };
-                    match args::seconds(&name, &v, false) {
-                        Ok(s) if s <= 60.0 => sample = s,
-                        Ok(_) => return usage_error("--sample: at most 60 seconds"),
-                        Err(m) => return usage_error(&m),
-                    }
-                }
-                "-h" | "--help" => {
-                    print!("{}", crate::USAGE);
-                    return 0;
-                }
-                _ => return usage_error(&format!("status: unknown option {name}")),
-            },
-            Arg::DoubleDash => only_positional = true,
-            Arg::Positional(v) => {
-                if path.is_some() {
-                    return usage_error("status: give exactly one PATH");
-                }
-                path = Some(v);
-            }
-        }
-    }
-    let Some(path) = path else {
-        return usage_error("status: missing PATH");
-    };
-    let path_b = args::path_bytes(&path);
+/// `softrwlock status [--json] [--sample S] PATH` (the options checked by clap).
+pub fn main(path: &OsStr, json: bool, sample: f64) -> u8 {
+    let path_b = args::path_bytes(path);
     let shown = path.to_string_lossy().into_owned();
     let side_display = format!("{shown}.srwl");
     let (parent, side_name) = match split_path(path_b) {
@@ -846,7 +794,7 @@ pub fn main(argv: &[OsString]) -> u8 {
         eprintln!("softrwlock: status {side_display}: {msg}");
         if json {
             let v = Value::Obj(vec![
-                ("path", Value::str(shown.clone())),
+                ("path", Value::path(path)),
                 ("sidecar", Value::str(side_display.clone())),
                 ("error", Value::str(msg)),
             ]);
@@ -857,7 +805,7 @@ pub fn main(argv: &[OsString]) -> u8 {
     let no_state = |why: &str| -> u8 {
         if json {
             let v = Value::Obj(vec![
-                ("path", Value::str(shown.clone())),
+                ("path", Value::path(path)),
                 ("sidecar", Value::str(side_display.clone())),
                 ("exists", Value::Bool(false)),
                 ("state", Value::str("free")),
@@ -875,12 +823,7 @@ pub fn main(argv: &[OsString]) -> u8 {
     };
     let parent_dir = match Dir::open_path(&parent_c) {
         Ok(d) => d,
-        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
-            return no_state(&format!(
-                "its directory {} does not exist",
-                String::from_utf8_lossy(&parent)
-            ))
-        }
+        // A missing directory is an error (a typo), not a free lock.
         Err(e) => {
             return fail(format!(
                 "open directory {}: {}",
@@ -953,7 +896,7 @@ pub fn main(argv: &[OsString]) -> u8 {
     if json {
         print_json(
             &scan,
-            &shown,
+            path,
             &side_display,
             state,
             sample,
@@ -1038,7 +981,7 @@ fn unexpected(scan: &Scan) -> usize {
 
 fn print_json(
     scan: &Scan,
-    path: &str,
+    path: &OsStr,
     side: &str,
     state: &str,
     sample: f64,
@@ -1048,7 +991,7 @@ fn print_json(
     let (generation, generation_problem) = scan.generation();
     let (room, room_text) = scan.room_state();
     let v = Value::Obj(vec![
-        ("path", Value::str(path)),
+        ("path", Value::path(path)),
         ("sidecar", Value::str(side)),
         ("exists", Value::Bool(true)),
         ("owner_uid", Value::opt_int(owner)),
