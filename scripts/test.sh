@@ -15,7 +15,7 @@ ROOT=$PWD
 QUICK=0
 [ "${1:-}" = "--quick" ] && QUICK=1
 
-PACKAGES="cmake gcc g++ gfortran make pkg-config mpich libmpich-dev spin strace valgrind glusterfs-server glusterfs-client fuse3 procps util-linux"
+PACKAGES="cmake gcc g++ gfortran make pkg-config mpich libmpich-dev spin strace valgrind glusterfs-server glusterfs-client fuse3 procps util-linux man-db"
 missing=()
 for p in $PACKAGES; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
