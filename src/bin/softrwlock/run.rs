@@ -501,3 +501,33 @@ pub fn main(args: RunArgs) -> u8 {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_the_librarys() {
+        assert_eq!(make_options(None, None, None), Ok(Options::default()));
+        assert_eq!(
+            make_options(Some(0.1), None, None),
+            Ok(Options::with_heartbeat(0.1))
+        );
+        // Only --stale: a heartbeat of a third of it, and the library's poll for that.
+        let o = make_options(None, Some(0.6), None).unwrap();
+        assert_eq!(
+            o,
+            Options {
+                stale_threshold: 0.6,
+                ..Options::with_heartbeat(0.6 / 3.0)
+            }
+        );
+        let o = make_options(Some(0.1), Some(0.6), Some(0.02)).unwrap();
+        assert_eq!(
+            (o.heartbeat_interval, o.stale_threshold, o.poll_interval),
+            (0.1, 0.6, 0.02)
+        );
+        let e = make_options(Some(2.0), Some(1.0), None).unwrap_err();
+        assert!(e.contains("--stale"), "{e}");
+    }
+}
