@@ -2,6 +2,7 @@
 //! statuses, signal forwarding, timeouts, flock(1)'s options and exit codes (and the same job
 //! lines run under flock), `status`, `verify`, and the generated man pages and completions.
 
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -900,7 +901,7 @@ fn flock_options_short_long_and_combined() {
 
     // While a writer holds: every way of saying "don't wait" or "wait a little" exits 1 (or
     // -E N) quietly, at once or after about the timeout.
-    let mut holder = hold(&dir, "--write", "4");
+    let mut holder = hold(&dir, "--write", "60");
     for (args, want, min_secs) in [
         (vec!["-n", l, "true"], 1, 0.0),
         (vec!["--nonblock", l, "true"], 1, 0.0),
@@ -933,16 +934,30 @@ fn flock_options_short_long_and_combined() {
     );
     assert_eq!(queue_beside_holder(&dir), Vec::<String>::new());
 
-    // -w inf waits for the holder to finish.
+    // -w inf waits until the holder is done (SIGTERM: passed on to its command, then it
+    // releases).
+    let waiter = cli(&["-w", "inf", l, "echo", "granted"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // It queues (its claim beside the holder's baton), and stays until the holder is done.
     let t0 = Instant::now();
-    let (c, out, err) = run_cli(&["-w", "inf", l, "echo", "granted"]);
-    assert_eq!((c, out.as_str()), (0, "granted\n"), "{err}");
-    assert!(
-        t0.elapsed() > Duration::from_millis(500),
-        "{:?}",
-        t0.elapsed()
-    );
-    assert!(wait_within(&mut holder, Duration::from_secs(10)).success());
+    while entries(&dir.side().join("Q")).len() < 2 {
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "-w inf did not queue"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let mut waiter = waiter;
+    assert!(waiter.try_wait().unwrap().is_none(), "-w inf did not wait");
+    signal(holder.id(), libc::SIGTERM);
+    let st = wait_within(&mut holder, Duration::from_secs(10));
+    assert_eq!(st.code(), Some(143));
+    let o = waiter.wait_with_output().unwrap();
+    assert_eq!((code(&o), text(&o.stdout)), (0, "granted\n".into()));
 }
 
 #[test]
@@ -1085,7 +1100,7 @@ fn status_json_gives_a_non_utf8_path_back_exactly() {
         .args(FAST)
         .arg("-s")
         .arg(&lock)
-        .args(["sh", "-c", "touch \"$0\"; exec sleep 3"])
+        .args(["sh", "-c", "touch \"$0\"; exec sleep 30"])
         .arg(&mark)
         .stdin(Stdio::null())
         .spawn()
@@ -1190,10 +1205,13 @@ fn job_lines_behave_as_under_flock() {
     let holders: Vec<Child> = [(flock, &ready_f), (bin_path(), &ready_s)]
         .iter()
         .map(|(prog, ready)| {
+            // In a process group of its own: flock's child holds flock's lock too (it inherits
+            // the descriptor), so both are killed at the end.
             Command::new(prog)
-                .args([l, "sh", "-c", "touch \"$0\"; exec sleep 4"])
+                .args([l, "sh", "-c", "touch \"$0\"; exec sleep 60"])
                 .arg(ready)
                 .stdin(Stdio::null())
+                .process_group(0)
                 .spawn()
                 .unwrap()
         })
@@ -1225,7 +1243,7 @@ fn job_lines_behave_as_under_flock() {
         assert_eq!(got.1, "", "{args:?}");
     }
     for mut h in holders {
-        let _ = h.kill();
+        unsafe { libc::kill(-(h.id() as i32), libc::SIGKILL) };
         let _ = h.wait();
     }
 }
@@ -1344,38 +1362,53 @@ fn generated_man_pages_and_completions_are_current() {
     );
 }
 
-/// man(1) renders the page without warnings, and it lists flock's options.
+/// man(1) renders the pages without warnings, and the main one lists flock's options.
 #[test]
-fn the_man_page_renders() {
-    let page = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/man/softrwlock.1");
-    let o = Command::new("man")
-        .args(["--warnings", "-E", "UTF-8", "-l"])
-        .arg(&page)
-        .env("MANWIDTH", "200")
-        .stdin(Stdio::null())
-        .output()
-        .expect("man(1) is missing: apt-get install man-db");
-    assert!(o.status.success(), "{}", text(&o.stderr));
-    assert_eq!(text(&o.stderr), "", "man warnings");
-    // Without the overstrikes of bold and underlined text ("X\bX", "_\bX").
-    let mut out = String::new();
-    for c in text(&o.stdout).chars() {
-        if c == '\u{8}' {
-            out.pop();
-        } else {
-            out.push(c);
-        }
-    }
-    for opt in [
-        "--shared",
-        "--exclusive",
-        "--nonblock",
-        "--timeout",
-        "--conflict-exit-code",
-        "--command",
-        "EXIT STATUS",
-        "SOFTRWLOCK_GENERATION",
+fn the_man_pages_render() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/man");
+    for (page, wanted) in [
+        (
+            "softrwlock.1",
+            &[
+                "--shared",
+                "--exclusive",
+                "--nonblock",
+                "--timeout",
+                "--conflict-exit-code",
+                "--command",
+                "EXIT STATUS",
+                "SOFTRWLOCK_GENERATION",
+            ][..],
+        ),
+        (
+            "softrwlock-status.1",
+            &["--json", "--sample", "EXIT STATUS"][..],
+        ),
+        (
+            "softrwlock-verify.1",
+            &["--cross-client", "EXIT STATUS"][..],
+        ),
     ] {
-        assert!(out.contains(opt), "{opt} missing from the man page:\n{out}");
+        let o = Command::new("man")
+            .args(["--warnings", "-E", "UTF-8", "-l"])
+            .arg(dir.join(page))
+            .env("MANWIDTH", "200")
+            .stdin(Stdio::null())
+            .output()
+            .expect("man(1) is missing: apt-get install man-db");
+        assert!(o.status.success(), "{page}: {}", text(&o.stderr));
+        assert_eq!(text(&o.stderr), "", "{page}: man warnings");
+        // Without the overstrikes of bold and underlined text ("X\bX", "_\bX").
+        let mut out = String::new();
+        for c in text(&o.stdout).chars() {
+            if c == '\u{8}' {
+                out.pop();
+            } else {
+                out.push(c);
+            }
+        }
+        for w in wanted {
+            assert!(out.contains(w), "{w} missing from {page}:\n{out}");
+        }
     }
 }
