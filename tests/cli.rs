@@ -422,6 +422,8 @@ fn lock_errors_and_bad_usage() {
         ],
         vec!["--write", "--bogus", l, "--", "true"],
         vec!["status"],
+        vec!["status", ""],
+        vec!["status", &trailing_slash],
         vec!["status", "--sample", "61", l],
         vec!["status", "--json=1", l],
         vec!["verify"],
