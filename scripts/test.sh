@@ -31,7 +31,7 @@ done
 if [ $ALLOW_SKIPS = 1 ]; then export SRWL_ALLOW_SKIPS=1; else unset SRWL_ALLOW_SKIPS; fi
 skipped=()
 
-PACKAGES="cmake gcc g++ gfortran make pkg-config binutils python3 mpich libmpich-dev spin strace valgrind glusterfs-server glusterfs-client fuse3 procps util-linux"
+PACKAGES="cmake gcc g++ gfortran make pkg-config binutils python3 mpich libmpich-dev spin strace valgrind glusterfs-server glusterfs-client fuse3 procps util-linux man-db"
 missing=()
 for p in $PACKAGES; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,11 +1,21 @@
 //! The `softrwlock` command, run as a real process: holding while a command runs, exit
-//! statuses, signal forwarding, timeouts, `status` and `verify`.
+//! statuses, signal forwarding, timeouts, flock(1)'s options and exit codes (and the same job
+//! lines run under flock), `status`, `verify`, and the generated man pages and completions.
 
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_softrwlock");
+/// The command under test: this crate's, or another build of it named by
+/// SOFTRWLOCK_CLI_UNDER_TEST (to run these tests against an installed or older softrwlock).
+fn bin_path() -> &'static str {
+    static PATH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    PATH.get_or_init(|| {
+        std::env::var("SOFTRWLOCK_CLI_UNDER_TEST")
+            .unwrap_or_else(|_| env!("CARGO_BIN_EXE_softrwlock").to_string())
+    })
+}
 /// Short intervals so that evictions happen within a second.
 const FAST: [&str; 6] = ["--heartbeat", "0.1", "--stale", "0.6", "--poll", "0.02"];
 
@@ -35,7 +45,7 @@ impl Drop for TempDir {
 }
 
 fn bin() -> Command {
-    Command::new(BIN)
+    Command::new(bin_path())
 }
 
 /// `softrwlock ROLE FAST... LOCK -- ARGS...`
@@ -159,8 +169,9 @@ fn write_lock_is_held_while_the_command_runs() {
     for role in ["--write", "--read"] {
         let t0 = Instant::now();
         let o = output(locked(role, &dir.lock(), &["--timeout", "0"], &["true"]));
-        assert_eq!(code(&o), 124, "{role} while held: {}", text(&o.stderr));
-        assert!(text(&o.stderr).contains("timed out"));
+        // As flock: a busy lock exits 1, quietly.
+        assert_eq!(code(&o), 1, "{role} while held: {}", text(&o.stderr));
+        assert_eq!(text(&o.stderr), "", "{role}");
         assert!(t0.elapsed() < Duration::from_secs(3));
     }
     assert!(wait_within(&mut holder, Duration::from_secs(10)).success());
@@ -277,8 +288,19 @@ fn timeout_is_quick_and_leaves_nothing_behind() {
     let mut holder = hold(&dir, "--write", "3");
     for (role, t) in [("--read", "0.3"), ("--write", "0.3"), ("--write", "0")] {
         let t0 = Instant::now();
-        let o = output(locked(role, &dir.lock(), &["--timeout", t], &["true"]));
-        assert_eq!(code(&o), 124, "{role}: {}", text(&o.stderr));
+        let o = output(locked(
+            role,
+            &dir.lock(),
+            &["--timeout", t, "-v"],
+            &["true"],
+        ));
+        assert_eq!(code(&o), 1, "{role}: {}", text(&o.stderr));
+        // --verbose says why.
+        let err = text(&o.stderr);
+        assert!(
+            err.contains("failed to get the") && err.contains("timed out"),
+            "{err}"
+        );
         assert!(t0.elapsed() < Duration::from_secs(3), "{:?}", t0.elapsed());
         assert_eq!(
             queue_beside_holder(&dir),
@@ -366,15 +388,28 @@ fn lock_errors_and_bad_usage() {
     );
     let lock = dir.lock();
     let l = lock.to_str().unwrap();
+    let trailing_slash = format!("{}/", dir.0.display());
     for args in [
         vec![],
         vec!["--write"],
         vec!["--write", l],
         vec!["--write", l, "--"],
-        vec![l, "--", "true"],
-        vec!["--write", "--read", l, "--", "true"],
+        vec!["-x", "9"],
         vec!["--write", "--timeout", "-2", l, "--", "true"],
+        vec!["-w", "-1", l, "true"],
         vec!["--write", "--timeout", "soon", l, "--", "true"],
+        vec!["-w", "nan", l, "true"],
+        vec!["--write=1", l, "true"],
+        vec!["-s=1", l, "true"],
+        vec!["-E", "256", l, "true"],
+        vec!["-E", "-1", l, "true"],
+        vec!["-E", "x", l, "true"],
+        vec![l, "-c", "true", "extra"],
+        vec![l, "-c"],
+        vec!["-F", l, "true"],
+        vec!["-u", l, "true"],
+        vec!["", "true"],
+        vec![&trailing_slash, "true"],
         vec![
             "--write",
             "--heartbeat",
@@ -387,7 +422,12 @@ fn lock_errors_and_bad_usage() {
         ],
         vec!["--write", "--bogus", l, "--", "true"],
         vec!["status"],
+        vec!["status", ""],
+        vec!["status", &trailing_slash],
+        vec!["status", "--sample", "61", l],
+        vec!["status", "--json=1", l],
         vec!["verify"],
+        vec!["verify", "--bogus", "/tmp"],
     ] {
         let o = output({
             let mut c = bin();
@@ -396,6 +436,8 @@ fn lock_errors_and_bad_usage() {
         });
         assert_eq!(code(&o), 2, "{args:?}: {}", text(&o.stderr));
         assert!(!text(&o.stderr).is_empty());
+        // Nothing was created or run.
+        assert_eq!(entries(&dir.0), Vec::<String>::new(), "{args:?}");
     }
     let o = output({
         let mut c = bin();
@@ -416,7 +458,7 @@ fn lost_hold_is_reported() {
         "--write",
         &dir.lock(),
         &[],
-        &["sh", "-c", script, BIN, dir.lock().to_str().unwrap()],
+        &["sh", "-c", script, bin_path(), dir.lock().to_str().unwrap()],
     ));
     let err = text(&o.stderr);
     assert_eq!(code(&o), 122, "{err}");
@@ -427,7 +469,7 @@ fn lost_hold_is_reported() {
         "--write",
         &dir.lock(),
         &[],
-        &["sh", "-c", script, BIN, dir.lock().to_str().unwrap()],
+        &["sh", "-c", script, bin_path(), dir.lock().to_str().unwrap()],
     ));
     assert_eq!(code(&o), 5, "{}", text(&o.stderr));
 }
@@ -770,129 +812,12 @@ fn verify_cross_client_with_two_processes_as_nodes() {
     assert_eq!(entries(&dir.0), Vec::<String>::new());
 }
 
-/// A small JSON validator (RFC 8259 grammar), so that the test needs no dependency.
 mod json_check {
+    /// Whether `s` is one JSON value (parsed by serde_json).
     pub fn validate(s: &str) -> Result<(), String> {
-        let b = s.as_bytes();
-        let mut i = 0;
-        value(b, &mut i)?;
-        ws(b, &mut i);
-        if i != b.len() {
-            return Err(format!("trailing data at {i}"));
-        }
-        Ok(())
-    }
-
-    fn ws(b: &[u8], i: &mut usize) {
-        while *i < b.len() && matches!(b[*i], b' ' | b'\t' | b'\n' | b'\r') {
-            *i += 1;
-        }
-    }
-
-    fn lit(b: &[u8], i: &mut usize, w: &str) -> Result<(), String> {
-        if b[*i..].starts_with(w.as_bytes()) {
-            *i += w.len();
-            Ok(())
-        } else {
-            Err(format!("bad literal at {i}"))
-        }
-    }
-
-    fn value(b: &[u8], i: &mut usize) -> Result<(), String> {
-        ws(b, i);
-        match b.get(*i) {
-            Some(b'{') => {
-                *i += 1;
-                ws(b, i);
-                if b.get(*i) == Some(&b'}') {
-                    *i += 1;
-                    return Ok(());
-                }
-                loop {
-                    ws(b, i);
-                    string(b, i)?;
-                    ws(b, i);
-                    if b.get(*i) != Some(&b':') {
-                        return Err(format!("expected ':' at {i}"));
-                    }
-                    *i += 1;
-                    value(b, i)?;
-                    ws(b, i);
-                    match b.get(*i) {
-                        Some(b',') => *i += 1,
-                        Some(b'}') => {
-                            *i += 1;
-                            return Ok(());
-                        }
-                        _ => return Err(format!("expected ',' or '}}' at {i}")),
-                    }
-                }
-            }
-            Some(b'[') => {
-                *i += 1;
-                ws(b, i);
-                if b.get(*i) == Some(&b']') {
-                    *i += 1;
-                    return Ok(());
-                }
-                loop {
-                    value(b, i)?;
-                    ws(b, i);
-                    match b.get(*i) {
-                        Some(b',') => *i += 1,
-                        Some(b']') => {
-                            *i += 1;
-                            return Ok(());
-                        }
-                        _ => return Err(format!("expected ',' or ']' at {i}")),
-                    }
-                }
-            }
-            Some(b'"') => string(b, i),
-            Some(b't') => lit(b, i, "true"),
-            Some(b'f') => lit(b, i, "false"),
-            Some(b'n') => lit(b, i, "null"),
-            Some(c) if *c == b'-' || c.is_ascii_digit() => {
-                let start = *i;
-                *i += 1;
-                while *i < b.len() && (b[*i].is_ascii_digit() || b".eE+-".contains(&b[*i])) {
-                    *i += 1;
-                }
-                std::str::from_utf8(&b[start..*i])
-                    .unwrap()
-                    .parse::<f64>()
-                    .map(|_| ())
-                    .map_err(|_| format!("bad number at {start}"))
-            }
-            _ => Err(format!("unexpected byte at {i}")),
-        }
-    }
-
-    fn string(b: &[u8], i: &mut usize) -> Result<(), String> {
-        if b.get(*i) != Some(&b'"') {
-            return Err(format!("expected string at {i}"));
-        }
-        *i += 1;
-        while let Some(&c) = b.get(*i) {
-            *i += 1;
-            match c {
-                b'"' => return Ok(()),
-                b'\\' => match b.get(*i) {
-                    Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => *i += 1,
-                    Some(b'u') => {
-                        if b.len() < *i + 5 || !b[*i + 1..*i + 5].iter().all(u8::is_ascii_hexdigit)
-                        {
-                            return Err(format!("bad \\u escape at {i}"));
-                        }
-                        *i += 5;
-                    }
-                    _ => return Err(format!("bad escape at {i}")),
-                },
-                c if c < 0x20 => return Err(format!("control character in string at {i}")),
-                _ => {}
-            }
-        }
-        Err("unterminated string".into())
+        serde_json::from_str::<serde_json::Value>(s)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
     }
 }
 
@@ -925,4 +850,567 @@ fn a_signalled_reader_leaves_no_record_and_no_template() {
     wait_within(&mut reader, Duration::from_secs(10));
     assert_eq!(room(&dir), Vec::<String>::new());
     assert_eq!(templates(), Vec::<String>::new());
+}
+
+// ---- flock(1)'s command line ----
+
+/// `softrwlock ARGS...` with short intervals (the lock's options first).
+fn cli(args: &[&str]) -> Command {
+    let mut c = bin();
+    c.args(FAST).args(args);
+    c
+}
+
+/// Runs `softrwlock FAST... ARGS...` and returns (status, stdout, stderr).
+fn run_cli(args: &[&str]) -> (i32, String, String) {
+    let o = output(cli(args));
+    (code(&o), text(&o.stdout), text(&o.stderr))
+}
+
+#[test]
+fn flock_options_short_long_and_combined() {
+    let dir = TempDir::new("flockopts");
+    let lock = dir.lock();
+    let l = lock.to_str().unwrap();
+    let role = "echo $SOFTRWLOCK_ROLE";
+    // Exclusive is the default, as in flock; -s/--shared/--read take a read lock; of -s and
+    // -x the last one counts, as in flock.
+    for (args, want) in [
+        (vec![l, "-c", role], "write"),
+        (vec!["-x", l, "-c", role], "write"),
+        (vec!["-e", l, "-c", role], "write"),
+        (vec!["--exclusive", l, "-c", role], "write"),
+        (vec!["--write", l, "-c", role], "write"),
+        (vec!["-s", l, "-c", role], "read"),
+        (vec!["--shared", l, "-c", role], "read"),
+        (vec!["--read", l, "-c", role], "read"),
+        (vec!["-s", "-x", l, "-c", role], "write"),
+        (vec!["-x", "-s", l, "-c", role], "read"),
+        (vec!["-sn", l, "-c", role], "read"),
+        (vec!["-snv", l, "-c", role], "read"),
+        (vec!["-o", l, "-c", role], "write"),
+        (vec!["--close", "--nb", l, "-c", role], "write"),
+        (vec!["-w5", l, "-c", role], "write"),
+        (vec!["-w", "5", l, "-c", role], "write"),
+        (vec!["--wait=0.5", l, "-c", role], "write"),
+        (vec!["--timeout", "inf", l, "-c", role], "write"),
+        (vec!["-w", "Infinity", l, "-c", role], "write"),
+        (vec!["-E7", "-s", l, "--command", role], "read"),
+    ] {
+        let (c, out, err) = run_cli(&args);
+        assert_eq!((c, out.trim()), (0, want), "{args:?}: {err}");
+    }
+
+    // While a writer holds: every way of saying "don't wait" or "wait a little" exits 1 (or
+    // -E N) quietly, at once or after about the timeout.
+    let mut holder = hold(&dir, "--write", "60");
+    for (args, want, min_secs) in [
+        (vec!["-n", l, "true"], 1, 0.0),
+        (vec!["--nonblock", l, "true"], 1, 0.0),
+        (vec!["--nb", l, "true"], 1, 0.0),
+        (vec!["-sn", l, "true"], 1, 0.0),
+        (vec!["-nE", "7", l, "true"], 7, 0.0),
+        (vec!["-nE7", l, "true"], 7, 0.0),
+        (vec!["-n", "--conflict-exit-code=0", l, "true"], 0, 0.0),
+        (vec!["-w", "0", l, "true"], 1, 0.0),
+        (vec!["-w0.4", l, "true"], 1, 0.35),
+        (vec!["-s", "--wait", "0.4", "-E", "9", l, "true"], 9, 0.35),
+        (vec!["-w", "30", "-n", l, "true"], 1, 0.0),
+    ] {
+        let t0 = Instant::now();
+        let (c, out, err) = run_cli(&args);
+        let secs = t0.elapsed().as_secs_f64();
+        assert_eq!(c, want, "{args:?}: {err}");
+        assert_eq!((out.as_str(), err.as_str()), ("", ""), "{args:?}");
+        assert!(
+            secs >= min_secs && secs < min_secs + 3.0,
+            "{args:?}: {secs} s"
+        );
+    }
+    // --verbose says why.
+    let (c, _, err) = run_cli(&["-v", "-n", l, "true"]);
+    assert_eq!(c, 1);
+    assert!(
+        err.contains("failed to get the write lock") && err.contains(l),
+        "{err}"
+    );
+    assert_eq!(queue_beside_holder(&dir), Vec::<String>::new());
+
+    // -w inf waits until the holder is done (SIGTERM: passed on to its command, then it
+    // releases).
+    let waiter = cli(&["-w", "inf", l, "echo", "granted"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // It queues (its claim beside the holder's baton), and stays until the holder is done.
+    let t0 = Instant::now();
+    while entries(&dir.side().join("Q")).len() < 2 {
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "-w inf did not queue"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let mut waiter = waiter;
+    assert!(waiter.try_wait().unwrap().is_none(), "-w inf did not wait");
+    signal(holder.id(), libc::SIGTERM);
+    let st = wait_within(&mut holder, Duration::from_secs(10));
+    assert_eq!(st.code(), Some(143));
+    let o = waiter.wait_with_output().unwrap();
+    assert_eq!((code(&o), text(&o.stdout)), (0, "granted\n".into()));
+}
+
+#[test]
+fn command_forms_c_and_double_dash() {
+    let dir = TempDir::new("cforms");
+    let lock = dir.lock();
+    let l = lock.to_str().unwrap();
+    // Everything after the command is the command's, options and "--" included.
+    let (c, out, _) = run_cli(&[l, "printf", "%s|", "-n", "-c", "x", "--", "-s"]);
+    assert_eq!((c, out.as_str()), (0, "-n|-c|x|--|-s|"));
+    let (c, out, _) = run_cli(&[l, "--", "printf", "%s|", "-x"]);
+    assert_eq!((c, out.as_str()), (0, "-x|"));
+    let (c, out, _) = run_cli(&["-s", "--", l, "printf", "%s|", "a b"]);
+    assert_eq!((c, out.as_str()), (0, "a b|"));
+    // -c runs the string with $SHELL -c, or /bin/sh when SHELL is unset, as flock does.
+    let o = output({
+        let mut c = cli(&[l, "-c", "echo \"$0 $SOFTRWLOCK_ROLE\"; exit 4"]);
+        c.env_remove("SHELL");
+        c
+    });
+    assert_eq!((code(&o), text(&o.stdout)), (4, "/bin/sh write\n".into()));
+    let fake = dir.0.join("fake-shell");
+    std::fs::write(&fake, "#!/bin/sh\necho \"fake shell: $*\"\n").unwrap();
+    std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let o = output({
+        let mut c = cli(&["-s", l, "--command", "a b"]);
+        c.env("SHELL", &fake);
+        c
+    });
+    assert_eq!(
+        (code(&o), text(&o.stdout)),
+        (0, "fake shell: -c a b\n".into())
+    );
+}
+
+#[test]
+fn exit_codes_are_flocks() {
+    let dir = TempDir::new("codes");
+    let lock = dir.lock();
+    let l = lock.to_str().unwrap();
+    for n in [0, 1, 3, 42, 255] {
+        let s = format!("exit {n}");
+        let (c, _, err) = run_cli(&["-E", "7", l, "sh", "-c", &s]);
+        assert_eq!(c, n, "{err}");
+    }
+    let (c, _, _) = run_cli(&[l, "sh", "-c", "kill -TERM $$"]);
+    assert_eq!(c, 143);
+    let (c, _, err) = run_cli(&[l, "no-such-command-srwl-test"]);
+    assert_eq!(c, 127, "{err}");
+    // Bad usage: 2, with a message (flock says 64, EX_USAGE).
+    let (c, _, err) = run_cli(&["--write=1", l, "true"]);
+    assert_eq!(c, 2);
+    assert!(err.contains("--exclusive"), "{err}");
+    // The lock's directory does not exist: 125, naming the path and the OS error.
+    let (c, _, err) = run_cli(&["/nonexistent-srwl/x.lock", "true"]);
+    assert_eq!(c, 125);
+    assert!(
+        err.contains("/nonexistent-srwl") && err.contains("ENOENT"),
+        "{err}"
+    );
+}
+
+/// flock -o closes the lock's descriptor in the child; softrwlock's command never holds the
+/// lock at all: a background process it leaves behind does not keep the lock.
+#[test]
+fn the_commands_background_children_do_not_hold_the_lock() {
+    let dir = TempDir::new("bg");
+    let lock = dir.lock();
+    let l = lock.to_str().unwrap();
+    for o in [&[][..], &["-o"][..]] {
+        let mut args = o.to_vec();
+        args.extend([l, "sh", "-c", "sleep 3 >/dev/null 2>&1 &"]);
+        let (c, _, err) = run_cli(&args);
+        assert_eq!(c, 0, "{err}");
+        let t0 = Instant::now();
+        let (c, _, err) = run_cli(&["-n", l, "true"]);
+        assert_eq!(c, 0, "{o:?}: {err}");
+        assert!(t0.elapsed() < Duration::from_secs(2));
+    }
+}
+
+#[test]
+fn status_of_a_missing_directory_is_an_error() {
+    let dir = TempDir::new("nodir");
+    let missing = dir.0.join("no-such-dir").join("x.lock");
+    for json in [false, true] {
+        let o = output({
+            let mut c = bin();
+            c.arg("status");
+            if json {
+                c.arg("--json");
+            }
+            c.arg(&missing);
+            c
+        });
+        let err = text(&o.stderr);
+        assert_eq!(code(&o), 125, "{err}");
+        assert!(
+            err.contains(&dir.0.join("no-such-dir").display().to_string())
+                && err.contains("ENOENT"),
+            "{err}"
+        );
+        let out = text(&o.stdout);
+        if json {
+            let j: serde_json::Value = serde_json::from_str(&out).unwrap();
+            assert_eq!(j["path"], missing.to_str().unwrap(), "{out}");
+            assert!(j["error"].as_str().unwrap().contains("ENOENT"), "{out}");
+            assert!(j.get("state").is_none(), "{out}");
+        } else {
+            assert!(
+                !out.contains("free") && !out.contains("no lock state"),
+                "{out}"
+            );
+        }
+    }
+    // An existing directory without lock state is not an error.
+    let o = output({
+        let mut c = bin();
+        c.args(["status", "--json"]).arg(dir.lock());
+        c
+    });
+    assert_eq!(code(&o), 0);
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        (j["exists"].as_bool(), j["state"].as_str()),
+        (Some(false), Some("free"))
+    );
+}
+
+#[test]
+fn status_json_gives_a_non_utf8_path_back_exactly() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    let dir = TempDir::new("nonutf8");
+    let sub = dir.0.join(OsStr::from_bytes(b"d\xff\xfe-\xc3"));
+    std::fs::create_dir(&sub).unwrap();
+    let lock = sub.join(OsStr::from_bytes(b"l\x80.lock"));
+    let mark = dir.0.join("ready");
+    let mut holder = bin()
+        .args(FAST)
+        .arg("-s")
+        .arg(&lock)
+        .args(["sh", "-c", "touch \"$0\"; exec sleep 30"])
+        .arg(&mark)
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for_file(&mark, Duration::from_secs(10));
+    let o = output({
+        let mut c = bin();
+        c.args(["status", "--json", "--sample", "0"]).arg(&lock);
+        c
+    });
+    assert_eq!(code(&o), 0, "{}", text(&o.stderr));
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let hex = j["path_hex"].as_str().expect("path_hex");
+    let bytes: Vec<u8> = (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+        .collect();
+    assert_eq!(bytes, lock.as_os_str().as_bytes());
+    assert_eq!(j["path"], lock.to_string_lossy().as_ref());
+    assert_eq!(j["state"], "read");
+    // A UTF-8 path is given as is, without path_hex.
+    let o = output({
+        let mut c = bin();
+        c.args(["status", "--json", "--sample", "0"])
+            .arg(dir.0.join("é.lock"));
+        c
+    });
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(j["path"], dir.0.join("é.lock").to_str().unwrap());
+    assert!(j.get("path_hex").is_none());
+    holder.kill().unwrap();
+    let _ = holder.wait();
+}
+
+#[test]
+fn verify_of_a_missing_directory_fails_naming_it() {
+    let o = output({
+        let mut c = bin();
+        c.args(["verify", "/nonexistent-srwl-verify"]);
+        c
+    });
+    assert_eq!(code(&o), 1);
+    assert!(
+        text(&o.stderr).contains("/nonexistent-srwl-verify"),
+        "{}",
+        text(&o.stderr)
+    );
+}
+
+/// The same job-script lines, run by flock(1) and by softrwlock with the same arguments, give
+/// the same output and exit status (flock from util-linux, which the suite installs).
+#[test]
+fn job_lines_behave_as_under_flock() {
+    let flock = ["/usr/bin/flock", "/bin/flock"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+        .expect("flock(1) is missing: apt-get install util-linux");
+    let dir = TempDir::new("interop");
+    let lock = dir.lock();
+    let l = lock.to_str().unwrap();
+    let run = |prog: &str, args: &[&str]| -> (i32, String) {
+        let mut c = Command::new(prog);
+        c.args(args).env("SHELL", "/bin/sh");
+        let o = output(c);
+        (code(&o), text(&o.stdout))
+    };
+    let free: Vec<Vec<&str>> = vec![
+        vec![l, "echo", "a b c"],
+        vec!["-x", l, "echo", "x"],
+        vec!["-e", "-w", "5", l, "true"],
+        vec!["-s", l, "sh", "-c", "exit 3"],
+        vec![
+            "--shared",
+            "--timeout",
+            "1.5",
+            l,
+            "printf",
+            "%s|",
+            "-n",
+            "--",
+            "x",
+        ],
+        vec![l, "-c", "echo $((1 + 2)); exit 5"],
+        vec!["-n", l, "--command", "echo nb"],
+        vec!["-o", l, "echo", "o"],
+        vec!["--nonblock", "--conflict-exit-code", "9", l, "true"],
+        vec!["-E", "0", l, "sh", "-c", "exit 6"],
+        vec!["-sn", l, "echo", "sn"],
+        vec!["-w", ".007", l, "echo"],
+        vec!["--", l, "echo", "dd"],
+        vec![l, "sh", "-c", "kill -TERM $$"],
+    ];
+    for args in &free {
+        let want = run(flock, args);
+        let got = run(bin_path(), args);
+        assert_eq!(got, want, "{args:?}");
+    }
+    // While each holds its lock (flock's on the file, softrwlock's in its sidecar), the
+    // non-waiting and short-waiting forms fail alike.
+    let ready_f = dir.0.join("ready-flock");
+    let ready_s = dir.0.join("ready-srwl");
+    let holders: Vec<Child> = [(flock, &ready_f), (bin_path(), &ready_s)]
+        .iter()
+        .map(|(prog, ready)| {
+            // In a process group of its own: flock's child holds flock's lock too (it inherits
+            // the descriptor), so both are killed at the end.
+            Command::new(prog)
+                .args([l, "sh", "-c", "touch \"$0\"; exec sleep 60"])
+                .arg(ready)
+                .stdin(Stdio::null())
+                .process_group(0)
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    wait_for_file(&ready_f, Duration::from_secs(10));
+    wait_for_file(&ready_s, Duration::from_secs(10));
+    let busy: Vec<Vec<&str>> = vec![
+        vec!["-n", l, "echo", "no"],
+        vec!["-sn", l, "echo", "no"],
+        vec!["-n", "-E", "7", l, "echo", "no"],
+        vec!["-xnE", "0", l, "echo", "no"],
+        vec!["-w", "0.3", l, "echo", "no"],
+        vec![
+            "--wait",
+            "0.2",
+            "--conflict-exit-code",
+            "42",
+            l,
+            "-c",
+            "echo no",
+        ],
+        vec!["-w", "0", l, "echo", "no"],
+    ];
+    for args in &busy {
+        let want = run(flock, args);
+        let got = run(bin_path(), args);
+        assert_eq!(got, want, "{args:?}");
+        // The command did not run.
+        assert_eq!(got.1, "", "{args:?}");
+    }
+    for mut h in holders {
+        unsafe { libc::kill(-(h.id() as i32), libc::SIGKILL) };
+        let _ = h.wait();
+    }
+}
+
+// ---- Generated files: the man pages and shell completions come from the clap definitions ----
+
+#[allow(dead_code)]
+#[path = "../src/bin/softrwlock/args.rs"]
+mod args;
+
+const ENVIRONMENT: &str = r#".SH ENVIRONMENT
+The command runs with
+.TP
+.B SOFTRWLOCK_PATH
+the lock PATH;
+.TP
+.B SOFTRWLOCK_ROLE
+.B read
+or
+.BR write ;
+.TP
+.B SOFTRWLOCK_GENERATION
+the fencing generation: each write grant increments it.
+.PP
+.B SHELL
+is the shell that runs
+.B \-c
+(/bin/sh if unset or empty).
+"#;
+
+/// The man page of `cmd`: clap_mangen's sections, then EXIT STATUS (the command's after_help
+/// text), ENVIRONMENT (the main page) and SEE ALSO.
+fn man_page(cmd: clap::Command, main: bool) -> Vec<u8> {
+    let exit_status = cmd.get_after_help().map(|s| s.to_string());
+    let man = clap_mangen::Man::new(cmd);
+    let mut out = Vec::new();
+    man.render_title(&mut out).unwrap();
+    man.render_name_section(&mut out).unwrap();
+    man.render_synopsis_section(&mut out).unwrap();
+    man.render_description_section(&mut out).unwrap();
+    man.render_options_section(&mut out).unwrap();
+    if main {
+        man.render_subcommands_section(&mut out).unwrap();
+    }
+    if let Some(text) = exit_status {
+        let text = text
+            .trim_start_matches("Exit status: ")
+            .replace('\\', "\\\\");
+        out.extend_from_slice(format!(".SH \"EXIT STATUS\"\n{text}\n").as_bytes());
+    }
+    if main {
+        out.extend_from_slice(ENVIRONMENT.as_bytes());
+    }
+    let see_also = if main {
+        "flock(1), softrwlock\\-status(1), softrwlock\\-verify(1)"
+    } else {
+        "softrwlock(1)"
+    };
+    out.extend_from_slice(format!(".SH \"SEE ALSO\"\n{see_also}; docs/CLI.md\n").as_bytes());
+    man.render_version_section(&mut out).unwrap();
+    out
+}
+
+/// (path relative to the repository, content) of every generated file.
+fn generated_files() -> Vec<(String, Vec<u8>)> {
+    let mut cmd = args::command();
+    cmd.build();
+    let mut files = vec![(
+        "docs/man/softrwlock.1".to_string(),
+        man_page(cmd.clone(), true),
+    )];
+    for (sub, name) in [
+        ("status", "softrwlock-status"),
+        ("verify", "softrwlock-verify"),
+    ] {
+        let c = cmd
+            .find_subcommand(sub)
+            .unwrap()
+            .clone()
+            .name(name)
+            .version(env!("CARGO_PKG_VERSION"));
+        files.push((format!("docs/man/{name}.1"), man_page(c, false)));
+    }
+    use clap_complete::Shell;
+    for (shell, name) in [
+        (Shell::Bash, "softrwlock.bash"),
+        (Shell::Zsh, "_softrwlock"),
+        (Shell::Fish, "softrwlock.fish"),
+    ] {
+        let mut buf = Vec::new();
+        clap_complete::generate(shell, &mut args::command(), "softrwlock", &mut buf);
+        files.push((format!("docs/completions/{name}"), buf));
+    }
+    files
+}
+
+/// The committed man pages and completions are what the clap definitions generate now.
+/// Regenerate them with `SOFTRWLOCK_REGENERATE=1 cargo test --test cli generated`.
+#[test]
+fn generated_man_pages_and_completions_are_current() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let regenerate = std::env::var_os("SOFTRWLOCK_REGENERATE").is_some();
+    let mut stale = Vec::new();
+    for (rel, content) in generated_files() {
+        let p = root.join(&rel);
+        if regenerate {
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(&p, &content).unwrap();
+        } else if std::fs::read(&p).ok().as_deref() != Some(&content[..]) {
+            stale.push(rel);
+        }
+    }
+    assert!(
+        stale.is_empty(),
+        "out of date: {stale:?}; run SOFTRWLOCK_REGENERATE=1 cargo test --test cli generated"
+    );
+}
+
+/// man(1) renders the pages without warnings, and the main one lists flock's options.
+#[test]
+fn the_man_pages_render() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/man");
+    for (page, wanted) in [
+        (
+            "softrwlock.1",
+            &[
+                "--shared",
+                "--exclusive",
+                "--nonblock",
+                "--timeout",
+                "--conflict-exit-code",
+                "--command",
+                "EXIT STATUS",
+                "SOFTRWLOCK_GENERATION",
+            ][..],
+        ),
+        (
+            "softrwlock-status.1",
+            &["--json", "--sample", "EXIT STATUS"][..],
+        ),
+        (
+            "softrwlock-verify.1",
+            &["--cross-client", "EXIT STATUS"][..],
+        ),
+    ] {
+        let o = Command::new("man")
+            .args(["--warnings", "-E", "UTF-8", "-l"])
+            .arg(dir.join(page))
+            .env("MANWIDTH", "200")
+            .stdin(Stdio::null())
+            .output()
+            .expect("man(1) is missing: apt-get install man-db");
+        assert!(o.status.success(), "{page}: {}", text(&o.stderr));
+        assert_eq!(text(&o.stderr), "", "{page}: man warnings");
+        // Without the overstrikes of bold and underlined text ("X\bX", "_\bX").
+        let mut out = String::new();
+        for c in text(&o.stdout).chars() {
+            if c == '\u{8}' {
+                out.pop();
+            } else {
+                out.push(c);
+            }
+        }
+        for w in wanted {
+            assert!(out.contains(w), "{w} missing from {page}:\n{out}");
+        }
+    }
 }

@@ -111,12 +111,7 @@ pub fn inspect(path: &[u8], sample: f64) -> Result<Inspection, InspectError> {
     let sidecar = sidecar_of(path, "status").map_err(|e| InspectError::BadPath(e.message))?;
     let parent_dir = match Dir::open_path(&sidecar.parent) {
         Ok(d) => d,
-        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
-            return Ok(Inspection::Absent(format!(
-                "its directory {} does not exist",
-                sidecar.parent_display
-            )))
-        }
+        // A missing directory is an error (a typo in the path), never a free lock.
         Err(e) => {
             return Err(InspectError::Read(format!(
                 "open directory {}: {}",

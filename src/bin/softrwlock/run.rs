@@ -1,5 +1,5 @@
-//! `softrwlock --read|--write PATH -- COMMAND...`: take the lock, run the command as a child,
-//! pass signals on to it, release, and exit with the command's status.
+//! `softrwlock [-s|-x] [-n|-w S] PATH COMMAND...` (flock(1)'s form): take the lock, run the
+//! command as a child, pass signals on to it, release, and exit with the command's status.
 //!
 //! Signals: SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 are blocked in every thread
 //! before any thread exists (the library's heartbeat thread inherits the mask), and one thread
@@ -17,6 +17,7 @@
 //!   cut short); a second one ends softrwlock at once.
 
 use std::ffi::OsString;
+use std::os::unix::ffi::OsStrExt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -24,7 +25,7 @@ use std::time::{Duration, Instant};
 
 use softrwlock::{Error, Lock, Mode, Options, Status};
 
-use crate::args::{self, Arg, Parser};
+use crate::args::{self, RunArgs};
 use crate::withdraw::{freeze_thread, install_freeze_handler, Withdrawal};
 use crate::{exit, usage_error};
 
@@ -37,9 +38,12 @@ pub const FORWARDED: [libc::c_int; 6] = [
     libc::SIGUSR2,
 ];
 
-struct RunArgs {
+/// What to do, from the command line.
+struct Job {
     role: Mode,
+    /// Seconds, as the library takes them (infinity: forever).
     timeout: f64,
+    conflict_exit_code: u8,
     opts: Options,
     kill_on_lost: bool,
     verbose: bool,
@@ -47,18 +51,24 @@ struct RunArgs {
     command: Vec<OsString>,
 }
 
-/// Lock options from the command line: heartbeat defaults to 30 s (or stale/3 if only
-/// --stale is given), stale to 3 x heartbeat, poll to min(1, heartbeat/2).
+/// Lock options from the command line: the library's defaults for a heartbeat
+/// (`Options::with_heartbeat`); with only --stale, a heartbeat of a third of it.
 pub fn make_options(
     heartbeat: Option<f64>,
     stale: Option<f64>,
     poll: Option<f64>,
 ) -> Result<Options, String> {
-    let hb = heartbeat
-        .unwrap_or_else(|| stale.map_or(Options::default().heartbeat_interval, |s| s / 3.0));
-    let mut o = Options::with_heartbeat(hb);
-    o.stale_threshold = stale.unwrap_or(o.stale_threshold);
-    o.poll_interval = poll.unwrap_or(o.poll_interval);
+    let mut o = match (heartbeat, stale) {
+        (Some(hb), _) => Options::with_heartbeat(hb),
+        (None, Some(s)) => Options::with_heartbeat(s / 3.0),
+        (None, None) => Options::default(),
+    };
+    if let Some(s) = stale {
+        o.stale_threshold = s;
+    }
+    if let Some(p) = poll {
+        o.poll_interval = p;
+    }
     o.validate().map_err(|e| {
         e.message
             .replace("srwl_options.heartbeat_interval", "--heartbeat")
@@ -69,66 +79,51 @@ pub fn make_options(
     Ok(o)
 }
 
-fn parse(argv: &[OsString]) -> Result<RunArgs, String> {
-    let mut p = Parser::new(argv);
-    let mut role = None;
-    let mut timeout = -1.0;
-    let (mut hb, mut stale, mut poll) = (None, None, None);
-    let mut kill_on_lost = false;
-    let mut verbose = false;
-    let mut path = None;
-    while let Some(a) = p.next_arg() {
-        match a {
-            Arg::Opt(name, inline) => {
-                let mut set_role = |r: Mode| {
-                    if role.is_some_and(|old| old != r) {
-                        return Err("give only one of --read and --write".to_string());
-                    }
-                    role = Some(r);
-                    Ok(())
-                };
-                match name.as_str() {
-                    "-r" | "--read" | "-s" | "--shared" => set_role(Mode::Read)?,
-                    "-w" | "--write" | "-x" | "--exclusive" => set_role(Mode::Write)?,
-                    "-t" | "--timeout" => {
-                        timeout = args::seconds(&name, &p.value(&name, inline)?, true)?
-                    }
-                    "--heartbeat" => {
-                        hb = Some(args::seconds(&name, &p.value(&name, inline)?, false)?)
-                    }
-                    "--stale" => {
-                        stale = Some(args::seconds(&name, &p.value(&name, inline)?, false)?)
-                    }
-                    "--poll" => poll = Some(args::seconds(&name, &p.value(&name, inline)?, false)?),
-                    "--kill-on-lost" => kill_on_lost = true,
-                    "-v" | "--verbose" => verbose = true,
-                    _ => return Err(format!("unknown option {name}")),
-                }
+/// The shell that runs `-c COMMAND_STRING`: $SHELL, or /bin/sh if it is unset or empty (as
+/// flock does).
+fn shell() -> OsString {
+    match std::env::var_os("SHELL") {
+        Some(s) if !s.is_empty() => s,
+        _ => OsString::from("/bin/sh"),
+    }
+}
+
+fn job(a: RunArgs) -> Result<Job, String> {
+    if a.no_fork {
+        return Err("-F/--no-fork is not supported: softrwlock must keep running to hold the lock (its heartbeat keeps the lock alive), so the command always runs as its child".into());
+    }
+    if a.unlock {
+        return Err("-u/--unlock is not supported: softrwlock has no file-descriptor form; the lock is released when the command ends".into());
+    }
+    let path = a.path.ok_or("missing PATH")?;
+    let command = match a.command_string {
+        Some(s) => vec![shell(), OsString::from("-c"), s],
+        None => a.command,
+    };
+    if command.is_empty() {
+        let fd_form = !path.is_empty() && path.as_bytes().iter().all(u8::is_ascii_digit);
+        return Err(format!(
+            "missing COMMAND after PATH (softrwlock [OPTIONS] PATH COMMAND [ARGS]... or PATH -c COMMAND_STRING){}",
+            if fd_form {
+                "; flock's file-descriptor form (flock [OPTIONS] NUMBER) is not supported"
+            } else {
+                ""
             }
-            Arg::DoubleDash => return Err("missing PATH before --".into()),
-            Arg::Positional(v) => {
-                path = Some(v);
-                break;
-            }
-        }
+        ));
     }
-    let role = role.ok_or("give --read or --write (or a subcommand: status, verify)")?;
-    let path = path.ok_or("missing PATH")?;
-    let mut rest = p.rest();
-    if rest.first().is_some_and(|a| a == "--") {
-        rest = &rest[1..];
-    }
-    if rest.is_empty() {
-        return Err("missing COMMAND (softrwlock --write PATH -- COMMAND [ARGS...])".into());
-    }
-    Ok(RunArgs {
-        role,
-        timeout,
-        opts: make_options(hb, stale, poll)?,
-        kill_on_lost,
-        verbose,
+    Ok(Job {
+        role: if a.shared { Mode::Read } else { Mode::Write },
+        timeout: if a.nonblock {
+            0.0
+        } else {
+            a.timeout.unwrap_or(f64::INFINITY)
+        },
+        conflict_exit_code: a.conflict_exit_code,
+        opts: make_options(a.heartbeat, a.stale, a.poll)?,
+        kill_on_lost: a.kill_on_lost,
+        verbose: a.verbose,
         path,
-        command: rest.to_vec(),
+        command,
     })
 }
 
@@ -271,11 +266,7 @@ fn role_name(r: Mode) -> &'static str {
 
 fn lock_error(e: &Error) -> u8 {
     eprintln!("softrwlock: {e}");
-    if e.status == Status::SRWL_TIMEOUT {
-        exit::TIMEOUT
-    } else {
-        exit::LOCK_ERROR
-    }
+    exit::LOCK_ERROR
 }
 
 /// Waits for `pid` to end without reaping it (so its pid cannot be reused while the signal
@@ -297,8 +288,8 @@ fn wait_exit_no_reap(pid: libc::pid_t) {
     }
 }
 
-pub fn main(argv: &[OsString]) -> u8 {
-    let a = match parse(argv) {
+pub fn main(args: RunArgs) -> u8 {
+    let a = match job(args) {
         Ok(a) => a,
         Err(msg) => return usage_error(&msg),
     };
@@ -331,10 +322,23 @@ pub fn main(argv: &[OsString]) -> u8 {
 
     let lock = match Lock::open(args::path_bytes(&a.path), &a.opts) {
         Ok(l) => Arc::new(l),
+        // The options are valid (checked above): an invalid argument is the path (empty,
+        // ending in '/' or '.', a NUL byte).
+        Err(e) if e.status == Status::SRWL_EINVAL => return usage_error(&e.to_string()),
         Err(e) => return lock_error(&e),
     };
     let started = Instant::now();
     if let Err(e) = lock.acquire(a.role, a.timeout) {
+        if e.status == Status::SRWL_TIMEOUT {
+            // As flock: busy (-n) or timed out (-w) is quiet unless --verbose, and exits -E N.
+            if a.verbose {
+                eprintln!(
+                    "softrwlock: failed to get the {role} lock on {path_display} after {:.3} s: {e}",
+                    started.elapsed().as_secs_f64()
+                );
+            }
+            return a.conflict_exit_code;
+        }
         return lock_error(&e);
     }
     shared.ctl().phase = Phase::Holding;
@@ -495,5 +499,35 @@ pub fn main(argv: &[OsString]) -> u8 {
                 code
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_the_librarys() {
+        assert_eq!(make_options(None, None, None), Ok(Options::default()));
+        assert_eq!(
+            make_options(Some(0.1), None, None),
+            Ok(Options::with_heartbeat(0.1))
+        );
+        // Only --stale: a heartbeat of a third of it, and the library's poll for that.
+        let o = make_options(None, Some(0.6), None).unwrap();
+        assert_eq!(
+            o,
+            Options {
+                stale_threshold: 0.6,
+                ..Options::with_heartbeat(0.6 / 3.0)
+            }
+        );
+        let o = make_options(Some(0.1), Some(0.6), Some(0.02)).unwrap();
+        assert_eq!(
+            (o.heartbeat_interval, o.stale_threshold, o.poll_interval),
+            (0.1, 0.6, 0.02)
+        );
+        let e = make_options(Some(2.0), Some(1.0), None).unwrap_err();
+        assert!(e.contains("--stale"), "{e}");
     }
 }

@@ -4,13 +4,13 @@
 //! record is alive); this file only parses the arguments and formats the snapshot as a table
 //! or as JSON.
 
-use std::ffi::OsString;
+use std::ffi::OsStr;
 
 use softrwlock::admin::inspect::{
     inspect, BatonPlace, Entry, EntryRole, Init, InspectError, Inspection, Snapshot,
 };
 
-use crate::args::{self, Arg, Parser};
+use crate::args;
 use crate::json::Value;
 use crate::{exit, usage_error};
 
@@ -42,61 +42,9 @@ fn unchanged_text(e: &Entry, sample: f64) -> String {
     }
 }
 
-pub fn main(argv: &[OsString]) -> u8 {
-    let mut p = Parser::new(argv);
-    let mut json = false;
-    let mut sample = 0.5;
-    let mut path: Option<OsString> = None;
-    let mut only_positional = false;
-    loop {
-        let a = if only_positional {
-            match p.rest().first() {
-                Some(v) => {
-                    let v = v.clone();
-                    let _ = p.next_arg();
-                    Arg::Positional(v)
-                }
-                None => break,
-            }
-        } else {
-            match p.next_arg() {
-                Some(a) => a,
-                None => break,
-            }
-        };
-        match a {
-            Arg::Opt(name, inline) => match name.as_str() {
-                "--json" => json = true,
-                "--sample" => {
-                    let v = match p.value(&name, inline) {
-                        Ok(v) => v,
-                        Err(m) => return usage_error(&m),
-                    };
-                    match args::seconds(&name, &v, false) {
-                        Ok(s) if s <= 60.0 => sample = s,
-                        Ok(_) => return usage_error("--sample: at most 60 seconds"),
-                        Err(m) => return usage_error(&m),
-                    }
-                }
-                "-h" | "--help" => {
-                    print!("{}", crate::USAGE);
-                    return 0;
-                }
-                _ => return usage_error(&format!("status: unknown option {name}")),
-            },
-            Arg::DoubleDash => only_positional = true,
-            Arg::Positional(v) => {
-                if path.is_some() {
-                    return usage_error("status: give exactly one PATH");
-                }
-                path = Some(v);
-            }
-        }
-    }
-    let Some(path) = path else {
-        return usage_error("status: missing PATH");
-    };
-    let path_b = args::path_bytes(&path);
+/// `softrwlock status [--json] [--sample S] PATH` (the options checked by clap).
+pub fn main(path: &OsStr, json: bool, sample: f64) -> u8 {
+    let path_b = args::path_bytes(path);
     let shown = path.to_string_lossy().into_owned();
     let side_display = format!("{shown}.srwl");
 
@@ -104,7 +52,7 @@ pub fn main(argv: &[OsString]) -> u8 {
         eprintln!("softrwlock: status {side_display}: {msg}");
         if json {
             let v = Value::Obj(vec![
-                ("path", Value::str(shown.clone())),
+                ("path", Value::path(path)),
                 ("sidecar", Value::str(side_display.clone())),
                 ("error", Value::str(msg)),
             ]);
@@ -117,7 +65,7 @@ pub fn main(argv: &[OsString]) -> u8 {
         Ok(Inspection::Absent(why)) => {
             if json {
                 let v = Value::Obj(vec![
-                    ("path", Value::str(shown.clone())),
+                    ("path", Value::path(path)),
                     ("sidecar", Value::str(side_display.clone())),
                     ("exists", Value::Bool(false)),
                     ("state", Value::str("free")),
@@ -133,7 +81,7 @@ pub fn main(argv: &[OsString]) -> u8 {
         Err(InspectError::Read(m)) => return fail(m),
     };
     if json {
-        print_json(&scan, &shown, &side_display, sample);
+        print_json(&scan, path, &side_display, sample);
     } else {
         print_table(&scan, &shown, &side_display, sample);
     }
@@ -196,11 +144,11 @@ fn baton_json(scan: &Snapshot) -> Value {
     ])
 }
 
-fn print_json(scan: &Snapshot, path: &str, side: &str, sample: f64) {
+fn print_json(scan: &Snapshot, path: &OsStr, side: &str, sample: f64) {
     let (generation, generation_problem) = scan.generation();
     let (room, room_text) = scan.room_state();
     let v = Value::Obj(vec![
-        ("path", Value::str(path)),
+        ("path", Value::path(path)),
         ("sidecar", Value::str(side)),
         ("exists", Value::Bool(true)),
         ("owner_uid", Value::opt_int(scan.owner)),
