@@ -24,7 +24,8 @@ and the handle-level ``Lock`` (one Lock object is one participant, one C handle)
 The library is found, in this order: the environment variable SOFTRWLOCK_LIB (the shared
 library, or a directory holding libsoftrwlock.so.0 or libsoftrwlock.so; nothing else is tried
 when it is set); the library inside this package (a wheel's _libsoftrwlock*.so, or
-libsoftrwlock.so(.0) copied next to this file); the repository's target/release/ (when run
+libsoftrwlock.so(.0) copied next to this file); the library that `cmake --install` put beside
+this package (its _libdir.py names the directory); the repository's target/release/ (when run
 from a source tree); ctypes.util.find_library("softrwlock"); then libsoftrwlock.so.0 and
 libsoftrwlock.so through the dynamic loader's search path.
 
@@ -247,6 +248,13 @@ def _candidates():
         return
     for p in _in_directory(_HERE):
         yield p
+    try:
+        from softrwlock import _libdir  # written by cmake --install: where it put the library
+    except ImportError:
+        pass
+    else:
+        for p in _in_directory(os.path.normpath(os.path.join(_HERE, _libdir.RELATIVE))):
+            yield p
     for p in _in_directory(os.path.join(os.path.dirname(os.path.dirname(_HERE)), "target", "release")):
         yield p
     found = ctypes.util.find_library("softrwlock")
