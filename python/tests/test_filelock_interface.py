@@ -236,3 +236,21 @@ def test_every_blocking_acquire_goes_through_one_helper(lock_path, monkeypatch):
         pass
     handle.close()
     assert calls == [(False, 5), (True, 0.0), (False, 5), (True, 5)]
+
+
+def test_a_holder_that_exits_without_release_frees_the_lock(lock_path):
+    # As filelock releases its holds at exit: the peers must not wait out the stale threshold.
+    holder = run_python(["-c",
+                         "import sys, softrwlock\n"
+                         "lock = softrwlock.SoftReadWriteLock(sys.argv[1], heartbeat_interval=10)\n"
+                         "lock.acquire_write(timeout=10)\n"
+                         "handle = softrwlock.Lock(sys.argv[1] + '2', heartbeat_interval=10)\n"
+                         "handle.acquire_read(10)\n"
+                         "print('held', lock.generation)\n",  # exits holding both
+                         lock_path], [PYDIR])
+    assert holder.returncode == 0 and holder.stdout == "held 1\n", holder.stderr
+    lock = SoftReadWriteLock(lock_path, heartbeat_interval=10)  # stale threshold 30 s
+    with lock.write_lock(timeout=5):
+        assert lock.generation == 2
+    with SoftReadWriteLock(lock_path + "2", heartbeat_interval=10).write_lock(timeout=5):
+        pass
