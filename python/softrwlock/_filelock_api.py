@@ -174,6 +174,9 @@ class SoftReadWriteLock(metaclass=_SoftRWMeta):
             opts.stale_threshold = _seconds("stale_threshold", stale_threshold)
         opts.poll_interval = _seconds("poll_interval", poll_interval)
         self.lock_file = os.fspath(lock_file)
+        # As filelock: the lock's missing parent directories are made (mode 0777 & ~umask).
+        parent = os.path.dirname(os.path.abspath(self.lock_file))
+        os.makedirs(parent, exist_ok=True)
         self.timeout = timeout
         self.blocking = blocking
         self._handle = _srwl.Lock(lock_file, options=opts)  # validates: Invalid is a ValueError

@@ -99,6 +99,11 @@ def main(directory):
     except RuntimeError:
         print("release without a hold: RuntimeError")
 
+    nested = SoftReadWriteLock(os.path.join(directory, "not", "yet", "there.lock"), **FAST)
+    with nested.write_lock(timeout=5):
+        print("missing parent directories are created:", os.path.isdir(os.path.join(directory, "not", "yet")))
+    nested.close()
+
     impatient = SoftReadWriteLock(os.path.join(directory, "impatient.lock"), blocking=False, **FAST)
     rival = SoftReadWriteLock(impatient.lock_file, is_singleton=False, **FAST)
     with rival.write_lock():
