@@ -82,6 +82,9 @@ def test_pip_install_gives_a_working_package(venv, tmp_path):
     assert lines["library"].startswith(os.path.join(site, "softrwlock", "_libsoftrwlock")), out
     assert lines["module"].startswith(os.path.join(site, "softrwlock")), out
     assert "rival while written: busy generation 1" in out
+    # One library in the package (a stale one from an earlier build could be loaded instead).
+    libs = [n for n in os.listdir(os.path.join(site, "softrwlock")) if "libsoftrwlock" in n]
+    assert libs == ["_libsoftrwlock.abi3.so"], libs
     assert out.rstrip().endswith("ok")
 
 
