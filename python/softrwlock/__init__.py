@@ -385,7 +385,8 @@ def _timeout(timeout):
 
 
 def _acquire(lock, write, timeout):
-    """Every blocking acquisition goes through here (the one place for interruption)."""
+    """Every blocking acquisition goes through here: the one place where interruption
+    (Ctrl-C: srwl_interrupt, SRWL_EINTR) is to be handled."""
     lib = library()
     fn = lib.srwl_acquire_write if write else lib.srwl_acquire_read
     _check(fn(lock._h(), _timeout(timeout)), lock.path)
@@ -446,6 +447,9 @@ class Lock:
     def __init__(self, path, heartbeat_interval=None, stale_threshold=None, poll_interval=None,
                  options=None):
         self._handle = None
+        # Held by close() and by the calls a helper thread makes (check, held): the handle
+        # must not be freed under them. A blocking acquire never holds it.
+        self._close_lock = threading.Lock()
         lib = library()
         self.path = os.fspath(path)
         if options is None:
@@ -494,18 +498,21 @@ class Lock:
 
     def check(self):
         """Raises Lost if the hold was lost, StateError if there is none; else returns None."""
-        _check(library().srwl_check(self._h()), self.path)
+        with self._close_lock:
+            _check(library().srwl_check(self._h()), self.path)
 
     def held(self):
         """Whether the handle holds a lock that is still alive (never raises)."""
-        if self._handle is None:
-            return False
-        return library().srwl_check(self._handle) == 0
+        with self._close_lock:
+            if self._handle is None:
+                return False
+            return library().srwl_check(self._handle) == 0
 
     def generation(self):
         """The fencing token of the current hold (an int). Raises StateError with no hold."""
         out = ctypes.c_uint64(0)
-        _check(library().srwl_generation(self._h(), ctypes.byref(out)), self.path)
+        with self._close_lock:
+            _check(library().srwl_generation(self._h(), ctypes.byref(out)), self.path)
         return out.value
 
     def read(self, timeout=FOREVER):
@@ -519,10 +526,11 @@ class Lock:
     def close(self):
         """Closes the handle, releasing any hold (all levels). Idempotent. Raises Lost or
         IOFailure if the release failed; the handle is closed either way."""
-        handle, self._handle = self._handle, None
-        if handle is not None:
-            _OPEN.discard(self)
-            _check(library().srwl_close(handle), self.path)
+        with self._close_lock:
+            handle, self._handle = self._handle, None
+            if handle is not None:
+                _OPEN.discard(self)
+                _check(library().srwl_close(handle), self.path)
 
     def __enter__(self):
         # `with Lock(p):` would look like `with FileLock(p):` and hold nothing: refuse it.

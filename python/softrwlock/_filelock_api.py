@@ -338,3 +338,4 @@ def _forget_instances_in_child():
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forget_instances_in_child)
+    os.register_at_fork(after_in_child=_WATCHER.__init__)  # its thread and lock stayed behind
