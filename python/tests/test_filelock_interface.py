@@ -81,17 +81,18 @@ def lock_path(tmp_path):
     return str(tmp_path / "data.lock")
 
 
-def _hold_write_then_release(path, held, after):
+def _hold_write_then_release(path, held, releasing, after):
     lock = SoftReadWriteLock(path, **FAST)
     with lock.write_lock(timeout=30):
         held.set()
         time.sleep(after)
+        releasing.set()
 
 
 def test_timeout_semantics(lock_path):
     ctx = multiprocessing.get_context("fork")
-    held = ctx.Event()
-    holder = ctx.Process(target=_hold_write_then_release, args=(lock_path, held, 1.5))
+    held, releasing = ctx.Event(), ctx.Event()
+    holder = ctx.Process(target=_hold_write_then_release, args=(lock_path, held, releasing, 1.5))
     holder.start()
     try:
         assert held.wait(30)
@@ -99,7 +100,7 @@ def test_timeout_semantics(lock_path):
         t0 = time.monotonic()
         with pytest.raises(Timeout) as info:
             lock.acquire_read(blocking=False)
-        assert time.monotonic() - t0 < 1.0
+        assert time.monotonic() - t0 < 5.0  # one try, no wait (generous on a loaded machine)
         assert info.value.lock_file == lock_path and isinstance(info.value, TimeoutError)
         assert info.value.status == softrwlock.Status.TIMEOUT
         assert lock_path in str(info.value)  # the library's message names the lock
@@ -113,11 +114,9 @@ def test_timeout_semantics(lock_path):
             lock.acquire_read(timeout=True)
         with pytest.raises(TypeError):
             lock.acquire_read(blocking=1)
-        t0 = time.monotonic()
         with lock.read_lock(timeout=-1):  # waits for the holder's release
-            waited = time.monotonic() - t0
+            assert releasing.is_set()
             assert isinstance(lock.generation, int)
-        assert waited > 0.2
         assert lock.generation is None
     finally:
         holder.join(30)
@@ -250,7 +249,7 @@ def test_a_holder_that_exits_without_release_frees_the_lock(lock_path):
                          lock_path], [PYDIR])
     assert holder.returncode == 0 and holder.stdout == "held 1\n", holder.stderr
     lock = SoftReadWriteLock(lock_path, heartbeat_interval=10)  # stale threshold 30 s
-    with lock.write_lock(timeout=5):
+    with lock.write_lock(timeout=15):
         assert lock.generation == 2
-    with SoftReadWriteLock(lock_path + "2", heartbeat_interval=10).write_lock(timeout=5):
+    with SoftReadWriteLock(lock_path + "2", heartbeat_interval=10).write_lock(timeout=15):
         pass

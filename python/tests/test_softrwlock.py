@@ -1,5 +1,5 @@
 """Tests of the handle-level API of python/softrwlock (standard library unittest; pytest runs
-them in scripts/test.sh, see python/tests/README.md).
+them in scripts/test.sh).
 
     python3 -m pytest python/tests          or   python3 -m unittest discover -s python/tests
 
