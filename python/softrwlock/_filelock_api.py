@@ -20,13 +20,17 @@ path):
 - another thread asking for the write lock this instance holds waits (up to its timeout)
   instead of getting RuntimeError at once;
 - any thread may release a level of a read hold (filelock: only a thread that took one);
-- ``LeaseCompromise.token`` is the hold's generation (as a string), there being no token.
+- ``LeaseCompromise.token`` is the lost hold's generation as a string ("" when unknown),
+  there being no token;
+- the lock's files live in ``<lock_file>.srwl/`` (filelock: ``<lock_file>.rw/`` or
+  ``.state``/``.write``/``.readers``); both make the lock file's missing parent directories.
 """
 
 import math
 import numbers
 import os
 import threading
+import traceback
 import weakref
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -184,7 +188,8 @@ class SoftReadWriteLock(metaclass=_SoftRWMeta):
         self.stale_threshold = self._handle.options.stale_threshold
         self.poll_interval = self._handle.options.poll_interval
         self._on_compromise = on_compromise
-        self._compromise = None
+        self._compromise = None  # the loss of the current (or last) hold, once seen
+        self._told = None  # the loss on_compromise was called with
         self._creator_pid = os.getpid()
 
     def __repr__(self):
@@ -233,9 +238,15 @@ class SoftReadWriteLock(metaclass=_SoftRWMeta):
             return ""
 
     def _watch(self):
-        # From the watcher thread: report a lost hold once.
-        if self._compromise is None and self.compromise is not None and self._on_compromise:
-            self._on_compromise(self._compromise)
+        # From the watcher thread: report each lost hold once (also when `compromise` saw it
+        # first); a callback that raises is printed and does not stop the watcher.
+        compromise = self.compromise
+        if compromise is not None and self._told is not compromise and self._on_compromise:
+            self._told = compromise
+            try:
+                self._on_compromise(compromise)
+            except Exception:
+                traceback.print_exc()
 
     def _acquire(self, write, timeout, blocking):
         if self._forked():

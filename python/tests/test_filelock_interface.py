@@ -253,3 +253,51 @@ def test_a_holder_that_exits_without_release_frees_the_lock(lock_path):
         assert lock.generation == 2
     with SoftReadWriteLock(lock_path + "2", heartbeat_interval=10).write_lock(timeout=15):
         pass
+
+
+def _hold_with_callback(path, held, go, results):
+    calls = []
+
+    def on_compromise(c):
+        calls.append(c)
+        raise KeyError("a callback that fails")  # printed; must not stop the watcher
+
+    lock = SoftReadWriteLock(path, heartbeat_interval=0.1, stale_threshold=0.6, poll_interval=0.05,
+                             on_compromise=on_compromise)
+    other = SoftReadWriteLock(path + "2", heartbeat_interval=0.1, stale_threshold=0.6,
+                              poll_interval=0.05, on_compromise=on_compromise)
+    lock.acquire_write(timeout=30)
+    other.acquire_write(timeout=30)
+    held.set()
+    go.wait(120)
+    seen_first = lock.compromise  # the program asks before the watcher reports
+    deadline = time.monotonic() + 60
+    while len(calls) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    lock.release()  # reported: silent
+    other.release()
+    results.put((seen_first is not None, sorted(c.lock_file for c in calls)))
+
+
+def test_on_compromise_is_called_for_each_lost_hold(tmp_path):
+    # Even when the program read `compromise` first, and when a callback raised.
+    path = str(tmp_path / "a.lock")
+    ctx = multiprocessing.get_context("fork")
+    held, go, results = ctx.Event(), ctx.Event(), ctx.Queue()
+    child = ctx.Process(target=_hold_with_callback, args=(path, held, go, results))
+    child.start()
+    try:
+        assert held.wait(30)
+        os.kill(child.pid, signal.SIGSTOP)
+        kw = dict(heartbeat_interval=0.1, stale_threshold=0.6, poll_interval=0.05)
+        a, b = SoftReadWriteLock(path, **kw), SoftReadWriteLock(path + "2", **kw)
+        with a.write_lock(timeout=60), b.write_lock(timeout=60):
+            os.kill(child.pid, signal.SIGCONT)
+            go.set()
+            assert results.get(timeout=120) == (True, [path, path + "2"])
+    finally:
+        if child.exitcode is None:
+            os.kill(child.pid, signal.SIGCONT)
+            go.set()
+        child.join(60)
+    assert child.exitcode == 0
