@@ -4,8 +4,9 @@
 #   2. the SPIN model check (tests/model/check.sh)
 #   3. the GlusterFS campaign: two client mounts, namespaced "hosts", stress, kills (tests/netfs/run-ci.sh)
 #   4. cargo test
-#   5. ctest: C tests, examples (C, C++, Fortran, Python, MPI, shell), installed-package consumers
-# and ends with the summaries of cargo test and ctest.
+#   5. pytest: the Python package (python/tests), in a venv under target/ (pip installs pytest)
+#   6. ctest: C tests, examples (C, C++, Fortran, Python, MPI, shell), installed-package consumers
+# and ends with the summaries of cargo test, pytest and ctest.
 #
 #   scripts/test.sh                 everything
 #   scripts/test.sh --quick         without the GlusterFS campaign
@@ -31,7 +32,7 @@ done
 if [ $ALLOW_SKIPS = 1 ]; then export SRWL_ALLOW_SKIPS=1; else unset SRWL_ALLOW_SKIPS; fi
 skipped=()
 
-PACKAGES="cmake gcc g++ gfortran make pkg-config binutils python3 mpich libmpich-dev spin strace valgrind glusterfs-server glusterfs-client fuse3 procps util-linux man-db"
+PACKAGES="cmake gcc g++ gfortran make pkg-config binutils python3 python3-venv python3-pip mpich libmpich-dev spin strace valgrind glusterfs-server glusterfs-client fuse3 procps util-linux man-db"
 missing=()
 for p in $PACKAGES; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -100,6 +101,21 @@ echo
 echo "================ cargo test ================"
 cargo test 2>&1 | tee /tmp/srwl-cargo-test.log | grep -v -E '^test .* \.\.\. ok$'
 [ "${PIPESTATUS[0]}" = 0 ] || failed+=("cargo test")
+
+# The Python package: pytest in a venv of its own (pip installs pytest there; the tests install
+# filelock releases and build the wheel with pip). A missing pytest that pip cannot install fails.
+python_tests() {
+  local venv=$ROOT/target/pytest-venv
+  if [ ! -x "$venv/bin/python" ]; then
+    python3 -m venv "$venv" || { echo "python3 -m venv failed (Debian: apt-get install python3-venv)"; return 1; }
+  fi
+  "$venv/bin/python" -m pytest --version >/dev/null 2>&1 \
+    || "$venv/bin/python" -m pip install --quiet --disable-pip-version-check pytest \
+    || { echo "pytest is missing and pip could not install it"; return 1; }
+  cargo build --release --quiet || return 1
+  "$venv/bin/python" -m pytest -ra python/tests
+}
+step "pytest" python_tests
 
 echo
 echo "================ ctest ================"

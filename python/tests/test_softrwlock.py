@@ -1,10 +1,11 @@
-"""Tests of python/softrwlock.py (standard library unittest; pytest runs them too).
+"""Tests of the handle-level API of python/softrwlock (standard library unittest; pytest runs
+them in scripts/test.sh).
 
-    python3 -m unittest discover -s python -v
+    python3 -m pytest python/tests          or   python3 -m unittest discover -s python/tests
 
-Environment: SOFTRWLOCK_LIB (the library, else softrwlock.py searches for it),
-SOFTRWLOCK_C_WORKER (a built tests/c/counter_worker.c; else the test compiles it with $CC or
-cc against include/softrwlock.h, and skips the mixed-language test if it cannot).
+Environment: SOFTRWLOCK_LIB (the library, else the package searches for it: inside the
+package, then target/release/), SOFTRWLOCK_C_WORKER (a built counter_worker.c; else the test
+compiles it with $CC or cc against include/softrwlock.h, and fails if it cannot).
 """
 
 import os
@@ -17,10 +18,12 @@ import tempfile
 import threading
 import time
 import unittest
+from contextlib import closing
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
-sys.path.insert(0, HERE)
+PYDIR = os.path.dirname(HERE)
+ROOT = os.path.dirname(PYDIR)
+sys.path.insert(0, PYDIR)
 
 import softrwlock  # noqa: E402
 from softrwlock import Lock, Status  # noqa: E402
@@ -31,7 +34,7 @@ FAST = dict(heartbeat_interval=0.5, stale_threshold=10.0, poll_interval=0.02)
 
 def _env():
     env = dict(os.environ)
-    env["PYTHONPATH"] = HERE + os.pathsep + env.get("PYTHONPATH", "")
+    env["PYTHONPATH"] = PYDIR + os.pathsep + env.get("PYTHONPATH", "")
     env.setdefault("SOFTRWLOCK_LIB", softrwlock.library_path())
     return env
 
@@ -55,11 +58,21 @@ class LibraryTest(unittest.TestCase):
     def test_status_values_match_the_header(self):
         header = os.path.join(ROOT, "include", "softrwlock.h")
         if not os.path.exists(header):
-            self.skipTest("include/softrwlock.h not found")
+            self.fail("include/softrwlock.h not found")
         with open(header) as f:
             header = f.read()
         for s in Status:
             self.assertIn("SRWL_%s = %d," % (s.name, s.value), header)
+
+    def test_status_names(self):
+        self.assertEqual(softrwlock.status_name(Status.TIMEOUT), "TIMEOUT")
+        self.assertEqual(softrwlock.status_name(Status.ELOST), "ELOST")
+
+    def test_options_for_heartbeat_is_the_librarys_rule(self):
+        o = softrwlock.Options.for_heartbeat(0.5)
+        self.assertEqual((o.heartbeat_interval, o.stale_threshold, o.poll_interval), (0.5, 1.5, 0.25))
+        o = softrwlock.Options.for_heartbeat(10)
+        self.assertEqual((o.heartbeat_interval, o.stale_threshold, o.poll_interval), (10.0, 30.0, 1.0))
 
     def test_options_defaults(self):
         o = softrwlock.Options.defaults()
@@ -74,6 +87,17 @@ class LibraryTest(unittest.TestCase):
         self.assertEqual(str(e), "x timed out")
         self.assertTrue(issubclass(softrwlock.Invalid, ValueError))
         self.assertTrue(issubclass(softrwlock.IOFailure, OSError))
+        self.assertTrue(issubclass(softrwlock.Unsafe, OSError))
+        # filelock raises RuntimeError for misuse (upgrade, no hold, fork, closed, lost hold).
+        for cls in (softrwlock.StateError, softrwlock.Forked, softrwlock.Lost):
+            self.assertTrue(issubclass(cls, RuntimeError), cls)
+        self.assertEqual(e.lock_file, None)
+        e = softrwlock.Timeout(Status.TIMEOUT, "timed out: x", "/a/x.lock")
+        self.assertEqual((e.lock_file, str(e)), ("/a/x.lock", "timed out: x"))
+        import pickle
+        e2 = pickle.loads(pickle.dumps(e))
+        self.assertEqual((type(e2), e2.status, e2.message, e2.lock_file),
+                         (softrwlock.Timeout, Status.TIMEOUT, "timed out: x", "/a/x.lock"))
         for cls in (softrwlock.Lost, softrwlock.Unsafe, softrwlock.StateError, softrwlock.Forked,
                     softrwlock.InternalError):
             self.assertTrue(issubclass(cls, softrwlock.SoftRWLockError))
@@ -92,12 +116,12 @@ class LockTest(TempDirTest):
             Lock(self.path(), options=softrwlock.Options.defaults(), heartbeat_interval=1)
 
     def test_derived_options(self):
-        with Lock(self.path(), heartbeat_interval=0.2) as lock:
+        with closing(Lock(self.path(), heartbeat_interval=0.2)) as lock:
             self.assertAlmostEqual(lock.options.stale_threshold, 0.6)
             self.assertAlmostEqual(lock.options.poll_interval, 0.1)
         opts = softrwlock.Options.defaults()
         opts.poll_interval = 0.5
-        with Lock(self.path(), options=opts) as lock:
+        with closing(Lock(self.path(), options=opts)) as lock:
             self.assertEqual(lock.options.poll_interval, 0.5)
             self.assertEqual(lock.options.heartbeat_interval, 30.0)
 
@@ -120,16 +144,28 @@ class LockTest(TempDirTest):
         self.assertEqual(cm.exception.status, Status.EUNSAFE)
         self.assertTrue(cm.exception.message)
 
+    def test_with_lock_refuses_instead_of_holding_nothing(self):
+        # `with Lock(p):` looks like `with FileLock(p):`, which holds the lock: refuse it.
+        lock = Lock(self.path(), **FAST)
+        self.addCleanup(lock.close)
+        with self.assertRaises(TypeError) as cm:
+            with lock:
+                self.fail("entered a block without a hold")
+        self.assertIn("lock.write()", str(cm.exception))
+        with closing(Lock(self.path(), **FAST)) as other:  # nothing was held by `lock`
+            other.acquire_write(0)
+            other.release()
+
     def test_path_types(self):
         for p in (pathlib.Path(self.path("a")), os.fsencode(self.path("b")), self.path("c")):
-            with Lock(p, **FAST) as lock:
+            with closing(Lock(p, **FAST)) as lock:
                 with lock.write(timeout=5):
                     pass
         self.assertTrue(os.path.isdir(self.path("a") + ".srwl"))
         self.assertFalse(os.path.exists(self.path("a")))  # the lock path itself is never made
 
     def test_exclusion_and_timeouts(self):
-        with Lock(self.path(), **FAST) as a, Lock(self.path(), **FAST) as b:
+        with closing(Lock(self.path(), **FAST)) as a, closing(Lock(self.path(), **FAST)) as b:
             with a.write():
                 self.assertTrue(a.held())
                 a.check()
@@ -184,7 +220,7 @@ class LockTest(TempDirTest):
         self.assertFalse(lock.held())
         other.acquire_read(5)
         del other  # __del__ closes, releasing the hold
-        with Lock(self.path(), **FAST) as third:
+        with closing(Lock(self.path(), **FAST)) as third:
             third.acquire_write(5)
         self.assertIn("closed", repr(third))
 
@@ -207,7 +243,7 @@ class LockTest(TempDirTest):
 
         def work():
             try:
-                with Lock(self.path(), **FAST) as lock:
+                with closing(Lock(self.path(), **FAST)) as lock:
                     for _ in range(15):
                         with lock.write(timeout=30):
                             with open(counter, "r+") as f:
@@ -246,7 +282,7 @@ class LockTest(TempDirTest):
                     code = 11
                 except softrwlock.Forked:
                     pass
-                with Lock(self.path(), **FAST) as mine:
+                with closing(Lock(self.path(), **FAST)) as mine:
                     with mine.read(timeout=5):
                         pass
             except BaseException:
@@ -269,7 +305,7 @@ class LockTest(TempDirTest):
         self.assertEqual(proc.stdout.readline().strip(), "held")
         proc.send_signal(signal.SIGSTOP)
         try:
-            with Lock(self.path(), heartbeat_interval=0.1, stale_threshold=0.5, poll_interval=0.05) as b:
+            with closing(Lock(self.path(), heartbeat_interval=0.1, stale_threshold=0.5, poll_interval=0.05)) as b:
                 t0 = time.monotonic()
                 with b.write(timeout=20):
                     waited = time.monotonic() - t0
@@ -279,6 +315,11 @@ class LockTest(TempDirTest):
         out, _ = proc.communicate("go\n", timeout=30)
         # After the lost hold is released, the handle holds nothing and can be used again.
         self.assertEqual(out.split(), ["check:ELOST", "release:ELOST", "reacquire:OK"])
+
+
+def _counter_worker_source():
+    """counter_worker.c, with the other C test programs."""
+    return os.path.join(ROOT, "tests", "c", "counter_worker.c")
 
 
 class MixedProcessesTest(TempDirTest):
@@ -291,11 +332,11 @@ class MixedProcessesTest(TempDirTest):
         cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
         header = os.path.join(ROOT, "include", "softrwlock.h")
         if not cc or not os.path.exists(header):
-            self.skipTest("no C compiler or include/softrwlock.h to build the C worker")
+            self.fail("no C compiler (cc, or $CC) or include/softrwlock.h to build the C worker")
         libpath = softrwlock.library_path()
         exe = os.path.join(self.dir, "counter_worker")
         cmd = [cc, "-std=c99", "-D_POSIX_C_SOURCE=200809L", "-o", exe,
-               os.path.join(ROOT, "tests", "c", "counter_worker.c"), "-I", os.path.dirname(header)]
+               _counter_worker_source(), "-I", os.path.dirname(header)]
         if os.path.isabs(libpath):
             # Linked by its SONAME (libsoftrwlock.so.0): put that name next to the program.
             libdir = os.path.join(self.dir, "lib")
@@ -338,7 +379,7 @@ def _worker_counter(lock_path, counter, iterations):
     """The Python twin of counter_worker.c."""
     marker = counter + ".inside"
     grants = errors = 0
-    with Lock(lock_path, **FAST) as lock:
+    with closing(Lock(lock_path, **FAST)) as lock:
         for _ in range(iterations):
             with lock.write(timeout=60):
                 try:
