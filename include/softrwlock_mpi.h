@@ -30,6 +30,7 @@
 #define SOFTRWLOCK_MPI_H
 
 #include <mpi.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "softrwlock.h"
