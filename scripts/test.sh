@@ -15,7 +15,7 @@ ROOT=$PWD
 QUICK=0
 [ "${1:-}" = "--quick" ] && QUICK=1
 
-PACKAGES="cmake gcc g++ gfortran make pkg-config mpich libmpich-dev spin strace valgrind glusterfs-server glusterfs-client fuse3 procps util-linux"
+PACKAGES="cmake gcc g++ gfortran make pkg-config mpich libmpich-dev spin strace valgrind glusterfs-server glusterfs-client fuse3 procps util-linux lmod python3-venv"
 missing=()
 for p in $PACKAGES; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -78,7 +78,7 @@ cargo test 2>&1 | tee /tmp/srwl-cargo-test.log | grep -v -E '^test .* \.\.\. ok$
 echo
 echo "================ ctest ================"
 BUILD=${SRWL_BUILD_DIR:-$ROOT/build}
-if cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/tmp/srwl-cmake.log 2>&1 \
+if cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DSRWL_BUILD_TESTS=ON >/tmp/srwl-cmake.log 2>&1 \
    && cmake --build "$BUILD" -j2 >>/tmp/srwl-cmake.log 2>&1; then
   ctest --test-dir "$BUILD" --output-on-failure -j2 || failed+=("ctest")
 else
