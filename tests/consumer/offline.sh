@@ -40,7 +40,6 @@ CXX=/nonexistent/c++ $nonet "$cmake" -S "$src" -B "$work/build" -DCMAKE_BUILD_TY
 $nonet "$cmake" --build "$work/build" -j2 >"$work/build.log" 2>&1 || { tail -40 "$work/build.log"; fail "offline build"; }
 grep -q "Downloading\|Updating crates.io" "$work/build.log" && fail "the build downloaded crates"
 "$cmake" --install "$work/build" --prefix "$work/prefix" >/dev/null || fail "install"
-[ -z "$(ls -A "$CARGO_HOME")" ] || echo "note: cargo wrote into CARGO_HOME: $(ls -A "$CARGO_HOME")"
 libdir=$(dirname "$(find "$work/prefix" -name libsoftrwlock.so | head -n 1)")
 ${CC:-cc} -o "$work/app" "$root/tests/consumer/pkgconfig/main.c" -I"$work/prefix/include" -L"$libdir" -lsoftrwlock ||
     fail "linking against the offline build"
