@@ -40,7 +40,7 @@ extern "C" {
 #endif
 
 /* Rank 0 broadcasts {status, generation} to every rank; returns the status every rank sees. */
-static inline srwl_status srwl_mpi__share(MPI_Comm comm, srwl_status status, uint64_t *generation)
+static inline srwl_status srwl_mpi_internal_share(MPI_Comm comm, srwl_status status, uint64_t *generation)
 {
     uint64_t shared[2];
     shared[0] = (uint64_t)status;
@@ -52,7 +52,7 @@ static inline srwl_status srwl_mpi__share(MPI_Comm comm, srwl_status status, uin
     return (srwl_status)shared[0];
 }
 
-static inline int srwl_mpi__rank(MPI_Comm comm)
+static inline int srwl_mpi_internal_rank(MPI_Comm comm)
 {
     int rank = -1;
     if (MPI_Comm_rank(comm, &rank) != MPI_SUCCESS)
@@ -65,7 +65,7 @@ static inline int srwl_mpi__rank(MPI_Comm comm)
 static inline srwl_status srwl_mpi_open(const char *path, const srwl_options *options, MPI_Comm comm,
                                         srwl_lock **out)
 {
-    int rank = srwl_mpi__rank(comm);
+    int rank = srwl_mpi_internal_rank(comm);
     srwl_status st = SRWL_OK;
     if (out)
         *out = NULL;
@@ -73,17 +73,17 @@ static inline srwl_status srwl_mpi_open(const char *path, const srwl_options *op
         return SRWL_EIO;
     if (rank == 0)
         st = srwl_open(path, options, out);
-    return srwl_mpi__share(comm, st, NULL);
+    return srwl_mpi_internal_share(comm, st, NULL);
 }
 
 /* Takes the lock for the whole job: rank 0 calls srwl_acquire_read or srwl_acquire_write with
  * `timeout` (seconds, as in softrwlock.h), and every rank returns its status. If `generation`
  * is not NULL, it receives the fencing token of the hold (srwl_generation) on every rank, or 0
  * when the status is not SRWL_OK. */
-static inline srwl_status srwl_mpi__acquire(srwl_lock *lock, MPI_Comm comm, double timeout, int write,
+static inline srwl_status srwl_mpi_internal_acquire(srwl_lock *lock, MPI_Comm comm, double timeout, int write,
                                             uint64_t *generation)
 {
-    int rank = srwl_mpi__rank(comm);
+    int rank = srwl_mpi_internal_rank(comm);
     srwl_status st = SRWL_OK;
     uint64_t gen = 0;
     if (rank < 0)
@@ -93,7 +93,7 @@ static inline srwl_status srwl_mpi__acquire(srwl_lock *lock, MPI_Comm comm, doub
         if (st == SRWL_OK && srwl_generation(lock, &gen) != SRWL_OK)
             gen = 0;
     }
-    st = srwl_mpi__share(comm, st, &gen);
+    st = srwl_mpi_internal_share(comm, st, &gen);
     if (generation)
         *generation = gen;
     return st;
@@ -102,50 +102,50 @@ static inline srwl_status srwl_mpi__acquire(srwl_lock *lock, MPI_Comm comm, doub
 static inline srwl_status srwl_mpi_acquire_read(srwl_lock *lock, MPI_Comm comm, double timeout,
                                                 uint64_t *generation)
 {
-    return srwl_mpi__acquire(lock, comm, timeout, 0, generation);
+    return srwl_mpi_internal_acquire(lock, comm, timeout, 0, generation);
 }
 
 static inline srwl_status srwl_mpi_acquire_write(srwl_lock *lock, MPI_Comm comm, double timeout,
                                                  uint64_t *generation)
 {
-    return srwl_mpi__acquire(lock, comm, timeout, 1, generation);
+    return srwl_mpi_internal_acquire(lock, comm, timeout, 1, generation);
 }
 
 /* Releases the job's hold once every rank is done: a barrier, then rank 0 calls srwl_release;
  * every rank returns its status (SRWL_ELOST: the hold had been lost, tell the whole job). */
 static inline srwl_status srwl_mpi_release(srwl_lock *lock, MPI_Comm comm)
 {
-    int rank = srwl_mpi__rank(comm);
+    int rank = srwl_mpi_internal_rank(comm);
     srwl_status st = SRWL_OK;
     if (rank < 0 || MPI_Barrier(comm) != MPI_SUCCESS)
         return SRWL_EIO;
     if (rank == 0)
         st = srwl_release(lock);
-    return srwl_mpi__share(comm, st, NULL);
+    return srwl_mpi_internal_share(comm, st, NULL);
 }
 
 /* srwl_check at rank 0, its status on every rank: call it before committing expensive work. */
 static inline srwl_status srwl_mpi_check(srwl_lock *lock, MPI_Comm comm)
 {
-    int rank = srwl_mpi__rank(comm);
+    int rank = srwl_mpi_internal_rank(comm);
     srwl_status st = SRWL_OK;
     if (rank < 0)
         return SRWL_EIO;
     if (rank == 0)
         st = srwl_check(lock);
-    return srwl_mpi__share(comm, st, NULL);
+    return srwl_mpi_internal_share(comm, st, NULL);
 }
 
 /* Closes rank 0's handle (srwl_close: releases a hold first); every rank returns its status. */
 static inline srwl_status srwl_mpi_close(srwl_lock *lock, MPI_Comm comm)
 {
-    int rank = srwl_mpi__rank(comm);
+    int rank = srwl_mpi_internal_rank(comm);
     srwl_status st = SRWL_OK;
     if (rank < 0)
         return SRWL_EIO;
     if (rank == 0)
         st = srwl_close(lock);
-    return srwl_mpi__share(comm, st, NULL);
+    return srwl_mpi_internal_share(comm, st, NULL);
 }
 
 #ifdef __cplusplus
