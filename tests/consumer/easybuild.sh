@@ -23,7 +23,8 @@ venv=${SRWL_EB_VENV:-$work/venv}
 if [ ! -x "$venv/bin/eb" ]; then
     echo "== pip install easybuild into $venv"
     python3 -m venv "$venv" || fail "python3 -m venv (apt-get install python3-venv)"
-    "$venv/bin/pip" install -q easybuild-framework easybuild-easyblocks || fail "pip install easybuild"
+    # Pinned: the version this easyconfig was tested with.
+    "$venv/bin/pip" install -q easybuild-framework==5.4.1 easybuild-easyblocks==5.4.1 || fail "pip install easybuild"
 fi
 export PATH="$venv/bin:$PATH"
 eb --version
