@@ -31,9 +31,13 @@ fn main() {
         .unwrap_or_else(|e| panic!("cbindgen could not generate {}: {e}", out.display()));
     bindings.write_to_file(&out);
 
-    // SONAME libsoftrwlock.so.0 while on 0.x (major version otherwise).
-    let soname_major = if major == "0" { "0".to_string() } else { major };
-    if env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("linux") {
-        println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libsoftrwlock.so.{soname_major}");
+    // The SONAME (libsoftrwlock.so.<major>) is set only when the build installs the versioned
+    // file and its symlinks (CMake sets SOFTRWLOCK_SONAME): a plain `cargo build` writes only
+    // libsoftrwlock.so, and a binary linked against it must find what its NEEDED entry names.
+    println!("cargo:rerun-if-env-changed=SOFTRWLOCK_SONAME");
+    if let Ok(soname) = env::var("SOFTRWLOCK_SONAME") {
+        if !soname.is_empty() && env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("linux") {
+            println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,{soname}");
+        }
     }
 }

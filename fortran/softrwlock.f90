@@ -15,7 +15,8 @@
 !> constants, which have the values of the C enum srwl_status). After a failure,
 !> srwl_last_error_f() returns the message of this thread's last failed call; read it before
 !> the next call into the library. Strings are Fortran strings: the module adds the NUL
-!> terminator (trailing blanks of a path are kept, so pass trim(path) for a padded variable).
+!> terminator. Trailing blanks of a path are dropped, as Fortran's OPEN, HDF5 and NetCDF do,
+!> so a padded character variable names the file it holds.
 !> One srwl_lock_t is one participant (one handle); an MPI rank opens its own.
 !>
 !> See include/softrwlock.h for the full description of every call.
@@ -190,7 +191,8 @@ contains
         if (present(poll_interval)) opts%poll_interval = poll_interval
     end function srwl_make_options
 
-    !> Opens a handle on `path` (the library keeps its files in the directory `path`.srwl/).
+    !> Opens a handle on `path` (the library keeps its files in the directory `path`.srwl/);
+    !> trailing blanks of `path` are dropped.
     !> `options` omitted: the defaults. Returns SRWL_OK, SRWL_EINVAL, SRWL_EUNSAFE or SRWL_EIO.
     !> Opening a handle that is already open is SRWL_ESTATE (close it first).
     function srwl_open(lock, path, options) result(st)
@@ -204,7 +206,7 @@ contains
             st = SRWL_ESTATE
             return
         end if
-        cpath = path // c_null_char
+        cpath = trim(path) // c_null_char
         opts_ptr = c_null_ptr
         if (present(options)) opts_ptr = c_loc(options)
         out = c_null_ptr

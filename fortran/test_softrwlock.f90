@@ -5,12 +5,14 @@ program test_softrwlock
     use softrwlock
     implicit none
 
-    type(srwl_lock_t) :: a, b
+    type(srwl_lock_t) :: a, b, c
     type(srwl_options_t) :: opts, fast
     integer :: st, failures, n
     integer(c_int64_t) :: g1, g2
     character(len=4096) :: dir
     character(len=:), allocatable :: path, msg
+    character(len=4000) :: padded
+    logical :: exists
 
     failures = 0
     dir = '.'
@@ -53,6 +55,17 @@ program test_softrwlock
     call expect_status(srwl_acquire_write(a), SRWL_OK, 'a write (forever)')
     call expect_status(srwl_check(a), SRWL_OK, 'a check while writing')
     call expect_status(srwl_generation(a, g1), SRWL_OK, 'a generation')
+    ! Trailing blanks are dropped: a padded path is the same lock (c cannot get in while a
+    ! writes), and no sidecar named with the blanks appears.
+    call expect_status(srwl_open(c, path // '   ', fast), SRWL_OK, 'open c on the path with 3 blanks')
+    call expect_status(srwl_acquire_read(c, 0), SRWL_TIMEOUT, 'c (path with blanks) read while a writes')
+    call expect_status(srwl_close(c), SRWL_OK, 'close c')
+    padded = path
+    call expect_status(srwl_open(c, padded, fast), SRWL_OK, 'open c on a blank-padded variable')
+    call expect_status(srwl_acquire_write(c, 0), SRWL_TIMEOUT, 'c (padded variable) write while a writes')
+    call expect_status(srwl_close(c), SRWL_OK, 'close c (padded)')
+    inquire (file=path // '   .srwl/.', exist=exists)
+    call expect(.not. exists, 'no sidecar named with trailing blanks')
     st = srwl_acquire_write(b, 0.0_c_double)
     call expect_status(st, SRWL_TIMEOUT, 'b write, timeout 0, while a writes')
     msg = srwl_last_error_f()

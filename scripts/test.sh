@@ -32,7 +32,7 @@ done
 if [ $ALLOW_SKIPS = 1 ]; then export SRWL_ALLOW_SKIPS=1; else unset SRWL_ALLOW_SKIPS; fi
 skipped=()
 
-PACKAGES="cmake gcc g++ gfortran make pkg-config binutils python3 python3-venv python3-pip mpich libmpich-dev spin strace valgrind glusterfs-server glusterfs-client fuse3 procps util-linux man-db"
+PACKAGES="cmake gcc g++ gfortran make pkg-config binutils python3 python3-venv python3-pip mpich libmpich-dev spin strace valgrind glusterfs-server glusterfs-client fuse3 procps util-linux man-db lmod"
 missing=()
 for p in $PACKAGES; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -2,9 +2,12 @@
 # Installs a built libsoftrwlock into a temporary prefix, checks the installed layout, moves the
 # prefix elsewhere (the CMake package and the .pc file must be relocatable), then builds and
 # runs the consumer projects against it:
-#   tests/consumer/cmake      find_package(SoftRWLock CONFIG) with C, C++ (and Fortran) targets,
-#                             shared and static
-#   tests/consumer/pkgconfig  pkg-config --cflags --libs, and --static
+#   tests/consumer/cmake      find_package(SoftRWLock CONFIG COMPONENTS C CXX [Fortran] MPI),
+#                             shared and static, the MPI collectives under mpiexec -n 2
+#   tests/consumer/pkgconfig  pkg-config softrwlock, softrwlock-static, softrwlock-fortran
+#   tests/consumer/modulefile.sh  the installed Lmod and Tcl modulefiles
+# It also checks the docs and licenses, and that `cmake --install --strip` strips (and that a
+# Release build installs no debug info).
 #
 # usage: tests/consumer/run.sh BUILD_DIR      (a configured and built CMake build directory)
 # Environment: CMAKE_COMMAND (default cmake), CC, CXX, SRWL_KEEP=1 keeps the temporary tree.
@@ -25,9 +28,10 @@ fail() {
     exit 1
 }
 
-for tool in readelf pkg-config; do
-    command -v "$tool" >/dev/null 2>&1 || { echo "SKIP: $tool not found"; exit 77; }
+for tool in readelf pkg-config mpiexec; do
+    command -v "$tool" >/dev/null 2>&1 || fail "$tool not found (install binutils, pkg-config, mpich)"
 done
+build_type=$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$build/CMakeCache.txt")
 
 echo "== install into $work/prefix"
 "$cmake" --install "$build" --prefix "$work/prefix" >"$work/install.log" || { cat "$work/install.log"; fail "cmake --install"; }
@@ -76,7 +80,32 @@ if [ -f "$here/../../src/bin/softrwlock.rs" ]; then
     [ -x "$prefix/bin/softrwlock" ] || fail "the softrwlock tool (src/bin/softrwlock.rs) is not installed in bin/"
     [ "$("$prefix/bin/softrwlock" --version)" = "softrwlock $version" ] || fail "bin/softrwlock --version: $("$prefix/bin/softrwlock" --version)"
 fi
-echo "layout OK"
+for f in README.md LICENSE-MIT LICENSE-APACHE docs/PROTOCOL.md; do
+    [ -f "$prefix/share/doc/softrwlock/$f" ] || fail "share/doc/softrwlock/$f not installed"
+done
+grep -q "Apache License" "$prefix/share/doc/softrwlock/LICENSE-APACHE" || fail "LICENSE-APACHE is not the Apache license"
+grep -q "Permission is hereby granted" "$prefix/share/doc/softrwlock/LICENSE-MIT" || fail "LICENSE-MIT is not the MIT license"
+[ -f "$prefix/share/modulefiles/softrwlock/$version.lua" ] || fail "the Lmod modulefile share/modulefiles/softrwlock/$version.lua is not installed"
+[ -f "$prefix/share/modulefiles/softrwlock/$version" ] || fail "the Tcl modulefile share/modulefiles/softrwlock/$version is not installed"
+[ -f "$libdir/pkgconfig/softrwlock-static.pc" ] || fail "softrwlock-static.pc not installed"
+[ -f "$prefix/include/softrwlock_mpi.h" ] || fail "include/softrwlock_mpi.h not installed"
+mod=$(find "$prefix" -name softrwlock.mod | head -n 1)
+if [ -n "$mod" ]; then
+    case $mod in
+        "$prefix"/include/softrwlock/fortran/*-*/softrwlock.mod) ;;
+        *) fail "softrwlock.mod is not in a compiler-versioned directory include/softrwlock/fortran/<id>-<version>/: $mod" ;;
+    esac
+    [ -f "$libdir/libsoftrwlock_fortran.a" ] || fail "libsoftrwlock_fortran.a not installed"
+    [ -f "$libdir/pkgconfig/softrwlock-fortran.pc" ] || fail "softrwlock-fortran.pc not installed"
+fi
+# A Release build carries no debug info; RelWithDebInfo and Debug do.
+case $build_type in
+    Release | MinSizeRel)
+        if readelf -S -W "$libdir/$real" | grep -q '[.]debug_info'; then
+            fail "a $build_type build installed $real with debug info ($(wc -c <"$libdir/$real") bytes)"
+        fi ;;
+esac
+echo "layout OK ($build_type: $real is $(wc -c <"$libdir/$real") bytes, libsoftrwlock.a $(wc -c <"$libdir/libsoftrwlock.a") bytes)"
 (cd "$prefix" && find . | sort)
 
 run() { # run NAME: runs a consumer binary with a directory for its lock
@@ -92,8 +121,22 @@ needs_soname() {
     readelf -d "$1" | grep -q "NEEDED.*\[libsoftrwlock.so.$major\]" || fail "$1 does not need libsoftrwlock.so.$major"
 }
 
-echo "== CMake consumer (find_package)"
-set -- -S "$here/cmake" -B "$work/cmake-build" -DCMAKE_PREFIX_PATH="$prefix"
+echo "== cmake --install --strip"
+"$cmake" --install "$build" --prefix "$work/stripped" --strip >/dev/null || fail "cmake --install --strip"
+s_libdir=$work/stripped/${libdir#"$prefix"/}
+if readelf -S -W "$s_libdir/$real" | grep -q -E '[.]symtab|[.]debug_'; then
+    fail "--strip left a symbol table or debug info in $real"
+fi
+if readelf -S -W "$s_libdir/libsoftrwlock.a" | grep -q '[.]debug_info'; then
+    fail "--strip left debug info in libsoftrwlock.a"
+fi
+readelf --dyn-syms -W "$s_libdir/$real" | grep -q " srwl_open$" || fail "--strip removed the exported srwl_open"
+echo "stripped: $real $(wc -c <"$s_libdir/$real") bytes (unstripped $(wc -c <"$libdir/$real")), libsoftrwlock.a $(wc -c <"$s_libdir/libsoftrwlock.a") bytes"
+rm -rf "$work/stripped"
+
+echo "== CMake consumer (find_package with components)"
+set -- -S "$here/cmake" -B "$work/cmake-build" -DCMAKE_PREFIX_PATH="$prefix" -DSRWL_WANT_MPI=ON
+[ -n "$mod" ] && set -- "$@" -DSRWL_WANT_FORTRAN=ON
 [ -n "${CC:-}" ] && set -- "$@" -DCMAKE_C_COMPILER="$CC"
 [ -n "${CXX:-}" ] && set -- "$@" -DCMAKE_CXX_COMPILER="$CXX"
 "$cmake" "$@" >"$work/cmake-configure.log" 2>&1 || { cat "$work/cmake-configure.log"; fail "consumer configure"; }
@@ -105,11 +148,27 @@ no_needed_so "$work/cmake-build/consumer_c_static"
 run "$work/cmake-build/consumer_c"
 run "$work/cmake-build/consumer_cxx"
 run "$work/cmake-build/consumer_c_static"
-if [ -n "$(find "$prefix" -name '*.mod' | head -n 1)" ]; then
+if [ -n "$mod" ]; then
     # A Fortran module was installed: the Fortran consumer must have been built against it.
     [ -x "$work/cmake-build/consumer_f" ] || fail "a Fortran module is installed but the Fortran consumer was not built"
     run "$work/cmake-build/consumer_f"
 fi
+run mpiexec -n 2 "$work/cmake-build/consumer_mpi_c"
+if [ -n "$mod" ]; then
+    run mpiexec -n 2 "$work/cmake-build/consumer_mpi_f"
+fi
+# A component the package does not have makes it NOT FOUND.
+mkdir -p "$work/badcomp"
+cat >"$work/badcomp/CMakeLists.txt" <<EOF
+cmake_minimum_required(VERSION 3.16)
+project(badcomp LANGUAGES C)
+find_package(SoftRWLock CONFIG QUIET COMPONENTS C Pascal)
+if(SoftRWLock_FOUND)
+  message(FATAL_ERROR "SoftRWLock was found with a component Pascal it does not have")
+endif()
+EOF
+"$cmake" -S "$work/badcomp" -B "$work/badcomp/b" -DCMAKE_PREFIX_PATH="$prefix" >"$work/badcomp.log" 2>&1 ||
+    { cat "$work/badcomp.log"; fail "an unknown component was accepted"; }
 # A version the package cannot satisfy must be refused.
 mkdir -p "$work/badver"
 cat >"$work/badver/CMakeLists.txt" <<EOF
@@ -127,13 +186,24 @@ echo "== pkg-config consumer"
 export PKG_CONFIG_PATH="$libdir/pkgconfig"
 [ "$(pkg-config --modversion softrwlock)" = "$version" ] || fail "pkg-config --modversion: $(pkg-config --modversion softrwlock)"
 mkdir -p "$work/pc"
+if [ -n "$mod" ]; then
+    FC=${FC:-gfortran}
+    export FC
+fi
 sh "$here/pkgconfig/build.sh" "$work/pc" || fail "pkg-config build"
 needs_soname "$work/pc/consumer_pc"
 no_needed_so "$work/pc/consumer_pc_static"
 LD_LIBRARY_PATH=$libdir run "$work/pc/consumer_pc"
 run "$work/pc/consumer_pc_static"
+if [ -n "$mod" ]; then
+    needs_soname "$work/pc/consumer_pc_f"
+    LD_LIBRARY_PATH=$libdir run "$work/pc/consumer_pc_f"
+fi
 if [ -x "$work/pc/consumer_pc_allstatic" ]; then
     readelf -d "$work/pc/consumer_pc_allstatic" 2>/dev/null | grep -q NEEDED && fail "consumer_pc_allstatic is not static"
     run "$work/pc/consumer_pc_allstatic"
 fi
+
+echo "== modulefiles"
+bash "$here/modulefile.sh" "$prefix" "$version" || fail "modulefiles"
 echo "PASS"
