@@ -861,7 +861,7 @@ def main():
                 for k in ("date", "command", "load_start", "minutes"):
                     meta[k] = old["meta"][k]
                 meta["netfs_only"] = False
-            log(f"== keeping {', '.join(b.results['fs'])} (scale curve: "
+            log(f"== keeping {', '.join(b.results['fs']) or 'no scenario tables'} (scale curve: "
                 f"{', '.join(b.results['scale']) or 'none'}) of the run of {old['meta'].get('date', '?')}")
         except (OSError, ValueError, KeyError):
             log("== no earlier results to keep")
@@ -1011,7 +1011,8 @@ def goals13(results):
     for fs in ("glusterfs", "moosefs"):
         r = g(sc, fs, "impls", "libsoftrwlock", "scale", "1024")
         if fs == "glusterfs" or r:
-            add(f"1024 readers at once across two {fs} clients: all hold within 2 s",
+            add(f"1024 readers at once across two {dict(glusterfs='GlusterFS', moosefs='MooseFS')[fs]} "
+                "clients: all hold within 2 s",
                 scale_cell(r) if r else "not run",
                 None if not r or r.get("skipped") or r.get("failed") else
                 (r["all_hold"] is not None and r["all_hold"] <= 2))
