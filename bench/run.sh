@@ -230,5 +230,6 @@ else
     fi
     [ -f "$SPNG" ] && cp "$SPNG" bench/scale.png
     python3 bench/report.py --block scale target/bench/scale.md BENCHMARKS.md bench/scale.png
-    say "wrote BENCHMARKS.md, bench/handoff.png and bench/scale.png"
+    if [ $SCALE = 0 ]; then say "wrote BENCHMARKS.md, bench/handoff.png and bench/scale.png"
+    else say "wrote the scale block of BENCHMARKS.md and bench/scale.png"; fi
 fi
