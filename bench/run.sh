@@ -26,7 +26,7 @@
 # SRWL_BENCH_VENVS (where the venvs go, default /tmp: srwl-bench-venv-<version>),
 # SRWL_BENCH_ONLY (comma-separated implementation names, for debugging),
 # SRWL_BENCH_NO_CARGO=1 (reuse the library copy of the last run in target/bench/lib).
-# Needs: cargo, cc, python3 with venv and pip (a registry or wheel cache), strace; for
+# Needs: cargo, cc, python3 with venv and pip (a registry or wheel cache), strace, perf; for
 # GlusterFS root and /dev/fuse. Exits 0 when the benchmark ran (it reports numbers, it does
 # not assert them).
 set -euo pipefail
@@ -52,7 +52,7 @@ while [ $# -gt 0 ]; do
         --no-local) NO_LOCAL=1 ;;
         --gluster) mounts_arg "$1" "${2:-}"; GLUSTER_MNTS=$2; shift ;;
         --moosefs) mounts_arg "$1" "${2:-}"; MFS_MNTS=$2; shift ;;
-        -h|--help) sed -n '2,32p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,31p' "$0"; exit 0 ;;
         *) echo "bench/run.sh: unknown option $1" >&2; exit 2 ;;
     esac
     shift
