@@ -3,7 +3,7 @@
 # filelock 4.2.11 and 3.32.7 (SoftReadWriteLock) and flock(2), print the tables and write them
 # into BENCHMARKS.md (with plots, bench/handoff.png and bench/scale.png).
 #
-#   bench/run.sh            full run (about 15 min): local filesystem, then two GlusterFS client
+#   bench/run.sh            full run (about 10 min + the scale curves): local filesystem, then two GlusterFS client
 #                           mounts (tests/netfs/setup.sh, called when that part starts; torn down
 #                           afterwards only if this run set them up and nobody else uses them);
 #                           every scenario, then the scale curve, on each
