@@ -350,8 +350,8 @@ class Bench:
     def perf_burst(self, fs, impl, dirs, n):
         """Like strace_burst, but counted by the kernel's syscall tracepoints (perf stat follows
         the forked readers): no ptrace stop per call, so the readers interleave as they do
-        without a tracer (under strace -f they run nearly one at a time, and a crowded room is
-        listed far less often). None if perf cannot count tracepoints here."""
+        without a tracer (strace -f stops each at every syscall, so they interleave otherwise
+        and meet a different room). None if perf cannot count tracepoints here."""
         events = perf_syscall_events()
         if not events:
             return None
@@ -953,8 +953,8 @@ def render_scale(results):
            "between its two client mounts. File syscalls per reader (C implementations): the "
            "syscalls of a burst with acquire minus those of one without, divided by N, counted "
            "by perf stat on the kernel's syscall tracepoints (strace -f -c where perf cannot: "
-           "under strace the readers run nearly one at a time and the counts come out "
-           "different); in brackets all syscalls.\n"]
+           "strace stops a reader at every syscall, the readers interleave differently and "
+           "the counts come out different); in brackets all syscalls.\n"]
     for fs, fsres in results.get("scale", {}).items():
         info = fsres["info"]
         names = list(fsres["impls"])
