@@ -20,6 +20,8 @@
  *   waitto S          one per write acquisition that timed out (waited S seconds, no grant)
  *   handoff S         one per write grant that followed another process's release
  *                     (seconds from that release to this grant; CLOCK_MONOTONIC)
+ *   handoffx S        the same, when that process used the other --lock path (another client
+ *                     mount: a cross-client handoff); also counted as a handoff
  *   grant T           (burst) CLOCK_MONOTONIC time of the grant
  *
  * Scenarios:
@@ -28,6 +30,11 @@
  *   mixed    --procs R --seconds S                  1 writer + R readers (writer waits timed)
  *   burst    --procs N [--no-acquire] [--timeout S] N readers released together: time until all
  *                                                  hold (then they are SIGKILLed: only the way in counts)
+ *            ... --release                          the scale curve: once all hold they are told to
+ *                                                  release together; also the time until all have
+ *                                                  released ("all_released", from that signal)
+ *   mix      --procs K --seconds S --write-pct P    K processes, each operation a write with
+ *                                                  probability P % (90/10: P = 10), else a read
  *   evict    --hb H --stale S                       SIGKILL a write holder; time to the next grant
  *   waiters  --procs N --seconds S --mode r|w       N processes wait S s behind a writer; CPU used
  */
@@ -77,6 +84,8 @@ static struct {
     int procs;
     int direct;
     int no_acquire;
+    int release_all; /* burst: release together and time it (the scale curve) */
+    double write_pct; /* mix: percent of operations that are writes */
     double hold_ms, think_ms, writer_think_ms;
     double timeout; /* burst: how long each reader may wait */
     struct params p;
@@ -312,8 +321,11 @@ static void writer_loop(int i, struct barrier *b, double seconds, double think_m
             errors++;
         if (rc.seq & 1)
             violations++;
-        if (rc.writer != i && rc.writer >= 0 && rc.released > 0)
+        if (rc.writer != i && rc.writer >= 0 && rc.released > 0) {
             fprintf(f, "handoff %.9f\n", t_grant - rc.released);
+            if (O.nlock > 1 && rc.writer % O.nlock != i % O.nlock)
+                fprintf(f, "handoffx %.9f\n", t_grant - rc.released);
+        }
         fprintf(f, "wait %.9f\n", t_grant - t_req);
         rc.seq += 1;
         if (mark_odd) { /* tell readers a writer is inside */
@@ -415,6 +427,85 @@ static int sc_writers(int readers) {
     return 0;
 }
 
+/* ---- scenario: mix (each operation a write with probability write_pct) -------------------- */
+static void mix_loop(int i, struct barrier *b, double seconds) {
+    void *h = open_lock(i);
+    int fd = data_open(i);
+    FILE *f = out_open("m", i);
+    long cycles = 0, writes = 0, errors = 0, violations = 0, timeouts = 0;
+    barrier_child(b);
+    double until = now() + seconds;
+    while (now() < until) {
+        sleep_upto_ms(O.think_ms);
+        int w = (double)(rnd() % 10000) < O.write_pct * 100;
+        int r = I->acquire(h, w, until - now() + 5.0);
+        if (r != 0) {
+            if (r > 0)
+                timeouts++;
+            else
+                errors++;
+            continue;
+        }
+        struct rec rc;
+        if (rec_read(fd, &rc) != 0)
+            errors++;
+        if (rc.seq & 1)
+            violations++;
+        if (w) {
+            rc.seq += 1; /* odd while inside: a reader that sees it was let in beside us */
+            rc.writer = i;
+            if (rec_write(fd, &rc) != 0)
+                errors++;
+        }
+        sleep_upto_ms(O.hold_ms);
+        if (w) {
+            rc.seq += 1;
+            rc.counter += 1;
+            rc.released = now();
+            if (rec_write(fd, &rc) != 0)
+                errors++;
+            writes++;
+        }
+        cycles++;
+        if (I->release(h) != 0)
+            errors++;
+    }
+    I->close(h);
+    close(fd);
+    fprintf(f, "cycles %ld\nwrites %ld\nerrors %ld\ntimeouts %ld\nviolations %ld\n", cycles,
+            writes, errors, timeouts, violations);
+    fclose(f);
+    _exit(0);
+}
+
+static int sc_mix(void) {
+    int n = O.procs;
+    data_init();
+    pid_t *pids = calloc((size_t)n, sizeof *pids);
+    struct barrier b;
+    barrier_init(&b);
+    fflush(NULL);
+    for (int i = 0; i < n; i++) {
+        pid_t p = fork();
+        if (p < 0)
+            die("%s", "fork failed");
+        if (p == 0) {
+            rng ^= (uint64_t)getpid() * 0x9E3779B97F4A7C15ull;
+            mix_loop(i, &b, O.seconds);
+        }
+        pids[i] = p;
+    }
+    barrier_wait_ready(&b, n);
+    double t0 = barrier_release(&b);
+    int bad = wait_children(pids, n, NULL);
+    double t1 = now();
+    printf("{\"impl\":\"%s\",\"scenario\":\"mix\",\"procs\":%d,\"write_pct\":%g,"
+           "\"seconds\":%.6f,\"counter\":%" PRIu64 ",\"failed_procs\":%d}\n",
+           I->name, n, O.write_pct, t1 - t0, read_counter(), bad);
+    free(pids);
+    return 0;
+}
+
 /* ---- scenario: burst of readers --------------------------------------------------------- */
 static int sc_burst(void) {
     int n = O.procs;
@@ -422,6 +513,9 @@ static int sc_burst(void) {
     struct barrier b, rel;
     barrier_init(&b);
     barrier_init(&rel); /* rel.ready: "I hold"; rel.go: "release now" */
+    int done[2];        /* with --release: one byte from each child once it has released */
+    if (pipe(done) != 0)
+        die("%s", "pipe failed");
     fflush(NULL);
     for (int i = 0; i < n; i++) {
         pid_t p = fork();
@@ -438,15 +532,48 @@ static int sc_burst(void) {
             barrier_child(&rel);
             if (r == 0 && !O.no_acquire)
                 I->release(h);
+            if (O.release_all) { /* "I have released" */
+                char c = 'd';
+                if (write(done[1], &c, 1) != 1)
+                    _exit(3);
+            }
             I->close(h);
             _exit(0);
         }
         pids[i] = p;
     }
+    close(done[1]);
     barrier_wait_ready(&b, n);
     double t0 = barrier_release(&b);
     barrier_wait_ready(&rel, n);
     double t1 = now();
+    if (O.release_all) {
+        /* Released together: time until the last says it has released (at most O.timeout). */
+        double t2 = barrier_release(&rel), t3 = t2;
+        int got = 0;
+        char buf[256];
+        while (got < n) {
+            int left = (int)((t2 + O.timeout - now()) * 1000);
+            struct pollfd pfd = {done[0], POLLIN, 0};
+            if (left <= 0 || poll(&pfd, 1, left) == 0)
+                break;
+            ssize_t k = read(done[0], buf, sizeof buf);
+            if (k > 0) {
+                got += (int)k;
+                t3 = now();
+            } else if (k == 0 || errno != EINTR)
+                break;
+        }
+        for (int i = 0; i < n; i++) /* those still releasing (a timeout) */
+            kill(pids[i], SIGKILL);
+        wait_children(pids, n, NULL);
+        printf("{\"impl\":\"%s\",\"scenario\":\"burst\",\"procs\":%d,\"t0\":%.9f,"
+               "\"all_hold_seen\":%.6f,\"released\":%d,\"all_released\":%.6f,"
+               "\"failed_procs\":0}\n",
+               I->name, n, t0, t1 - t0, got, got == n ? t3 - t2 : -1.0);
+        free(pids);
+        return 0;
+    }
     /* Only the way in is measured: end the holders at once (their releases would add minutes
      * for the slow implementations; the lock paths are fresh for every run). */
     for (int i = 0; i < n; i++)
@@ -587,6 +714,7 @@ static int bench_main(int argc, char **argv, const struct impl *impl) {
     O.think_ms = 2;
     O.writer_think_ms = 20;
     O.timeout = 60;
+    O.write_pct = 10;
     if (argc < 2)
         die("%s", "usage: bench SCENARIO --lock PATH [options] (see bench/bench.h)");
     O.scenario = argv[1];
@@ -628,6 +756,10 @@ static int bench_main(int argc, char **argv, const struct impl *impl) {
             O.direct = 1;
         else if (strcmp(a, "--no-acquire") == 0)
             O.no_acquire = 1;
+        else if (strcmp(a, "--release") == 0)
+            O.release_all = 1;
+        else if (ARG("--write-pct"))
+            O.write_pct = atof(v);
         else
             die("unknown or incomplete option %s", a);
 #undef ARG
@@ -645,6 +777,8 @@ static int bench_main(int argc, char **argv, const struct impl *impl) {
         return sc_burst();
     if (!strcmp(O.scenario, "evict"))
         return sc_evict();
+    if (!strcmp(O.scenario, "mix"))
+        return sc_mix();
     if (!strcmp(O.scenario, "waiters"))
         return sc_waiters();
     die("unknown scenario %s", O.scenario);

@@ -30,11 +30,15 @@ BENCH = os.path.join(ROOT, "target", "bench")
 FULL = dict(cycle_s=2.0, writers=4, writers_s=5.0, mixed_readers=99, netfs_mixed_readers=24,
             mixed_s=8.0, bursts=(64, 256), waiters=16, waiters_s=10.0, waiter_modes=("r", "w"),
             netfs_waiter_modes=("w",), strace_bursts=(64, 256), burst_timeout=30.0,
-            netfs_burst_timeout=20.0, netfs_python_bursts=(64,))
+            netfs_burst_timeout=20.0, netfs_python_bursts=(64,),
+            scale=(16, 64, 256, 1024, 4096), netfs_scale=(16, 64, 256, 1024), scale_python_max=1024,
+            scale_timeout=30.0, scale_strace=(16, 1024, 4096), mix_procs=8, mix_s=10.0, mix_write_pct=10)
 QUICK = dict(quick=True, cycle_s=1.0, writers=4, writers_s=3.0, mixed_readers=24, mixed_s=3.0,
              bursts=(64, 256), python_bursts=(64,), waiters=16, waiters_s=3.0, waiter_modes=("w",),
              netfs_waiter_modes=("w",), strace_bursts=(64, 256), burst_timeout=10.0,
-             netfs_burst_timeout=10.0, impls=("libsoftrwlock", "filelock-4.2.11", "flock"))
+             netfs_burst_timeout=10.0, impls=("libsoftrwlock", "filelock-4.2.11", "flock"),
+             scale=(16, 256, 1024), netfs_scale=(16, 256), scale_python_max=256,
+             scale_timeout=15.0, scale_strace=(16, 256), mix_procs=8, mix_s=4.0, mix_write_pct=10)
 HB, STALE, POLL = 0.5, 2.0, 0.1  # heartbeat, stale threshold, poll interval (s), all impls
 
 # file-related syscalls (what "file syscalls" counts); everything else is reported as "other"
@@ -99,6 +103,49 @@ def run(argv, timeout, strace_out=None):
     return summary, tail
 
 
+_PERF_EVENTS = []
+
+
+def perf_syscall_events():
+    """syscalls:sys_enter_<name> for every file syscall this kernel has a tracepoint for, and
+    raw_syscalls:sys_enter for all of them; [] if perf cannot count them."""
+    if _PERF_EVENTS:
+        return _PERF_EVENTS[0]
+    events = []
+    try:
+        listed = subprocess.run(["perf", "list", "tracepoint"], capture_output=True, text=True,
+                                timeout=60).stdout
+        have = set(re.findall(r"syscalls:sys_enter_(\w+)", listed))
+        events = [f"syscalls:sys_enter_{k}" for k in sorted(FILE_SYSCALLS & have)]
+        if events and subprocess.run(["perf", "stat", "-e", "raw_syscalls:sys_enter", "true"],
+                                     capture_output=True, timeout=60).returncode == 0:
+            events.append("raw_syscalls:sys_enter")
+        else:
+            events = []
+    except (OSError, subprocess.TimeoutExpired):
+        events = []
+    _PERF_EVENTS.append(events)
+    return events
+
+
+def parse_perf(path):
+    """perf stat -x, output: count,unit,event,... ; returns {syscall: count, '*all*': count}."""
+    calls = {}
+    try:
+        lines = open(path).read().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        f = line.split(",")
+        if len(f) < 3 or not f[0].isdigit():
+            continue
+        if f[2] == "raw_syscalls:sys_enter":
+            calls["*all*"] = int(f[0])
+        elif f[2].startswith("syscalls:sys_enter_"):
+            calls[f[2][len("syscalls:sys_enter_"):]] = int(f[0])
+    return calls
+
+
 def parse_strace(path):
     calls = {}
     try:
@@ -120,15 +167,15 @@ def read_proc_files(d):
     """Per-process files written by the benches: a list of dicts."""
     procs = []
     for f in sorted(glob.glob(os.path.join(d, "*.txt"))):
-        p = dict(role=None, cycles=0, errors=0, timeouts=0, violations=0, wait=[], handoff=[],
-                 grant=[], waitto=[])
+        p = dict(role=None, cycles=0, writes=0, errors=0, timeouts=0, violations=0, wait=[],
+                 handoff=[], handoffx=[], grant=[], waitto=[])
         for line in open(f):
             k, _, v = line.strip().partition(" ")
             if k == "role":
                 p["role"] = v
-            elif k in ("wait", "handoff", "grant", "waitto"):
+            elif k in ("wait", "handoff", "handoffx", "grant", "waitto"):
                 p[k].append(float(v))
-            elif k in ("cycles", "errors", "timeouts", "violations"):
+            elif k in ("cycles", "writes", "errors", "timeouts", "violations"):
                 p[k] += int(v)
         procs.append(p)
     return procs
@@ -215,13 +262,15 @@ class Bench:
         cyc = [p["cycles"] for p in procs]
         total = sum(cyc)
         handoff = [h for p in procs for h in p["handoff"]]
+        handoffx = [h for p in procs for h in p["handoffx"]]
         res["writers"] = dict(
             total=total, rate=total / s["seconds"], per_proc=cyc,
             fairness=(min(cyc) / max(cyc)) if max(cyc) else 0.0, counter=s["counter"],
             exact=s["counter"] == total, lost=total - s["counter"],
             errors=sum(p["errors"] for p in procs), timeouts=sum(p["timeouts"] for p in procs),
             violations=sum(p["violations"] for p in procs),
-            handoff_median=pct(handoff, 50), handoff_p99=pct(handoff, 99), handoff=handoff)
+            handoff_median=pct(handoff, 50), handoff_p99=pct(handoff, 99), handoff=handoff,
+            handoffx_median=pct(handoffx, 50), handoffx_n=len(handoffx))
         w = res["writers"]
         log(f"    4 writers: {w['rate']:.1f}/s per-proc {cyc} counter {w['counter']} "
             f"(grants {total}) handoff median {w['handoff_median']}")
@@ -273,22 +322,133 @@ class Bench:
                         limit=limit, median=pct([g - s["t0"] for g in grants], 50),
                         errors=sum(p["errors"] for p in procs), failed=s["failed_procs"])
         if with_strace:
-            tot = []
-            for extra in (["--no-acquire"], []):
-                self.seq += 1
-                argv = self.base(impl, "burst", dirs, f"bs{self.seq}", data=False)
-                d2 = self.outdir(fs, impl, f"burst{n}-strace")
-                st = os.path.join(d2, "strace.txt")
-                s2, _ = run(argv + ["--procs", str(n), "--out", d2] + extra, 600, strace_out=st)
-                tot.append(parse_strace(st) if s2 else None)
-            if tot[0] is not None and tot[1] is not None:
-                allc = sum(tot[1].values()) - sum(tot[0].values())
-                filec = (sum(v for k, v in tot[1].items() if k in FILE_SYSCALLS)
-                         - sum(v for k, v in tot[0].items() if k in FILE_SYSCALLS))
-                res[key].update(sys_all=allc, sys_file=filec)
+            res[key].update(self.strace_burst(fs, impl, dirs, n))
         b = res[key]
         log(f"    burst {n}: all hold after {b['all_hold']} s ({held}/{n}), syscalls "
             f"{b.get('sys_file', '-')} file / {b.get('sys_all', '-')} all")
+
+    def strace_burst(self, fs, impl, dirs, n):
+        """strace -f -c of N readers released together, run with acquire minus run without
+        (the holders are SIGKILLed once all hold: only the acquisitions are counted)."""
+        tot = []
+        for extra in (["--no-acquire"], []):
+            self.seq += 1
+            argv = self.base(impl, "burst", dirs, f"bs{self.seq}", data=False)
+            d2 = self.outdir(fs, impl, f"burst{n}-strace")
+            st = os.path.join(d2, "strace.txt")
+            s2, _ = run(argv + ["--procs", str(n), "--out", d2] + extra, 900, strace_out=st)
+            tot.append(parse_strace(st) if s2 else None)
+        if tot[0] is None or tot[1] is None:
+            return {}
+        allc = sum(tot[1].values()) - sum(tot[0].values())
+        filec = (sum(v for k, v in tot[1].items() if k in FILE_SYSCALLS)
+                 - sum(v for k, v in tot[0].items() if k in FILE_SYSCALLS))
+        kinds = {k: tot[1].get(k, 0) - tot[0].get(k, 0) for k in set(tot[1]) | set(tot[0])}
+        return dict(sys_all=allc, sys_file=filec,
+                    kinds={k: v for k, v in kinds.items() if k in FILE_SYSCALLS and v > 0})
+
+    def perf_burst(self, fs, impl, dirs, n):
+        """Like strace_burst, but counted by the kernel's syscall tracepoints (perf stat follows
+        the forked readers): no ptrace stop per call, so the readers interleave as they do
+        without a tracer (strace -f stops each at every syscall, so they interleave otherwise
+        and meet a different room). None if perf cannot count tracepoints here."""
+        events = perf_syscall_events()
+        if not events:
+            return None
+        tot = []
+        for extra in (["--no-acquire"], []):
+            self.seq += 1
+            argv = self.base(impl, "burst", dirs, f"bp{self.seq}", data=False)
+            d2 = self.outdir(fs, impl, f"burst{n}-perf")
+            out = os.path.join(d2, "perf.txt")
+            s2, _ = run(["perf", "stat", "-x,", "-o", out, "-e", ",".join(events), "--"] + argv
+                        + ["--procs", str(n), "--out", d2] + extra, 900)
+            tot.append(parse_perf(out) if s2 else None)
+        if tot[0] is None or tot[1] is None:
+            return {}
+        kinds = {k: tot[1].get(k, 0) - tot[0].get(k, 0) for k in set(tot[1]) | set(tot[0])}
+        allc = kinds.pop("*all*", 0)
+        filec = sum(v for k, v in kinds.items() if k in FILE_SYSCALLS)
+        return dict(sys_all=allc, sys_file=filec, tool="perf stat of the syscall tracepoints",
+                    kinds={k: v for k, v in kinds.items() if k in FILE_SYSCALLS and v > 0})
+
+    def scale(self, fs, impl, dirs, res, netfs):
+        """The scale curve: N readers released together, once all hold released together again;
+        time until the last holds and until the last has released. An implementation's curve
+        stops at the first N where not all held within the limit or that took more than a
+        quarter of it (four times the crowd would then not fit); Python stops at
+        scale_python_max (thousands of forked interpreters do not fit in memory)."""
+        limit = self.cfg["scale_timeout"]
+        curve = res.setdefault("scale", {})
+        stop = None
+        for n in self.cfg["netfs_scale" if netfs else "scale"]:
+            if impl.lang != "C" and n > self.cfg["scale_python_max"]:
+                curve[str(n)] = dict(n=n, skipped=f"Python: at most {self.cfg['scale_python_max']}")
+                continue
+            if stop:
+                curve[str(n)] = dict(n=n, skipped=stop)
+                continue
+            d = self.outdir(fs, impl, f"scale{n}")
+            argv = self.base(impl, "burst", dirs, f"sc{self.seq}", data=False)
+            s, _ = run(argv + ["--procs", str(n), "--out", d, "--timeout", str(limit), "--release"],
+                       2 * limit + 300)
+            procs = read_proc_files(d)
+            shutil.rmtree(d, ignore_errors=True)  # thousands of small files; the summary is kept
+            if not s or not procs:
+                curve[str(n)] = dict(n=n, failed=True)
+                stop = f"failed at {n}"
+                continue
+            grants = sorted(g - s["t0"] for p in procs if p["cycles"] for g in p["grant"])
+            held = len(grants)
+            r = dict(n=n, limit=limit, held=held,
+                     all_hold=grants[-1] if held == n else None, median=pct(grants, 50),
+                     released=s.get("released"),
+                     all_released=s["all_released"] if s.get("all_released", -1) >= 0 else None,
+                     load=loadavg())
+            curve[str(n)] = r
+            log(f"    scale {n}: all hold {r['all_hold']} s ({held}/{n}), all released "
+                f"{r['all_released']} s (load {' '.join(r['load'])})")
+            if r["all_hold"] is None:
+                stop = f"at {n} not all held within {limit:g} s"
+            elif r["all_hold"] > limit / 4:
+                stop = f"{n} took {r['all_hold']:.1f} s"
+        if impl.lang == "C":  # strace of thousands of Python processes takes far too long
+            for n in self.cfg["scale_strace"]:
+                if n not in self.cfg["netfs_scale" if netfs else "scale"]:
+                    continue
+                st = self.perf_burst(fs, impl, dirs, n)
+                if st is None:
+                    st = self.strace_burst(fs, impl, dirs, n)
+                    if st:
+                        st["tool"] = "strace -f -c"
+                if st:
+                    st.update(per_reader=st["sys_file"] / n, per_reader_all=st["sys_all"] / n)
+                    curve[str(n)].update(strace=st)
+                    log(f"    scale {n}: file syscalls per reader {st['per_reader']:.2f}")
+
+    def mix(self, fs, impl, dirs, res, direct):
+        d = self.outdir(fs, impl, "mix")
+        self.seq += 1
+        argv = self.base(impl, "mix", dirs, f"mi{self.seq}", direct=direct)
+        secs = self.cfg["mix_s"]
+        s, _ = run(argv + ["--procs", str(self.cfg["mix_procs"]), "--seconds", str(secs),
+                           "--write-pct", str(self.cfg["mix_write_pct"]), "--hold-ms", "5",
+                           "--think-ms", "5", "--out", d], secs + 120)
+        procs = read_proc_files(d)
+        if not s or not procs:
+            res["mix"] = None
+            return
+        grants = sum(p["cycles"] for p in procs)
+        writes = sum(p["writes"] for p in procs)
+        res["mix"] = dict(procs=s["procs"], seconds=s["seconds"], grants=grants, writes=writes,
+                          rate=grants / s["seconds"], counter=s["counter"],
+                          exact=s["counter"] == writes,
+                          errors=sum(p["errors"] for p in procs),
+                          timeouts=sum(p["timeouts"] for p in procs),
+                          violations=sum(p["violations"] for p in procs))
+        m = res["mix"]
+        log(f"    90/10 mix: {m['rate']:.1f} grants/s, counter {m['counter']} (writes {writes}), "
+            f"violations {m['violations']}")
 
     def evict(self, fs, impl, dirs, res):
         self.seq += 1
@@ -321,17 +481,17 @@ class Bench:
 
     # ---- one filesystem -----------------------------------------------------------------------
     @staticmethod
-    def mounts_ok(dirs):
-        """Each dir's parent must still be a GlusterFS FUSE mount and the dir visible through it
-        (another session may tear the volume down under us: then the numbers mean nothing)."""
+    def mounts_ok(dirs, fstype="fuse.glusterfs"):
+        """Each dir's parent must still be a FUSE mount of that type and the dir visible through
+        it (another session may tear the volume down under us: then the numbers mean nothing)."""
         mounts = {}
         for line in open("/proc/mounts"):
             f = line.split()
             mounts[f[1]] = f[2]
         for d in dirs:
             root = os.path.dirname(d)
-            if mounts.get(root) != "fuse.glusterfs":
-                return f"{root} is no longer a GlusterFS mount"
+            if mounts.get(root) != fstype:
+                return f"{root} is no longer a {fstype} mount"
             if not os.path.isdir(d):
                 return f"{d} is not visible"
         return None
@@ -347,24 +507,28 @@ class Bench:
             pids |= set(r.stdout.split())
         return sorted(pids)
 
-    def run_fs(self, fs, dirs, direct, all_impls, netfs):
+    def run_fs(self, fs, dirs, direct, all_impls, netfs, scale_only=False):
         info = dict(dirs=dirs, load_before=loadavg(), started=time.time(),
                     date=datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
-                    git=self.results["meta"].get("git"), note=self.args.netfs_note if netfs else "")
+                    git=git_describe(), note=self.args.netfs_note if netfs else "")
         try:
             info["fstype"] = subprocess.run(["df", "--output=fstype", dirs[0]], capture_output=True,
                                             text=True).stdout.split()[-1]
         except OSError:
             info["fstype"] = "?"
+        fstype = info["fstype"]
         shutil.rmtree(os.path.join(self.runs, fs), ignore_errors=True)
         fsres = dict(info=info, impls={})
-        self.results["fs"][fs] = fsres
-        # What the operations a cycle cannot avoid cost here, without any lock around them.
-        fsres["floor"], _ = run([os.path.join(BENCH, "fs_floor"), dirs[0], "1"], 120)
-        log(f"== {fs}: floor {fsres['floor']}")
+        if scale_only:
+            self.results.setdefault("scale", {})[fs] = fsres
+        else:
+            self.results["fs"][fs] = fsres
+            # What the operations a cycle cannot avoid cost here, without any lock around them.
+            fsres["floor"], _ = run([os.path.join(BENCH, "fs_floor"), dirs[0], "1"], 120)
+            log(f"== {fs}: floor {fsres['floor']}")
         for impl in all_impls:
             if netfs:
-                bad = self.mounts_ok(dirs)
+                bad = self.mounts_ok(dirs, fstype)
                 if bad:
                     info["invalid"] = f"stopped before {impl.name}: {bad}"
                     log(f"== {fs}: {info['invalid']}")
@@ -377,30 +541,20 @@ class Bench:
             fsres["impls"][impl.name] = res
             log(f"== {fs}: {impl.name} (load {' '.join(loadavg())})")
             t_impl = time.time()
-            if netfs and impl.name == "flock":
+            if scale_only:
+                self.scale(fs, impl, dirs, res, netfs)
+            elif netfs and impl.name == "flock":
                 # flock across two client mounts: no exclusion. Show the lost updates.
                 self.cycles(fs, impl, dirs, res)
                 self.writers(fs, impl, dirs, res, direct)
+                self.mix(fs, impl, dirs, res, direct)
                 continue
-            self.cycles(fs, impl, dirs, res)
-            self.syscalls(fs, impl, dirs, res)
-            self.writers(fs, impl, dirs, res, direct)
-            readers = self.cfg["mixed_readers"]
-            if netfs:
-                readers = self.cfg.get("netfs_mixed_readers", readers)
-            self.mixed(fs, impl, dirs, res, direct, readers)
-            bursts = self.cfg["bursts"]
-            if impl.lang != "C":
-                bursts = self.cfg.get("netfs_python_bursts" if netfs else "python_bursts", bursts)
-            for n in bursts:
-                self.burst(fs, impl, dirs, res, n, netfs)
-            self.evict(fs, impl, dirs, res)
-            for mode in self.cfg["netfs_waiter_modes" if netfs else "waiter_modes"]:
-                self.waiters(fs, impl, dirs, res, mode)
+            else:
+                self.full(fs, impl, dirs, res, direct, netfs)
             res["minutes"] = (time.time() - t_impl) / 60
             log(f"   ({res['minutes']:.1f} min)")
             if netfs:
-                bad = self.mounts_ok(dirs)
+                bad = self.mounts_ok(dirs, fstype)
                 if bad:  # the mounts went away during this implementation's runs
                     info["invalid"] = f"during {impl.name}: {bad}; its numbers are dropped"
                     fsres["impls"].pop(impl.name)
@@ -408,6 +562,31 @@ class Bench:
                     break
         info["load_after"] = loadavg()
         info["minutes"] = (time.time() - info["started"]) / 60
+
+    def full(self, fs, impl, dirs, res, direct, netfs):
+        """Every scenario but the scale curve (bench/run.sh --scale adds that)."""
+        self.cycles(fs, impl, dirs, res)
+        self.syscalls(fs, impl, dirs, res)
+        self.writers(fs, impl, dirs, res, direct)
+        if netfs:
+            self.mix(fs, impl, dirs, res, direct)
+        readers = self.cfg["mixed_readers"]
+        if netfs:
+            readers = self.cfg.get("netfs_mixed_readers", readers)
+        self.mixed(fs, impl, dirs, res, direct, readers)
+        bursts = self.cfg["bursts"]
+        if impl.lang != "C":
+            bursts = self.cfg.get("netfs_python_bursts" if netfs else "python_bursts", bursts)
+        for n in bursts:
+            self.burst(fs, impl, dirs, res, n, netfs)
+        self.evict(fs, impl, dirs, res)
+        for mode in self.cfg["netfs_waiter_modes" if netfs else "waiter_modes"]:
+            self.waiters(fs, impl, dirs, res, mode)
+
+
+def git_describe():
+    return subprocess.run(["git", "-C", ROOT, "describe", "--always", "--dirty"],
+                          capture_output=True, text=True).stdout.strip()
 
 
 # ---- reporting -------------------------------------------------------------------------------
@@ -495,6 +674,10 @@ def tables(results):
         row("3. 4 writers: handoff median / p99",
             lambda r: "-" if not r.get("writers") else
             f"{ms(r['writers']['handoff_median'])} / {ms(r['writers']['handoff_p99'])}")
+        if any(g(fsres["impls"][n], "writers", "handoffx_n") for n in names):
+            row("3. 4 writers: cross-client handoff median (n)",
+                lambda r: "-" if not g(r, "writers", "handoffx_n") else
+                f"{ms(r['writers']['handoffx_median'])} ({r['writers']['handoffx_n']})")
         row("3. errors / timeouts / odd seq seen",
             lambda r: "-" if not r.get("writers") else
             f"{r['writers']['errors']} / {r['writers']['timeouts']} / {r['writers']['violations']}")
@@ -518,6 +701,15 @@ def tables(results):
             row(f"7. 16 {label} waiters: CPU mean / max, % of a core",
                 lambda r, mode=mode: "-" if not r.get(f"waiters_{mode}") else
                 f"{r[f'waiters_{mode}']['mean_pct']:.2f}% / {r[f'waiters_{mode}']['max_pct']:.2f}%")
+        if any(fsres["impls"][n].get("mix") for n in names):
+            row("8. 90/10, 8 processes: grants/s", lambda r: fmt(g(r, "mix", "rate")))
+            row("8. 90/10: counter (lost updates) / writer seen by reader",
+                lambda r: "-" if not r.get("mix") else
+                f"{r['mix']['counter']}/{r['mix']['writes']} "
+                f"({'exact' if r['mix']['exact'] else str(r['mix']['writes'] - r['mix']['counter']) + ' lost'})"
+                f" / {r['mix']['violations']}")
+            row("8. 90/10: errors / timeouts", lambda r: "-" if not r.get("mix") else
+                f"{r['mix']['errors']} / {r['mix']['timeouts']}")
         out += [hdr, sep] + rows + [""]
         fl = fsres.get("floor")
         if fl:
@@ -610,11 +802,19 @@ def goals(results):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--local-dir", required=True)
+    ap.add_argument("--local-dir", default="", help="local directory (not needed with --netfs-only)")
     ap.add_argument("--netfs", default="", help="DIR_A,DIR_B: the same directory through two mounts")
+    ap.add_argument("--netfs-name", default="glusterfs", choices=("glusterfs", "moosefs"),
+                    help="which network filesystem --netfs is (the section's name)")
+    ap.add_argument("--scale", action="store_true",
+                    help="after the scenarios, the scale curve on the same filesystems")
+    ap.add_argument("--scale-only", action="store_true",
+                    help="only the scale curve; keep everything else of the existing --json")
     ap.add_argument("--venvs", default="/tmp")
     ap.add_argument("--json", required=True)
     ap.add_argument("--md", required=True, help="where to write the generated markdown")
+    ap.add_argument("--scale-md", default="",
+                    help="where to write the generated scale-curve markdown (and goals of issue 13)")
     ap.add_argument("--command", default="bench/run.sh")
     ap.add_argument("--only", default="", help="comma-separated implementation names")
     ap.add_argument("--netfs-readers", type=int, default=0)
@@ -626,9 +826,7 @@ def main():
     ap.add_argument("--render-only", action="store_true", help="re-render --md from --json")
     args = ap.parse_args()
     if args.render_only:
-        md = render(json.load(open(args.json)))
-        with open(args.md, "w") as f:
-            f.write(md)
+        write_md(args, json.load(open(args.json)))
         return
     cfg = dict(QUICK if args.quick else FULL)
     if args.netfs_readers:
@@ -646,24 +844,33 @@ def main():
                   if l.startswith("model name")), "?"),
         mem_gib=round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
         config=cfg, hb=HB, stale=STALE, poll=POLL, load_start=loadavg(), netfs_only=args.netfs_only,
-        python=platform.python_version(),
-        git=subprocess.run(["git", "-C", ROOT, "describe", "--always", "--dirty"],
-                           capture_output=True, text=True).stdout.strip())
+        python=platform.python_version(), git=git_describe())
     t0 = time.time()
-    if args.netfs_only:
+    if args.netfs_only or args.scale_only:
+        # keep the sections of the earlier run that this one does not redo
         try:
             old = json.load(open(args.json))
-            b.results["fs"]["local"] = old["fs"]["local"]
-            if args.same_run:
+            b.results["fs"] = old.get("fs", {})
+            b.results["scale"] = old.get("scale", {})
+            if args.scale_only:
+                b.results["meta"] = meta = old["meta"]
+                meta["scale_date"] = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
+                meta["scale_command"] = args.command
+                meta["config"].update({k: v for k, v in cfg.items() if "scale" in k})
+            elif args.same_run:
                 for k in ("date", "command", "load_start", "minutes"):
                     meta[k] = old["meta"][k]
                 meta["netfs_only"] = False
-            log(f"== local: kept from the run of {old['fs']['local']['info'].get('date', '?')}")
+            log(f"== keeping {', '.join(b.results['fs']) or 'no scenario tables'} (scale curve: "
+                f"{', '.join(b.results['scale']) or 'none'}) of the run of {old['meta'].get('date', '?')}")
         except (OSError, ValueError, KeyError):
-            log("== local: no earlier results to keep")
-    else:
+            log("== no earlier results to keep")
+    if not args.netfs_only and args.local_dir:
         os.makedirs(args.local_dir, exist_ok=True)
-        b.run_fs("local", [args.local_dir], False, all_impls, False)
+        if not args.scale_only:
+            b.run_fs("local", [args.local_dir], False, all_impls, False)
+        if args.scale or args.scale_only:
+            b.run_fs("local", [args.local_dir], False, all_impls, False, scale_only=True)
     if args.netfs:
         dirs = args.netfs.split(",")
         os.makedirs(dirs[0], exist_ok=True)
@@ -671,20 +878,172 @@ def main():
             if all(os.path.isdir(x) for x in dirs):
                 break
             time.sleep(0.1)
-        bad = Bench.mounts_ok(dirs)
+        fstype = subprocess.run(["df", "--output=fstype", dirs[0]], capture_output=True,
+                                text=True).stdout.split()[-1:] or ["?"]
+        bad = Bench.mounts_ok(dirs, fstype[0])
+        if not fstype[0].startswith("fuse"):
+            bad = f"{dirs[0]} is on {fstype[0]}, not a FUSE client mount"
         if bad:
-            log(f"== glusterfs: not run: {bad}")
+            log(f"== {args.netfs_name}: not run: {bad}")
         else:
-            b.run_fs("glusterfs", dirs, True, all_impls, True)
-    meta["minutes"] = meta.get("minutes", 0) if args.same_run else 0
-    meta["minutes"] += (time.time() - t0) / 60
-    meta["load_end"] = loadavg()
+            if not args.scale_only:
+                b.run_fs(args.netfs_name, dirs, True, all_impls, True)
+            if args.scale or args.scale_only:
+                b.run_fs(args.netfs_name, dirs, True, all_impls, True, scale_only=True)
+    if args.scale_only:
+        meta["scale_minutes"] = (time.time() - t0) / 60
+        meta.setdefault("minutes", 0)
+        meta.setdefault("load_end", loadavg())
+    else:
+        meta["minutes"] = meta.get("minutes", 0) if args.same_run else 0
+        meta["minutes"] += (time.time() - t0) / 60
+        meta["load_end"] = loadavg()
     with open(args.json, "w") as f:
         json.dump(b.results, f, indent=1)
-    md = render(b.results)
-    with open(args.md, "w") as f:
-        f.write(md)
-    print(md)
+    print(write_md(args, b.results))
+
+
+def write_md(args, results):
+    """The scenario tables into --md (only if some were run), the scale curve into --scale-md."""
+    md = ""
+    if results.get("fs"):
+        md = render(results)
+        with open(args.md, "w") as f:
+            f.write(md)
+    if args.scale_md:
+        sm = render_scale(results)
+        with open(args.scale_md, "w") as f:
+            f.write(sm)
+        md += "\n" + sm
+    return md
+
+
+def scale_cell(r):
+    if not r:
+        return "-"
+    if r.get("skipped"):
+        return f"not run ({r['skipped']})"
+    if r.get("failed"):
+        return "failed"
+    hold = ms(r["all_hold"]) if r["all_hold"] is not None else \
+        f"> {r['limit']:g} s ({r['held']} of {r['n']} held)"
+    rel = ms(r["all_released"]) if r.get("all_released") is not None else \
+        (f"> {r['limit']:g} s" if r.get("released") is not None else "-")
+    return f"{hold} / {rel}"
+
+
+def sys_ratio(curve, lo=16, hi=1024):
+    a = g(curve, str(lo), "strace", "per_reader")
+    b = g(curve, str(hi), "strace", "per_reader")
+    return (b / a) if a and b else None, a, b
+
+
+def render_scale(results):
+    m = results.get("meta", {})
+    cfg = m.get("config", {})
+    out = [f"Run: `{m.get('scale_command') or m.get('command')}` on "
+           f"{m.get('scale_date') or m.get('date')}"
+           + (f", {m['scale_minutes']:.1f} min" if m.get("scale_minutes") else "") + ". "
+           f"Each reader may wait {cfg.get('scale_timeout', 30):g} s, and so may the release; "
+           "an implementation's curve stops after the first size at which not all held within "
+           "that or the last took more than a quarter of it, and Python stops at "
+           f"{cfg.get('scale_python_max', 1024)} processes (each a forked interpreter). Same lock "
+           f"settings as below (heartbeat {m.get('hb', HB):g} s, stale {m.get('stale', STALE):g} s, "
+           f"poll {m.get('poll', POLL):g} s). On a network filesystem the readers alternate "
+           "between its two client mounts. File syscalls per reader (C implementations): the "
+           "syscalls of a burst with acquire minus those of one without, divided by N, counted "
+           "by perf stat on the kernel's syscall tracepoints (strace -f -c where perf cannot: "
+           "strace stops a reader at every syscall, the readers interleave differently and "
+           "the counts come out different); in brackets all syscalls.\n"]
+    for fs, fsres in results.get("scale", {}).items():
+        info = fsres["info"]
+        names = list(fsres["impls"])
+        out.append(f"### Scale curve, {fs}: {', '.join(info['dirs'])} ({info['fstype']})\n")
+        out.append(f"Run on {info.get('date', '?')}, git {info.get('git', '?')}; load average "
+                   f"before/after {' '.join(info['load_before'])} / "
+                   f"{' '.join(info.get('load_after', ['?']))}; took {info.get('minutes', 0):.1f} min.\n")
+        if info.get("invalid"):
+            out.append(f"**Incomplete: {info['invalid']}.**\n")
+        out.append("Readers released together: time until the last one holds / then, released "
+                   "together again, time until the last one has released.\n")
+        out.append("| readers at once | " + " | ".join(names) + " |")
+        out.append("| --- |" + " --- |" * len(names))
+        sizes = sorted({int(k) for n in names for k in fsres["impls"][n].get("scale", {})})
+        for n in sizes:
+            out.append(f"| {n} | " + " | ".join(
+                scale_cell(g(fsres["impls"][x], "scale", str(n))) for x in names) + " |")
+        for n in sorted({int(k) for x in names for k, v in fsres["impls"][x].get("scale", {}).items()
+                         if v.get("strace")}):
+            out.append(f"| file syscalls per reader at {n} (all) | " + " | ".join(
+                "-" if not g(fsres["impls"][x], "scale", str(n), "strace") else
+                f"{fsres['impls'][x]['scale'][str(n)]['strace']['per_reader']:.1f} "
+                f"({fsres['impls'][x]['scale'][str(n)]['strace']['per_reader_all']:.1f})"
+                for x in names) + " |")
+        out.append("")
+        for x in names:
+            curve = fsres["impls"][x].get("scale", {})
+            st = {k: v["strace"] for k, v in curve.items() if v.get("strace")}
+            if x == "libsoftrwlock" and st:
+                tool = next(iter(st.values())).get("tool", "strace -f -c")
+                out.append(f"{x}, file syscalls of the whole burst by kind ({tool}, run "
+                           "with acquire minus run without): " + "; ".join(
+                               f"{k} readers: " + ", ".join(
+                                   f"{kk} {vv}" for kk, vv in sorted(v["kinds"].items(),
+                                                                    key=lambda kv: -kv[1])[:6])
+                               for k, v in sorted(st.items(), key=lambda kv: int(kv[0]))) + ".\n")
+    return "\n".join(out) + "\n#### Goals (issue 13)\n\n" + goals13(results)
+
+
+def goals13(results):
+    rows = []
+
+    def add(goal, measured, ok):
+        rows.append(f"| {goal} | {measured} | "
+                    f"{'not measured' if ok is None else ('met' if ok else '**not met**')} |")
+
+    sc = results.get("scale", {})
+    L = g(sc, "local", "impls") or {}
+    a = g(L, "libsoftrwlock", "scale", "4096", "all_hold")
+    b = g(L, "flock", "scale", "4096", "all_hold")
+    add("4096 readers at once locally: all hold within 1.2x of flock's time, same run",
+        "-" if not (a and b) else f"{a / b:.1f}x ({ms(a)} vs {ms(b)})",
+        None if not (a and b) else a <= 1.2 * b)
+    for fs in ("glusterfs", "moosefs"):
+        r = g(sc, fs, "impls", "libsoftrwlock", "scale", "1024")
+        if fs == "glusterfs" or r:
+            add(f"1024 readers at once across two {dict(glusterfs='GlusterFS', moosefs='MooseFS')[fs]} "
+                "clients: all hold within 2 s",
+                scale_cell(r) if r else "not run",
+                None if not r or r.get("skipped") or r.get("failed") else
+                (r["all_hold"] is not None and r["all_hold"] <= 2))
+    for fs in sc:
+        rt, lo, hi = sys_ratio(g(sc, fs, "impls", "libsoftrwlock", "scale"))
+        if lo or fs == "local":
+            r4, _, hi4 = sys_ratio(g(sc, fs, "impls", "libsoftrwlock", "scale"), 16, 4096)
+            add(f"file syscalls per reader at 1024 at most 2x those at 16 ({fs})",
+                "-" if rt is None else f"{rt:.1f}x ({lo:.1f} at 16, {hi:.1f} at 1024"
+                + (f"; {hi4:.1f} at 4096, {r4:.1f}x" if r4 else "") + ")",
+                None if rt is None else rt <= 2)
+    F = results.get("fs", {})
+    M = g(F, "moosefs", "impls") or {}
+    a = g(M, "libsoftrwlock", "mix", "rate")
+    b = g(M, "filelock-3.32.7", "mix", "rate")
+    add("MooseFS, default client caches: 90/10 (8 processes) at least 3x filelock 3.32.7",
+        "not run" if not M else ("-" if not (a and b) else f"{a / b:.1f}x ({fmt(a)} vs {fmt(b)} grants/s)"),
+        None if not (a and b) else a >= 3 * b)
+    h = g(M, "libsoftrwlock", "writers", "handoffx_median")
+    add("MooseFS: cross-client handoff median (4 writers) under 50 ms",
+        "not run" if not M else ms(h), None if h is None else h < 0.05)
+    G = g(F, "glusterfs") or {}
+    fl, rate = G.get("floor"), g(G, "impls", "libsoftrwlock", "rate_r")
+    if fl and "link_cycle_us" in fl and rate:
+        floor = 1e6 / (fl["link_cycle_us"] + fl["listing_us"])
+        add("GlusterFS uncontended read cycles at least 80% of the floor (rewrite + link + "
+            "unlink + one listing)", f"{100 * rate / floor:.0f}% ({fmt(rate)} vs {fmt(floor)}/s)",
+            rate >= 0.8 * floor)
+    else:
+        add("GlusterFS uncontended read cycles at least 80% of the floor", "not run", None)
+    return "| goal | measured | |\n| --- | --- | --- |\n" + "\n".join(rows) + "\n"
 
 
 def render(results):
@@ -700,15 +1059,19 @@ def render(results):
         f"Lock settings for every implementation: heartbeat {m['hb']:g} s, stale threshold "
         f"{m['stale']:g} s, poll interval {m['poll']:g} s. Scenario sizes: {cfg['writers']} writers "
         f"for {cfg['writers_s']:g} s; 1 writer + {cfg['mixed_readers']} readers locally "
-        f"({cfg.get('netfs_mixed_readers', cfg['mixed_readers'])} on GlusterFS) for {cfg['mixed_s']:g} s "
+        f"({cfg.get('netfs_mixed_readers', cfg['mixed_readers'])} on a network filesystem) for {cfg['mixed_s']:g} s "
         f"(readers hold 0-2 ms, think 0-2 ms; the writer thinks 0-20 ms); readers at once: each may "
-        f"wait {cfg['burst_timeout']:g} s ({cfg['netfs_burst_timeout']:g} s on GlusterFS); "
+        f"wait {cfg['burst_timeout']:g} s ({cfg['netfs_burst_timeout']:g} s on a network filesystem); "
         f"{cfg['waiters']} waiters for {cfg['waiters_s']:g} s.",
         "Syscalls of the bursts: strace -f -c of the whole group, run with acquire minus run "
         "without; the Python bursts are counted locally at 64 only (strace of hundreds of Python "
-        "processes takes minutes; their counts barely depend on the filesystem). On GlusterFS "
-        "flock runs scenarios 1 and 3 only: its locks are served by the volume's locks translator, "
-        "scenario 3 shows whether they exclude across the two clients (with O_DIRECT counter I/O).",
+        "processes takes minutes; their counts barely depend on the filesystem). On a network "
+        "filesystem flock runs scenarios 1, 3 and 8 only: its locks are served by the file "
+        "server, scenarios 3 and 8 show whether they exclude across the two clients (with O_DIRECT "
+        "counter I/O). Scenario 8 (90/10: "
+        f"{cfg.get('mix_procs', 8)} processes, each operation a write with probability "
+        f"{cfg.get('mix_write_pct', 10)}%, hold and think 0-5 ms, {cfg.get('mix_s', 10):g} s) runs on "
+        "network filesystems only.",
         "",
     ]
     return "\n".join(head) + "\n" + tables(results) + "\n#### Goals (issue 5)\n\n" + goals(results)

@@ -35,6 +35,8 @@ class Opts:
     procs = 4
     direct = False
     no_acquire = False
+    release_all = False  # burst: release together and time it (the scale curve)
+    write_pct = 10.0     # mix: percent of operations that are writes
     hb, stale, poll = 0.5, 2.0, 0.1
     hold_ms, think_ms, writer_think_ms = 2.0, 2.0, 20.0
     timeout = 60.0
@@ -252,6 +254,8 @@ def writer_loop(i, b, seconds, think_ms, mark_odd):
                 violations += 1
             if rc[3] != i and rc[3] >= 0 and rc[2] > 0:
                 f.write(f"handoff {t_grant - rc[2]:.9f}\n")
+                if len(O.lock) > 1 and rc[3] % len(O.lock) != i % len(O.lock):
+                    f.write(f"handoffx {t_grant - rc[2]:.9f}\n")
             f.write(f"wait {t_grant - t_req:.9f}\n")
             rc[0] += 1
             if mark_odd:  # tell readers a writer is inside
@@ -328,9 +332,71 @@ def sc_writers(readers):
               readers=nr, seconds=t1 - t0, counter=counter, failed_procs=bad))
 
 
+def mix_loop(i, b, seconds):
+    lk = open_lock(i)
+    d = Data(i)
+    f = out_open("m", i)
+    cycles = writes = errors = violations = timeouts = 0
+    b.child()
+    until = now() + seconds
+    while now() < until:
+        sleep_upto_ms(O.think_ms)
+        w = random.random() * 100 < O.write_pct
+        r = acquire(lk, w, until - now() + 5.0)
+        if r != 0:
+            if r > 0:
+                timeouts += 1
+            else:
+                errors += 1
+            continue
+        try:
+            rc = d.read()
+            if rc[0] & 1:
+                violations += 1
+            if w:  # odd while inside: a reader that sees it was let in beside us
+                rc[0] += 1
+                rc[3] = i
+                d.write(rc)
+            sleep_upto_ms(O.hold_ms)
+            if w:
+                rc[0] += 1
+                rc[1] += 1
+                rc[2] = now()
+                d.write(rc)
+                writes += 1
+            cycles += 1
+        except OSError as e:
+            errors += 1
+            print(f"{IMPL}: data: {e}", file=sys.stderr)
+        if release(lk) != 0:
+            errors += 1
+    close(lk)
+    d.close()
+    f.write(f"cycles {cycles}\nwrites {writes}\nerrors {errors}\ntimeouts {timeouts}\n"
+            f"violations {violations}\n")
+    f.close()
+
+
+def sc_mix():
+    n = O.procs
+    data_init()
+    b = Barrier()
+    pids = [fork(mix_loop, i, b, O.seconds) for i in range(n)]
+    b.wait_ready(n)
+    t0 = b.release()
+    bad, _ = wait_children(pids)
+    t1 = now()
+    d = Data(0)
+    counter = d.read()[1]
+    d.close()
+    emit(dict(impl=IMPL, scenario="mix", procs=n, write_pct=O.write_pct, seconds=t1 - t0,
+              counter=counter, failed_procs=bad))
+
+
 def sc_burst():
     n = O.procs
     b, rel = Barrier(), Barrier()
+    done = os.pipe()  # with --release: one byte from each child once it has released
 
     def child(i):
         lk = open_lock(i)
@@ -343,13 +409,38 @@ def sc_burst():
         rel.child()
         if r == 0 and not O.no_acquire:
             release(lk)
+        if O.release_all:
+            os.write(done[1], b"d")
         close(lk)
 
     pids = [fork(child, i) for i in range(n)]
+    os.close(done[1])
     b.wait_ready(n)
     t0 = b.release()
     rel.wait_ready(n)
     t1 = now()
+    if O.release_all:
+        # released together: time until the last says it has released (at most O.timeout)
+        t2 = rel.release()
+        t3, got = t2, 0
+        while got < n:
+            left = t2 + O.timeout - now()
+            if left <= 0 or not select.select([done[0]], [], [], left)[0]:
+                break
+            k = len(os.read(done[0], 4096))
+            if k == 0:
+                break
+            got += k
+            t3 = now()
+        for p in pids:  # those still releasing (a timeout)
+            try:
+                os.kill(p, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        wait_children(pids)
+        emit(dict(impl=IMPL, scenario="burst", procs=n, t0=t0, all_hold_seen=t1 - t0,
+                  released=got, all_released=(t3 - t2) if got == n else -1.0, failed_procs=0))
+        return
     for p in pids:  # only the way in is measured (see bench.h)
         os.kill(p, signal.SIGKILL)
     rel.release()
@@ -458,6 +549,9 @@ def main(argv):
         if a == "--no-acquire":
             O.no_acquire = True
             continue
+        if a == "--release":
+            O.release_all = True
+            continue
         v = next(it, None)
         if v is None:
             die(f"option {a} needs a value")
@@ -489,12 +583,14 @@ def main(argv):
             O.timeout = float(v)
         elif a == "--writer-think-ms":
             O.writer_think_ms = float(v)
+        elif a == "--write-pct":
+            O.write_pct = float(v)
         else:
             die(f"unknown option {a}")
     if not O.lock:
         die("--lock PATH is required")
     fn = dict(cycles=sc_cycles, writers=lambda: sc_writers(0), mixed=lambda: sc_writers(1),
-              burst=sc_burst, evict=sc_evict, waiters=sc_waiters).get(O.scenario)
+              burst=sc_burst, mix=sc_mix, evict=sc_evict, waiters=sc_waiters).get(O.scenario)
     if fn is None:
         die(f"unknown scenario {O.scenario}")
     fn()
