@@ -3,8 +3,10 @@
 //!
 //! Layout: `ffi` (the only `extern "C"`), `lock` (the handle), `protocol` (srwl/2 steps and
 //! eviction), `record` (names and records), `fs` (the only raw syscalls), `heartbeat`,
-//! `fork`, `inject` (delay injection for tests), `options`, `status`.
+//! `fork`, `inject` (delay injection for tests), `options`, `status`, `data` (the user's own
+//! file coherent for one hold).
 
+pub mod data;
 pub mod ffi;
 pub mod fork;
 pub mod fs;
