@@ -3,19 +3,21 @@
 #   1. header check, cargo fmt, cargo clippy
 #   2. the SPIN model check (tests/model/check.sh)
 #   3. the GlusterFS campaign: two client mounts, namespaced "hosts", stress, kills (tests/netfs/run-ci.sh)
+#   3b. GlusterFS with default options and MooseFS: the campaign and the user's data under the lock
+#       (tests/netfs/run-glusterfs-defaults.sh, tests/netfs/run-moosefs.sh)
 #   4. cargo test
 #   5. ctest: C tests, examples (C, C++, Fortran, Python, MPI, shell), installed-package consumers
 # and ends with the summaries of cargo test and ctest.
 #
 #   scripts/test.sh           everything
-#   scripts/test.sh --quick   without the GlusterFS campaign
+#   scripts/test.sh --quick   without the network-filesystem campaigns (GlusterFS, MooseFS)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 QUICK=0
 [ "${1:-}" = "--quick" ] && QUICK=1
 
-PACKAGES="cmake gcc g++ gfortran make pkg-config mpich libmpich-dev spin strace valgrind glusterfs-server glusterfs-client fuse3 procps util-linux"
+PACKAGES="cmake gcc g++ gfortran make pkg-config mpich libmpich-dev spin strace valgrind glusterfs-server glusterfs-client fuse3 procps util-linux moosefs-master moosefs-chunkserver moosefs-client moosefs-cli e2fsprogs iproute2"
 missing=()
 for p in $PACKAGES; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -68,6 +70,8 @@ step "fmt+clippy" lint
 step "model (SPIN)" bash tests/model/check.sh
 if [ $QUICK = 0 ]; then
   step "GlusterFS campaign" bash tests/netfs/run-ci.sh
+  step "GlusterFS defaults + data" bash tests/netfs/run-glusterfs-defaults.sh
+  step "MooseFS campaign + data" bash tests/netfs/run-moosefs.sh
 fi
 
 echo
