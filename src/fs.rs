@@ -591,6 +591,7 @@ fn errno_name(code: i32) -> &'static str {
         libc::EAGAIN => "EAGAIN",
         libc::EBUSY => "EBUSY",
         libc::ENOTCONN => "ENOTCONN",
+        libc::EBADF => "EBADF",
         _ => "errno",
     }
 }
