@@ -13,6 +13,10 @@
 //! - after writing, before releasing: [`end`] makes the file's bytes reach the file server
 //!   (fsync), so that the next holder, wherever it runs, can read them.
 //!
+//! What no call on a client can reach: GlusterFS's quick-read keeps whole files of up to 64 KB
+//! and serves them (O_DIRECT reads too) for up to 1 s; the README tells users to mount without
+//! it or switch it off on the volume.
+//!
 //! Both act on the file, not on one descriptor: the `_path` forms open the file read-only for
 //! the moment of the call, for callers that have no descriptor (Fortran units, shell jobs).
 //! Measured on GlusterFS and MooseFS by tests/netfs/data-test.py (README: "Your data under the
