@@ -98,3 +98,40 @@ pub fn begin_path(path: &CStr) -> Result<()> {
 pub fn end_path(path: &CStr) -> Result<()> {
     with_path("data end:", path, end_on)
 }
+
+/// For job scripts (the CLI's option that names a data file): [`begin_path`], where a file
+/// that does not exist yet is no error (the command may create it; no client has cached it).
+pub fn begin_path_for_job(path: &CStr) -> Result<()> {
+    match fs::open_user_file(path) {
+        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(()),
+        _ => begin_path(path),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ffi::CString;
+
+    #[test]
+    fn job_begin_accepts_a_missing_file_and_refuses_a_symlink() {
+        let dir = std::env::temp_dir().join(format!("srwl-data-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let missing = CString::new(dir.join("missing").to_str().unwrap()).unwrap();
+        assert!(begin_path_for_job(&missing).is_ok());
+        assert_eq!(begin_path(&missing).unwrap_err().status, Status::SRWL_EIO);
+        let file = dir.join("data");
+        std::fs::write(&file, b"42\n").unwrap();
+        let link = dir.join("link");
+        std::os::unix::fs::symlink(&file, &link).unwrap();
+        let file_c = CString::new(file.to_str().unwrap()).unwrap();
+        let link_c = CString::new(link.to_str().unwrap()).unwrap();
+        assert!(begin_path_for_job(&file_c).is_ok());
+        assert!(end_path(&file_c).is_ok());
+        let err = begin_path_for_job(&link_c).unwrap_err();
+        assert_eq!(err.status, Status::SRWL_EUNSAFE, "{}", err.message);
+        assert!(err.message.contains("link"), "{}", err.message);
+        assert_eq!(std::fs::read(&file).unwrap(), b"42\n");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
