@@ -78,6 +78,13 @@ module softrwlock
             acquire_write_int
     end interface srwl_acquire_write
     public :: srwl_last_error_f, srwl_status_str_f, srwl_status_name_f, srwl_version_f
+    !> The user's own data under the lock (README "Your data under the lock"), by file name:
+    !>   st = srwl_acquire_write(lock)
+    !>   st = srwl_data_begin('counter.dat')   ! after acquiring, before opening and reading
+    !>   open(newunit=u, file='counter.dat') ... read, write ... close(u)   (or flush(u))
+    !>   st = srwl_data_end('counter.dat')     ! after writing and closing, before releasing
+    !>   st = srwl_release(lock)
+    public :: srwl_data_begin, srwl_data_end
 
     interface
         !> void srwl_options_init(struct srwl_options *opts): the defaults (30 s, 90 s, 1 s).
@@ -165,6 +172,18 @@ module softrwlock
             import :: c_ptr
             type(c_ptr) :: s
         end function c_srwl_version
+
+        function c_srwl_data_begin_path(path) result(st) bind(c, name='srwl_data_begin_path')
+            import :: c_char, c_int
+            character(kind=c_char), dimension(*), intent(in) :: path
+            integer(c_int) :: st
+        end function c_srwl_data_begin_path
+
+        function c_srwl_data_end_path(path) result(st) bind(c, name='srwl_data_end_path')
+            import :: c_char, c_int
+            character(kind=c_char), dimension(*), intent(in) :: path
+            integer(c_int) :: st
+        end function c_srwl_data_end_path
 
         function c_strlen(s) result(n) bind(c, name='strlen')
             import :: c_ptr, c_size_t
@@ -360,5 +379,22 @@ contains
         character(len=:), allocatable :: s
         s = from_c_string(c_srwl_version())
     end function srwl_version_f
+
+    !> After acquiring, before reading the file `path` (trailing blanks are trimmed): this
+    !> client asks the file server for it (its cached pages and size are dropped). Returns
+    !> SRWL_OK, SRWL_EUNSAFE (a symlink or not a regular file) or SRWL_EIO (e.g. no such file).
+    function srwl_data_begin(path) result(st)
+        character(len=*), intent(in) :: path
+        integer :: st
+        st = int(c_srwl_data_begin_path(trim(path) // c_null_char))
+    end function srwl_data_begin
+
+    !> After writing the file `path` (close or flush the unit first), before releasing: its
+    !> bytes reach the file server (fsync). Returns as srwl_data_begin.
+    function srwl_data_end(path) result(st)
+        character(len=*), intent(in) :: path
+        integer :: st
+        st = int(c_srwl_data_end_path(trim(path) // c_null_char))
+    end function srwl_data_end
 
 end module softrwlock

@@ -117,6 +117,25 @@ program test_softrwlock
     n = len(srwl_version_f())
     call expect(n > 0, 'srwl_version_f')
 
+    ! The user's data under the lock, by file name (trailing blanks trimmed).
+    block
+        integer :: u
+        character(len=64) :: line
+        open(newunit=u, file=trim(dir) // '/fortran-data.txt', status='replace', action='write')
+        write(u, '(a)') '42'
+        close(u)
+        call expect_status(srwl_data_end(trim(dir) // '/fortran-data.txt   '), SRWL_OK, 'srwl_data_end')
+        call expect_status(srwl_data_begin(trim(dir) // '/fortran-data.txt'), SRWL_OK, 'srwl_data_begin')
+        open(newunit=u, file=trim(dir) // '/fortran-data.txt', status='old', action='read')
+        read(u, '(a)') line
+        close(u)
+        call expect(trim(line) == '42', 'the data file reads back')
+        call expect_status(srwl_data_begin(trim(dir) // '/no-such-file'), SRWL_EIO, 'srwl_data_begin of a missing file')
+        msg = srwl_last_error_f()
+        call expect(index(msg, 'no-such-file') > 0 .and. index(msg, 'ENOENT') > 0, 'the message names the file')
+        call expect_status(srwl_data_end(trim(dir)), SRWL_EUNSAFE, 'srwl_data_end of a directory')
+    end block
+
     if (failures > 0) then
         print '(i0,a)', failures, ' failure(s)'
         error stop 1

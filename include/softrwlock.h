@@ -162,6 +162,33 @@ const char *srwl_last_error(void);
 // The library version, e.g. "0.1.0". Static; do not free. Thread-safe.
 const char *srwl_version(void);
 
+// Before reading a file under the lock: drops this client's cached pages of the file open
+// on `fd` (posix_fadvise DONTNEED), so that the next read asks the file server and sees what
+// the previous holder wrote on another host. Call it after acquiring, before the first read
+// (also on a descriptor kept open across holds). The descriptor stays the caller's.
+// Returns SRWL_OK, SRWL_EINVAL (not an open descriptor) or SRWL_EIO (e.g. a pipe).
+// Thread-safe. See the README, "Your data under the lock".
+enum srwl_status srwl_data_begin(int fd);
+
+// Before releasing the lock after writing a file: fsync of the file open on `fd`, so that
+// its bytes are on the file server for the next holder (a client may hold them after
+// write() and close() returned: GlusterFS write-behind and flush-behind). Flush your own
+// buffers (fflush, Fortran flush) first. The descriptor stays the caller's.
+// Returns SRWL_OK, SRWL_EINVAL (not an open descriptor) or SRWL_EIO (the OS error: the
+// write did not reach the server). Thread-safe.
+enum srwl_status srwl_data_end(int fd);
+
+// srwl_data_begin() for a file named by `path` (NUL-terminated; for callers without a
+// descriptor: Fortran, shell). The file is opened read-only for the call and closed again.
+// Returns SRWL_OK, SRWL_EINVAL (NULL), SRWL_EUNSAFE (a symlink, or not a regular file: refused)
+// or SRWL_EIO (open failed, e.g. ENOENT: the message names the path). Thread-safe.
+enum srwl_status srwl_data_begin_path(const char *path);
+
+// srwl_data_end() for a file named by `path`: fsync of the file, whichever descriptor of this
+// host wrote it (call it after closing or flushing your unit or stream, before releasing).
+// Returns as srwl_data_begin_path(). Thread-safe.
+enum srwl_status srwl_data_end_path(const char *path);
+
 #ifdef __cplusplus
 }  // extern "C"
 #endif  // __cplusplus

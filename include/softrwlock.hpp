@@ -383,6 +383,33 @@ class WriteGuard : public detail::GuardBase {
 inline ReadGuard Lock::read(double timeout) { return ReadGuard(*this, timeout); }
 inline WriteGuard Lock::write(double timeout) { return WriteGuard(*this, timeout); }
 
+// The user's own data under the lock (README "Your data under the lock"): on a network
+// filesystem a client may serve old bytes or an old size of a file another host rewrote, and
+// may hold a writer's bytes after close() returned. Within a hold:
+//
+//   srwl::WriteGuard w = lock.write();
+//   int fd = open(path, O_RDWR);
+//   srwl::data_begin(fd);      // after acquiring, before reading
+//   ... read, write ...
+//   srwl::data_end(fd);        // after writing, before releasing
+//   close(fd);
+//
+// Each throws srwl::Error (SRWL_EINVAL: not an open descriptor; SRWL_EUNSAFE: the path is a
+// symlink or not a regular file; SRWL_EIO: the OS error, with the path). Thread-safe.
+
+/// After acquiring, before reading the file open on `fd`: this client asks the file server.
+inline void data_begin(int fd) { detail::check(::srwl_data_begin(fd)); }
+/// After writing the file open on `fd` (flush your streams first), before releasing: fsync.
+inline void data_end(int fd) { detail::check(::srwl_data_end(fd)); }
+/// data_begin() for a file named by its path (opened read-only for the call).
+inline void data_begin(const std::string &path) {
+    detail::check(::srwl_data_begin_path(path.c_str()));
+}
+/// data_end() for a file named by its path, whoever on this host wrote it.
+inline void data_end(const std::string &path) {
+    detail::check(::srwl_data_end_path(path.c_str()));
+}
+
 } // namespace srwl
 
 #endif /* SOFTRWLOCK_HPP */

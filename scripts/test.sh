@@ -3,13 +3,15 @@
 #   1. header check, cargo fmt, cargo clippy
 #   2. the SPIN model check (tests/model/check.sh)
 #   3. the GlusterFS campaign: two client mounts, namespaced "hosts", stress, kills (tests/netfs/run-ci.sh)
+#   3b. GlusterFS with default options and MooseFS: the campaign and the user's data under the lock
+#       (tests/netfs/run-glusterfs-defaults.sh, tests/netfs/run-moosefs.sh)
 #   4. cargo test
 #   5. pytest: the Python package (python/tests), in a venv under target/ (pip installs pytest)
 #   6. ctest: C tests, examples (C, C++, Fortran, Python, MPI, shell), installed-package consumers
 # and ends with the summaries of cargo test, pytest and ctest.
 #
 #   scripts/test.sh                 everything
-#   scripts/test.sh --quick         without the GlusterFS campaign
+#   scripts/test.sh --quick         without the network-filesystem campaigns (GlusterFS, MooseFS)
 #   scripts/test.sh --allow-skips   let tests that cannot run here (a missing tool, not root)
 #                                   be skipped; they are listed at the end
 #
@@ -32,7 +34,7 @@ done
 if [ $ALLOW_SKIPS = 1 ]; then export SRWL_ALLOW_SKIPS=1; else unset SRWL_ALLOW_SKIPS; fi
 skipped=()
 
-PACKAGES="cmake gcc g++ gfortran make pkg-config binutils python3 python3-venv python3-pip mpich libmpich-dev spin strace valgrind glusterfs-server glusterfs-client fuse3 procps util-linux man-db lmod"
+PACKAGES="cmake gcc g++ gfortran make pkg-config binutils python3 python3-venv python3-pip mpich libmpich-dev spin strace valgrind glusterfs-server glusterfs-client fuse3 procps util-linux man-db lmod moosefs-master moosefs-chunkserver moosefs-client moosefs-cli e2fsprogs iproute2"
 missing=()
 for p in $PACKAGES; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -92,8 +94,10 @@ glusterfs_campaign() {
 }
 if [ $QUICK = 0 ]; then
   step "GlusterFS campaign" glusterfs_campaign
+  step "GlusterFS defaults + data" bash tests/netfs/run-glusterfs-defaults.sh
+  step "MooseFS campaign + data" bash tests/netfs/run-moosefs.sh
 else
-  skipped+=("GlusterFS campaign: --quick")
+  skipped+=("GlusterFS and MooseFS campaigns: --quick")
 fi
 [ "$(id -u)" = 0 ] || { [ $ALLOW_SKIPS = 1 ] && skipped+=("cargo test/ctest: the other-uid cases (not root)"); }
 

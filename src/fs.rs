@@ -438,6 +438,49 @@ pub fn drop_cached_pages(fd: RawFd) {
     unsafe { libc::posix_fadvise(fd, 0, 0, libc::POSIX_FADV_DONTNEED) };
 }
 
+/// posix_fadvise(DONTNEED) over the whole file, with its error (for a user's descriptor).
+pub fn advise_dontneed(fd: RawFd) -> io::Result<()> {
+    match unsafe { libc::posix_fadvise(fd, 0, 0, libc::POSIX_FADV_DONTNEED) } {
+        0 => Ok(()),
+        code => Err(io::Error::from_raw_os_error(code)),
+    }
+}
+
+/// statx(2) with AT_STATX_FORCE_SYNC: asks the file server for the file's attributes instead
+/// of trusting the client's attribute cache (a size cached before another client grew the
+/// file cuts reads short; NFS also drops its cached pages when the change attribute moved).
+pub fn refresh_attributes(fd: RawFd) -> io::Result<()> {
+    let mut stx: libc::statx = unsafe { std::mem::zeroed() };
+    retry_eintr(|| unsafe {
+        libc::statx(
+            fd,
+            c"".as_ptr(),
+            libc::AT_EMPTY_PATH | libc::AT_STATX_FORCE_SYNC,
+            libc::STATX_TYPE | libc::STATX_SIZE | libc::STATX_MTIME,
+            &mut stx,
+        )
+    })
+    .map(|_| ())
+}
+
+/// fsync(2): the file's data and metadata reach the file server before it returns.
+pub fn fsync(fd: RawFd) -> io::Result<()> {
+    retry_eintr(|| unsafe { libc::fsync(fd) }).map(|_| ())
+}
+
+/// Opens a user's file by path, read-only, for the data helpers (fsync and fadvise act on the
+/// file, whatever descriptor they come through). The last component must not be a symlink
+/// (ELOOP); O_NONBLOCK so that a FIFO planted there cannot block the open.
+pub fn open_user_file(path: &CStr) -> io::Result<OwnedFd> {
+    let fd = retry_eintr(|| unsafe {
+        libc::open(
+            path.as_ptr(),
+            libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC,
+        )
+    })?;
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
 /// pwrite all of `data` at offset 0. ESPIPE on a FIFO.
 pub fn write_all_at(fd: RawFd, data: &[u8]) -> io::Result<()> {
     let mut done = 0;
@@ -553,6 +596,7 @@ fn errno_name(code: i32) -> &'static str {
         libc::EAGAIN => "EAGAIN",
         libc::EBUSY => "EBUSY",
         libc::ENOTCONN => "ENOTCONN",
+        libc::EBADF => "EBADF",
         _ => "errno",
     }
 }

@@ -16,8 +16,10 @@
 //! | `inject`    | delay injection at protocol steps, for tests |
 //! | `options`   | `srwl_options`: defaults and validation |
 //! | `status`    | status codes and errors |
+//! | `data`      | the user's own file made coherent for one hold (`srwl_data_begin`/`end`) |
 
 pub mod admin;
+pub mod data;
 pub mod ffi;
 pub mod fork;
 pub mod fs;

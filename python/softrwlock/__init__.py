@@ -74,6 +74,8 @@ __all__ = [
     "status_str",
     "status_name",
     "last_error",
+    "data_begin",
+    "data_end",
 ]
 
 __version__ = "0.1.0"
@@ -551,6 +553,41 @@ class Lock:
                 _lib.srwl_close(handle)
             except Exception:
                 pass
+
+
+# ---- the user's own data under the lock (README: "Your data under the lock") -------------
+
+
+def _data_call(name, f):
+    """Runs srwl_data_NAME on an fd, a file object (its fileno()) or a path."""
+    lib = library()
+    if isinstance(f, int):
+        fn, arg = getattr(lib, "srwl_data_" + name), f
+        fn.argtypes = [ctypes.c_int]
+    elif hasattr(f, "fileno"):
+        if name == "end" and hasattr(f, "flush"):
+            f.flush()  # Python's own buffer first, then the client's
+        fn, arg = getattr(lib, "srwl_data_" + name), f.fileno()
+        fn.argtypes = [ctypes.c_int]
+    else:
+        fn, arg = getattr(lib, "srwl_data_%s_path" % name), _fspath(f)
+        fn.argtypes = [ctypes.c_char_p]
+    fn.restype = ctypes.c_int
+    _check(fn(arg))
+
+
+def data_begin(f):
+    """After acquiring, before reading the file `f` (an fd, a file object or a path): drops
+    this client's cached pages of it, so that you read what the previous holder wrote on
+    another host. Open the file after acquiring (a file object's own read buffer is not
+    dropped). Raises a SoftRWLockError subclass (Unsafe for a symlink or a non-regular path)."""
+    _data_call("begin", f)
+
+
+def data_end(f):
+    """After writing the file `f` (an fd, a file object: flushed first, or a path), before
+    releasing: its bytes reach the file server (fsync), so the next holder sees them."""
+    _data_call("end", f)
 
 
 from softrwlock._filelock_api import (  # noqa: E402  (needs the names above)

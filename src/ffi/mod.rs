@@ -271,3 +271,52 @@ pub extern "C" fn srwl_version() -> *const c_char {
         };
     V.as_ptr()
 }
+
+/// Before reading a file under the lock: drops this client's cached pages of the file open
+/// on `fd` (posix_fadvise DONTNEED), so that the next read asks the file server and sees what
+/// the previous holder wrote on another host. Call it after acquiring, before the first read
+/// (also on a descriptor kept open across holds). The descriptor stays the caller's.
+/// Returns SRWL_OK, SRWL_EINVAL (not an open descriptor) or SRWL_EIO (e.g. a pipe).
+/// Thread-safe. See the README, "Your data under the lock".
+#[no_mangle]
+pub extern "C" fn srwl_data_begin(fd: c_int) -> srwl_status {
+    guard("srwl_data_begin", || crate::data::begin(fd))
+}
+
+/// Before releasing the lock after writing a file: fsync of the file open on `fd`, so that
+/// its bytes are on the file server for the next holder (a client may hold them after
+/// write() and close() returned: GlusterFS write-behind and flush-behind). Flush your own
+/// buffers (fflush, Fortran flush) first. The descriptor stays the caller's.
+/// Returns SRWL_OK, SRWL_EINVAL (not an open descriptor) or SRWL_EIO (the OS error: the
+/// write did not reach the server). Thread-safe.
+#[no_mangle]
+pub extern "C" fn srwl_data_end(fd: c_int) -> srwl_status {
+    guard("srwl_data_end", || crate::data::end(fd))
+}
+
+/// srwl_data_begin() for a file named by `path` (NUL-terminated; for callers without a
+/// descriptor: Fortran, shell). The file is opened read-only for the call and closed again.
+/// Returns SRWL_OK, SRWL_EINVAL (NULL), SRWL_EUNSAFE (a symlink, or not a regular file: refused)
+/// or SRWL_EIO (open failed, e.g. ENOENT: the message names the path). Thread-safe.
+#[no_mangle]
+pub unsafe extern "C" fn srwl_data_begin_path(path: *const c_char) -> srwl_status {
+    guard("srwl_data_begin_path", || {
+        if path.is_null() {
+            return Err(null("srwl_data_begin_path", "path"));
+        }
+        crate::data::begin_path(CStr::from_ptr(path))
+    })
+}
+
+/// srwl_data_end() for a file named by `path`: fsync of the file, whichever descriptor of this
+/// host wrote it (call it after closing or flushing your unit or stream, before releasing).
+/// Returns as srwl_data_begin_path(). Thread-safe.
+#[no_mangle]
+pub unsafe extern "C" fn srwl_data_end_path(path: *const c_char) -> srwl_status {
+    guard("srwl_data_end_path", || {
+        if path.is_null() {
+            return Err(null("srwl_data_end_path", "path"));
+        }
+        crate::data::end_path(CStr::from_ptr(path))
+    })
+}

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""A crowded room on two GlusterFS clients.
+"""A crowded room on two clients of a network filesystem.
 
 Through GlusterFS a getdents64 batch holds at most 33 entries, whatever the buffer size; a
 listing that stopped after a short batch once let a reader miss what was in the room. This
@@ -17,8 +17,10 @@ decision that rests on a listing of the room still comes out right:
      host A's client may still answer a stat of them from its cache): host A's readers still
      get in, each making a new template.
 
-Run by run-ci.sh with the volume mounted (tests/netfs/setup.sh). Uses python/softrwlock.py
-over target/netfs/lib (build-worker.sh). Exit 0 pass, 1 fail, 77 skip.
+Usage: crowded.py [MNT_A MNT_B]: the two client mounts (default /mnt/srwl-a /mnt/srwl-b, the
+GlusterFS test bed of setup.sh; run-moosefs.sh passes the MooseFS ones). Run by run-ci.sh and
+run-moosefs.sh. Uses python/softrwlock.py over target/netfs/lib (build-worker.sh).
+Exit 0 pass, 1 fail, 77 skip.
 """
 import os
 import subprocess
@@ -38,7 +40,7 @@ def fail(msg):
 
 def main():
     lib = os.path.join(ROOT, "target/netfs/lib/libsoftrwlock.so.0")
-    a, b = "/mnt/srwl-a", "/mnt/srwl-b"
+    a, b = sys.argv[1:3] if len(sys.argv) == 3 else ("/mnt/srwl-a", "/mnt/srwl-b")
     if not (os.path.ismount(a) and os.path.ismount(b)) or not os.path.exists(lib):
         print("crowded.py: SKIP: mounts or library missing (run setup.sh and build-worker.sh)")
         return 77

@@ -3,8 +3,9 @@
 #
 # Run CMD as a process of simulated "host A" or "host B": in new UTS, PID and mount
 # namespaces (unshare --uts --pid --fork --mount-proc), with hostname node-a / node-b,
-# and with that host's client mount of the GlusterFS volume exported as SRWL_MNT
-# (/mnt/srwl-a or /mnt/srwl-b, made by setup.sh). CMD is pid 1 of its namespace, so
+# and with that host's client mount exported as SRWL_MNT: $SRWL_MNT_A or $SRWL_MNT_B
+# (default /mnt/srwl-a and /mnt/srwl-b, the GlusterFS mounts of setup.sh; stress.py sets them
+# from --mnt-a/--mnt-b, e.g. to the MooseFS mounts). CMD is pid 1 of its namespace, so
 # pids collide across hosts as they do on a real cluster, and when CMD exits every
 # process it left in the namespace is killed.
 #

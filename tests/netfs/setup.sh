@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Set up a loopback GlusterFS volume mounted twice, so that two "hosts" share one
+# Set up two loopback GlusterFS volumes, each mounted twice, so that two "hosts" share one
 # network filesystem on this machine:
 #
 #   brick   : $SRWL_BRICK            (default /srv/srwl-brick)
@@ -9,6 +9,13 @@
 # Data-caching translators are switched off (write-behind, flush-behind, io-cache,
 # quick-read, read-ahead, open-behind) so that file data is coherent at open(); the
 # metadata caches (md-cache, stat-prefetch) stay on, as they are on real clusters.
+#
+#   brick   : $SRWL_BRICK-d          (default /srv/srwl-brick-d)
+#   volume  : srwl-d, GlusterFS's default options (write-behind, flush-behind, open-behind,
+#             quick-read on, as users run it)
+#   mounts  : /mnt/srwl-d-a (host A) and /mnt/srwl-d-b (host B); and /mnt/srwl-dq-a and
+#             /mnt/srwl-dq-b: the same volume through clients mounted with
+#             -o xlator-option=srwl-d-quick-read.max-file-size=0 (no quick-read copies)
 #
 # SRWL_NETFS_MOUNT_OPTS adds client mount options for experiments, e.g.
 # "direct-io-mode=enable" (no kernel page cache on either client); it applies only to mounts
@@ -22,6 +29,14 @@ VOL=srwl
 BRICK=${SRWL_BRICK:-/srv/srwl-brick}
 MNT_A=${SRWL_MNT_A:-/mnt/srwl-a}
 MNT_B=${SRWL_MNT_B:-/mnt/srwl-b}
+# the default-options volume
+DVOL=srwl-d
+DBRICK=$BRICK-d
+DMNT_A=/mnt/srwl-d-a
+DMNT_B=/mnt/srwl-d-b
+QMNT_A=/mnt/srwl-dq-a
+QMNT_B=/mnt/srwl-dq-b
+QOPT="xlator-option=$DVOL-quick-read.max-file-size=0"
 HOST=$(hostname)
 
 say() { echo "setup.sh: $*"; }
@@ -82,16 +97,41 @@ for opt in performance.write-behind performance.flush-behind performance.io-cach
 done
 say "data caches off; metadata caching: md-cache=$(gl volume get "$VOL" performance.stat-prefetch 2>/dev/null | awk '$1=="performance.stat-prefetch"{print $2}')"
 
-if gl volume info "$VOL" | grep -q '^Status: Started'; then
-    say "volume $VOL already started"
+if gl volume info "$DVOL" >/dev/null 2>&1; then
+    say "volume $DVOL exists"
 else
-    say "starting volume $VOL"
-    gl volume start "$VOL" force >/dev/null || die "gluster volume start $VOL failed"
+    say "creating brick directory $DBRICK and volume $DVOL on $HOST:$DBRICK (default options)"
+    mkdir -p "$DBRICK" || die "cannot create brick directory $DBRICK"
+    gl volume create "$DVOL" "$HOST:$DBRICK" force || die "gluster volume create $DVOL failed"
 fi
+dopts=""
+for opt in performance.write-behind performance.flush-behind performance.open-behind performance.quick-read; do
+    cur=$(gl volume get "$DVOL" "$opt" 2>/dev/null | awk -v o="$opt" '$1==o {print $2}')
+    if [ "$cur" != on ]; then  # an earlier experiment changed it: back to GlusterFS's default
+        say "volume reset $DVOL $opt (was ${cur:-?})"
+        gl volume reset "$DVOL" "$opt" >/dev/null || die "gluster volume reset $DVOL $opt failed"
+        cur=$(gl volume get "$DVOL" "$opt" 2>/dev/null | awk -v o="$opt" '$1==o {print $2}')
+    fi
+    if [ "$cur" != on ]; then  # another GlusterFS release with other defaults: the test wants it on
+        say "volume set $DVOL $opt on (off by default in this GlusterFS release)"
+        gl volume set "$DVOL" "$opt" on >/dev/null || die "gluster volume set $DVOL $opt on failed"
+    fi
+    dopts="$dopts ${opt#performance.}=on"
+done
+say "volume $DVOL:$dopts"
+
+for v in "$VOL" "$DVOL"; do
+    if gl volume info "$v" | grep -q '^Status: Started'; then
+        say "volume $v already started"
+    else
+        say "starting volume $v"
+        gl volume start "$v" force >/dev/null || die "gluster volume start $v failed"
+    fi
+done
 
 # ---- 4. two client mounts ----------------------------------------------------------
-mount_one() {
-    local m=$1
+mount_one() { # mount_one MOUNTPOINT [VOLUME [OPTIONS]]
+    local m=$1 vol=${2:-$VOL} o=${3-${SRWL_NETFS_MOUNT_OPTS:-}}
     if mountpoint -q "$m"; then
         if stat "$m/." >/dev/null 2>&1 && ls "$m" >/dev/null 2>&1; then
             say "$m already mounted"
@@ -101,10 +141,10 @@ mount_one() {
         umount -l "$m" 2>/dev/null
     fi
     mkdir -p "$m" || die "cannot create mount point $m"
-    say "mount -t glusterfs ${SRWL_NETFS_MOUNT_OPTS:+-o $SRWL_NETFS_MOUNT_OPTS }$HOST:/$VOL $m"
+    say "mount -t glusterfs ${o:+-o $o }$HOST:/$vol $m"
     local i
     for i in 1 2 3 4 5 6 7 8 9 10; do
-        if mount -t glusterfs ${SRWL_NETFS_MOUNT_OPTS:+-o "$SRWL_NETFS_MOUNT_OPTS"} "$HOST:/$VOL" "$m" 2>/tmp/srwl-netfs-mount.err; then
+        if mount -t glusterfs ${o:+-o "$o"} "$HOST:/$vol" "$m" 2>/tmp/srwl-netfs-mount.err; then
             # the FUSE client may need a moment before the first operation works
             for _ in $(seq 1 40); do
                 stat "$m/." >/dev/null 2>&1 && ls "$m" >/dev/null 2>&1 && return 0
@@ -114,23 +154,29 @@ mount_one() {
         fi
         sleep 1
     done
-    die "mount -t glusterfs $HOST:/$VOL $m failed: $(cat /tmp/srwl-netfs-mount.err 2>/dev/null)"
+    die "mount -t glusterfs $HOST:/$vol $m failed: $(cat /tmp/srwl-netfs-mount.err 2>/dev/null)"
 }
 mount_one "$MNT_A"
 mount_one "$MNT_B"
-chmod 1777 "$MNT_A" 2>/dev/null
+mount_one "$DMNT_A" "$DVOL"
+mount_one "$DMNT_B" "$DVOL"
+# The same volume through clients that keep no quick-read copies (README: "Your data under the
+# lock": no call on a client can drop them).
+mount_one "$QMNT_A" "$DVOL" "$QOPT"
+mount_one "$QMNT_B" "$DVOL" "$QOPT"
+chmod 1777 "$MNT_A" "$DMNT_A" 2>/dev/null
 
 # ---- 5. verify: two clients of one volume -------------------------------------------
-probe=".srwl-setup-probe.$$"
-echo "hello from A $$" > "$MNT_A/$probe" || die "cannot write through $MNT_A"
-got=""
-for _ in $(seq 1 20); do
-    got=$(cat "$MNT_B/$probe" 2>/dev/null) && [ "$got" = "hello from A $$" ] && break
-    sleep 0.25
-done
-[ "$got" = "hello from A $$" ] || die "a file written through $MNT_A was not readable through $MNT_B (got '$got')"
-say "check: file written through $MNT_A is readable through $MNT_B"
-err=$(python3 - "$MNT_A/$probe" "$MNT_B/$probe.link" <<'EOF'
+check_pair() { # check_pair MNT_A MNT_B
+    local a=$1 b=$2 probe=".srwl-setup-probe.$$" got="" err
+    echo "hello from A $$" > "$a/$probe" || die "cannot write through $a"
+    for _ in $(seq 1 20); do
+        got=$(cat "$b/$probe" 2>/dev/null) && [ "$got" = "hello from A $$" ] && break
+        sleep 0.25
+    done
+    [ "$got" = "hello from A $$" ] || die "a file written through $a was not readable through $b (got '$got')"
+    say "check: file written through $a is readable through $b"
+    err=$(python3 - "$a/$probe" "$b/$probe.link" <<'EOF'
 import errno, os, sys
 try:
     os.link(sys.argv[1], sys.argv[2])
@@ -139,8 +185,12 @@ except OSError as e:
     print(errno.errorcode.get(e.errno, str(e.errno)))
 EOF
 )
-rm -f "$MNT_A/$probe" "$MNT_B/$probe.link"
-[ "$err" = EXDEV ] || die "a hard link from $MNT_A to $MNT_B gave '$err', expected EXDEV: the mounts are not two distinct clients"
-say "check: hard link across $MNT_A and $MNT_B fails with EXDEV (two distinct clients)"
-say "ready: volume $VOL, host A = $MNT_A, host B = $MNT_B"
+    rm -f "$a/$probe" "$b/$probe.link"
+    [ "$err" = EXDEV ] || die "a hard link from $a to $b gave '$err', expected EXDEV: the mounts are not two distinct clients"
+    say "check: hard link across $a and $b fails with EXDEV (two distinct clients)"
+}
+check_pair "$MNT_A" "$MNT_B"
+check_pair "$DMNT_A" "$DMNT_B"
+check_pair "$QMNT_A" "$QMNT_B"
+say "ready: volume $VOL, host A = $MNT_A, host B = $MNT_B; volume $DVOL (default options), host A = $DMNT_A, host B = $DMNT_B; the same through clients without quick-read copies ($QOPT): $QMNT_A, $QMNT_B"
 exit 0

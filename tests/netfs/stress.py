@@ -390,6 +390,9 @@ def run_scenario(sc, opts, run_id, index):
                 if ev["ev"] == "ready":
                     agents[key.data].info = ev
     hostnames = {h: ag.info["host"] for h, ag in agents.items()}
+    for h, m in (("A", opts.mnt_a), ("B", opts.mnt_b)):
+        if agents[h].info.get("mnt") != m:
+            raise SystemExit(f"stress.py: host {h}'s workers got mount {agents[h].info.get('mnt')}, not {m}")
 
     load_before = os.getloadavg()
     t_begin = time.monotonic() + 0.5
@@ -936,6 +939,8 @@ def main():
         return 0
     if not opts.run:
         ap.error("give at least one --run IMPL[,key=value...]")
+    # onhost.sh gives each host's workers its mount from these: the same ones as the driver's
+    os.environ["SRWL_MNT_A"], os.environ["SRWL_MNT_B"] = opts.mnt_a, opts.mnt_b
     for m in (opts.mnt_a, opts.mnt_b):
         if not os.path.ismount(m):
             print(f"stress.py: SKIP: {m} is not mounted: run tests/netfs/setup.sh first", file=sys.stderr)
