@@ -29,6 +29,7 @@ fn valid_record(rng: &mut StdRng) -> Vec<u8> {
         token: Token::random(),
         pid: rng.gen_range(1..=4_194_304),
         host,
+        origin: None,
         lease_ms: rng.gen_range(1..=86_400_000),
         nonce: rng.gen(),
     };

@@ -195,6 +195,7 @@ impl Disk {
             token,
             pid: fs::getpid(),
             host: self.params.host.clone(),
+            origin: crate::liveness::this_process(),
             lease_ms: self.params.lease_ms(),
             nonce: nonce_of(&token),
         }
