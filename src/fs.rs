@@ -519,6 +519,52 @@ pub fn process_gone(pid: u32) -> bool {
         && io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH)
 }
 
+/// Reads a small file of the kernel's (/proc, /sys): at most 4 KiB, by absolute path. These
+/// paths are the kernel's, not the user's, but the last component is still never followed.
+pub fn read_proc(path: &CStr) -> io::Result<Vec<u8>> {
+    let fd = cvt(unsafe {
+        libc::open(
+            path.as_ptr(),
+            libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+        )
+    })?;
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    let mut buf = vec![0u8; 4096];
+    let mut got = 0;
+    while got < buf.len() {
+        let n = unsafe {
+            libc::read(
+                fd.as_raw_fd(),
+                buf[got..].as_mut_ptr().cast(),
+                buf.len() - got,
+            )
+        };
+        if n < 0 {
+            let e = io::Error::last_os_error();
+            if e.raw_os_error() == Some(libc::EINTR) {
+                continue;
+            }
+            return Err(e);
+        }
+        if n == 0 {
+            break;
+        }
+        got += n as usize;
+    }
+    buf.truncate(got);
+    Ok(buf)
+}
+
+/// readlink(2) of a kernel path (/proc/self, /proc/self/ns/pid), at most 255 bytes.
+pub fn read_link(path: &CStr) -> io::Result<Vec<u8>> {
+    let mut buf = [0u8; 256];
+    let n = unsafe { libc::readlink(path.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(buf[..n as usize].to_vec())
+}
+
 pub fn geteuid() -> u32 {
     unsafe { libc::geteuid() }
 }

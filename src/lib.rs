@@ -25,6 +25,7 @@ pub mod fork;
 pub mod fs;
 pub mod heartbeat;
 pub mod inject;
+pub mod liveness;
 pub mod lock;
 pub mod options;
 pub mod protocol;

@@ -5,6 +5,7 @@
 //! like a record that never changes: it is evicted after the observer's stale threshold.
 
 use crate::fs::{random_bytes, Name, READ_CAP};
+use crate::liveness::Origin;
 
 pub const MAGIC: &str = "srwl/2";
 pub const MAX_HOST: usize = 64;
@@ -115,6 +116,9 @@ pub struct Record {
     pub token: Token,
     pub pid: u32,
     pub host: String,
+    /// Where the process runs (boot id, pid namespace, start time), so that an observer on
+    /// the same host can tell at once that it died. Absent in records of older versions.
+    pub origin: Option<Origin>,
     pub lease_ms: u64,
     pub nonce: u64,
 }
@@ -161,13 +165,19 @@ impl Record {
         out.clear();
         let _ = write!(
             out,
-            "{MAGIC}\nrole {}\ntoken {}\npid {}\nhost {}\nlease_ms {}\nnonce {:016x}\n",
+            "{MAGIC}\nrole {}\ntoken {}\npid {}\nhost {}\n",
             self.role.as_str(),
             self.token.as_str(),
             self.pid,
             self.host,
-            self.lease_ms,
-            self.nonce
+        );
+        if let Some(origin) = &self.origin {
+            let _ = writeln!(out, "proc {}", origin.encode());
+        }
+        let _ = write!(
+            out,
+            "lease_ms {}\nnonce {:016x}\n",
+            self.lease_ms, self.nonce
         );
     }
 
@@ -179,6 +189,7 @@ impl Record {
             token: r.token,
             pid: r.pid,
             host: String::from_utf8(r.host.to_vec()).ok()?,
+            origin: r.origin,
             lease_ms: r.lease_ms,
             nonce: r.nonce,
         })
@@ -193,6 +204,7 @@ pub struct RecordRef<'a> {
     pub token: Token,
     pub pid: u32,
     pub host: &'a [u8],
+    pub origin: Option<Origin>,
     pub lease_ms: u64,
     pub nonce: u64,
 }
@@ -206,30 +218,38 @@ impl<'a> RecordRef<'a> {
         if !b.iter().all(|&c| c == b'\n' || (0x20..0x7f).contains(&c)) {
             return None;
         }
-        let mut lines = b[..b.len() - 1].split(|&c| c == b'\n');
+        let mut lines = b[..b.len() - 1].split(|&c| c == b'\n').peekable();
         if lines.next()? != MAGIC.as_bytes() {
             return None;
         }
-        let mut field = |key: &[u8]| -> Option<&'a [u8]> {
-            let line = lines.next()?;
-            let rest = line.strip_prefix(key)?;
-            rest.strip_prefix(b" ")
+        // The next line's value if it has this key; an optional key's absence consumes nothing.
+        let mut next_field = |key: &[u8], optional: bool| -> Option<&'a [u8]> {
+            let line = *lines.peek()?;
+            let value = line.strip_prefix(key).and_then(|r| r.strip_prefix(b" "));
+            if value.is_some() || !optional {
+                lines.next();
+            }
+            value
         };
-        let role = Role::parse(field(b"role")?)?;
-        let token = Token::parse(field(b"token")?)?;
-        let pid = parse_dec(field(b"pid")?, MAX_PID)?;
+        let role = Role::parse(next_field(b"role", false)?)?;
+        let token = Token::parse(next_field(b"token", false)?)?;
+        let pid = parse_dec(next_field(b"pid", false)?, MAX_PID)?;
         if pid == 0 {
             return None;
         }
-        let host = field(b"host")?;
+        let host = next_field(b"host", false)?;
         if !valid_host(host) {
             return None;
         }
-        let lease_ms = parse_dec(field(b"lease_ms")?, MAX_LEASE_MS)?;
+        let origin = match next_field(b"proc", true) {
+            Some(o) => Some(Origin::parse(o)?),
+            None => None,
+        };
+        let lease_ms = parse_dec(next_field(b"lease_ms", false)?, MAX_LEASE_MS)?;
         if lease_ms == 0 {
             return None;
         }
-        let nonce_s = field(b"nonce")?;
+        let nonce_s = next_field(b"nonce", false)?;
         if nonce_s.len() != 16 {
             return None;
         }
@@ -242,6 +262,7 @@ impl<'a> RecordRef<'a> {
             token,
             pid: pid as u32,
             host,
+            origin,
             lease_ms,
             nonce,
         })
@@ -389,12 +410,30 @@ pub fn parse_reader_record_name(name: &[u8]) -> Option<Token> {
 mod tests {
     use super::*;
 
+    #[test]
+    fn a_record_with_its_origin_round_trips_and_a_bad_origin_is_malformed() {
+        let r = Record {
+            origin: crate::liveness::this_process(),
+            ..sample()
+        };
+        assert!(r.origin.is_some());
+        let mut v = Vec::new();
+        r.encode(&mut v);
+        assert_eq!(Record::parse(&v), Some(r));
+        let text = String::from_utf8(v).unwrap();
+        let bad = text.replacen("proc ", "proc x", 1);
+        assert_eq!(Record::parse(bad.as_bytes()), None);
+        let misplaced = text.replacen("proc ", "prox ", 1);
+        assert_eq!(Record::parse(misplaced.as_bytes()), None);
+    }
+
     fn sample() -> Record {
         Record {
             role: Role::Write,
             token: Token::random(),
             pid: 4242,
             host: "node-a.cluster".into(),
+            origin: None,
             lease_ms: 90_000,
             nonce: 0xdead_beef,
         }

@@ -8,6 +8,7 @@ mod common;
 use common::*;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+use softrwlock::liveness::Origin;
 use softrwlock::record::{
     parse_reader_record_name, parse_template, parse_transit, reader_record_name, template_name,
     transit_name, Baton, Record, Role, Ticket, TicketKind, Token,
@@ -50,6 +51,11 @@ fn valid_record(rng: &mut StdRng) -> (Vec<u8>, Record) {
         token: valid_token(rng),
         pid: rng.gen_range(1..=4_194_304),
         host: valid_host(rng),
+        origin: rng.gen_bool(0.5).then(|| Origin {
+            boot: valid_token(rng).0,
+            pidns: rng.gen(),
+            start: rng.gen(),
+        }),
         lease_ms: rng.gen_range(1..=86_400_000),
         nonce: rng.gen(),
     };

@@ -149,6 +149,7 @@ mod tests {
             token,
             pid: 42,
             host: "node-a".into(),
+            origin: None,
             lease_ms: 90_000,
             nonce: 7,
         };

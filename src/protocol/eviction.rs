@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use super::layout::{INIT, ROOM};
 use super::{errno, fs_error, Disk};
 use crate::fs::{Dir, Kind, Name};
+use crate::liveness::{self, Liveness, Origin};
 use crate::record::{parse_transit, Baton, Record, Ticket, TicketKind, Token};
 use crate::status::Result;
 
@@ -16,14 +17,19 @@ use crate::status::Result;
 /// only ever judged from our own observations: no clock of another host is compared.
 /// What this handle's evictor knows: its observations, its token (the name under which it
 /// takes over a dead holder's baton) and when each kind of scan last ran. Scans are throttled
-/// to one per stale/8, so that many waiters do not read every record on every poll (eviction
-/// waits at most that much longer).
+/// (holders' records to one look per stale/8, places in line to one per place lease/5), so
+/// that many waiters do not read every record on every poll (eviction waits at most that much
+/// longer).
 pub(super) struct Evictor {
     observer: Observer,
     token: Token,
     last_room_scan: Option<Instant>,
     last_queue_scan: Option<Instant>,
+    last_place_scan: Option<Instant>,
     last_orphan_scan: Option<Instant>,
+    /// The process behind each ticket and claim we have read (pid and origin; None if its
+    /// record did not say): a record is read once for this, its process never changes.
+    processes: HashMap<Token, Option<(u32, Origin)>>,
 }
 
 impl Evictor {
@@ -33,7 +39,9 @@ impl Evictor {
             token: Token::random(),
             last_room_scan: None,
             last_queue_scan: None,
+            last_place_scan: None,
             last_orphan_scan: None,
+            processes: HashMap::new(),
         }
     }
 }
@@ -91,8 +99,14 @@ impl Observer {
 }
 
 impl Disk {
+    /// How long an entry with these bytes may stay unchanged: the longer of our own limit
+    /// (the stale threshold for holds, the place lease for tickets and claims) and the lease
+    /// its record announces.
     pub(super) fn threshold_for(&self, bytes: &[u8]) -> Duration {
-        let own = self.params.stale();
+        self.limit_for(bytes, self.params.stale())
+    }
+
+    fn limit_for(&self, bytes: &[u8], own: Duration) -> Duration {
         match Record::parse(bytes) {
             Some(r) => own.max(Duration::from_millis(r.lease_ms)),
             None => own,
@@ -144,7 +158,11 @@ impl Disk {
     /// baton is never touched.
     pub fn scan_room(&mut self) -> Result<()> {
         let now = Instant::now();
-        if Self::throttled(&mut self.evictor.last_room_scan, now, self.params.stale()) {
+        if Self::throttled(
+            &mut self.evictor.last_room_scan,
+            now,
+            self.params.stale() / 8,
+        ) {
             return Ok(());
         }
         let room = match self.side.open_dir(ROOM) {
@@ -178,9 +196,9 @@ impl Disk {
         listed
     }
 
-    /// True if a scan ran less than stale/8 ago; otherwise records that one runs now.
-    pub(super) fn throttled(last: &mut Option<Instant>, now: Instant, stale: Duration) -> bool {
-        if last.is_some_and(|t| now.duration_since(t) < stale / 8) {
+    /// True if a scan ran less than `every` ago; otherwise records that one runs now.
+    pub(super) fn throttled(last: &mut Option<Instant>, now: Instant, every: Duration) -> bool {
+        if last.is_some_and(|t| now.duration_since(t) < every) {
             return true;
         }
         *last = Some(now);
@@ -193,9 +211,20 @@ impl Disk {
     /// to the room. A waiting reader (`for_reader`) watches only what can block it, the baton
     /// and writers' claims: reader tickets ahead never do, and watching them made every waiter
     /// read every other waiter's ticket (n squared reads on the file server).
+    ///
+    /// Tickets and claims are looked at more often than holds (their lease is shorter), and
+    /// those of processes that died on this host are dropped at once (`drop_dead_places`).
     pub fn scan_queue(&mut self, below: Option<(u64, Token)>, for_reader: bool) -> Result<()> {
+        self.drop_dead_places(below, for_reader);
         let now = Instant::now();
-        if Self::throttled(&mut self.evictor.last_queue_scan, now, self.params.stale()) {
+        let every_place = self.params.place_lease() / 5;
+        let places = !Self::throttled(&mut self.evictor.last_place_scan, now, every_place);
+        let holds = !Self::throttled(
+            &mut self.evictor.last_queue_scan,
+            now,
+            self.params.stale() / 8,
+        );
+        if !places && !holds {
             return Ok(());
         }
         let mut names = std::mem::take(&mut self.scratch.names);
@@ -220,13 +249,20 @@ impl Disk {
                 {
                     continue;
                 }
+                if ticket.is_none() && !holds {
+                    continue;
+                }
                 let key = [b"Q/", name.as_slice()].concat();
                 let Some(bytes) = self.snapshot(queue, name) else {
                     self.evictor.observer.forget(&key);
                     continue;
                 };
                 let age = self.evictor.observer.observe(&key, &bytes, now);
-                if age < self.threshold_for(&bytes) {
+                let limit = match ticket {
+                    Some(_) => self.limit_for(&bytes, self.params.place_lease()),
+                    None => self.threshold_for(&bytes),
+                };
+                if age < limit {
                     continue;
                 }
                 self.evictor.observer.forget(&key);
@@ -244,6 +280,157 @@ impl Disk {
         }
         self.scratch.names = names;
         listed
+    }
+
+    /// What keeps a waiter out, for the message of its timeout: the held baton if a writer
+    /// holds it, else the first ticket or claim ahead of `below` that blocks us (only writers'
+    /// claims for a reader), or, while we hold the baton, what is still in the room. Names
+    /// the entry, its process and host, whether that process is known to be gone, and how
+    /// long we have seen its bytes unchanged. One listing and one read: it runs once, at the
+    /// timeout.
+    pub(super) fn blocker(&mut self, below: Option<(u64, Token)>, writers_only: bool) -> String {
+        let mut names = Vec::new();
+        let mut buf = Vec::new();
+        if self
+            .queue
+            .list(&mut buf, |n| names.push(n.to_vec()))
+            .is_err()
+        {
+            return "the queue could not be listed".into();
+        }
+        let held = names.iter().find(|n| Baton::parse_held(n).is_some());
+        let mut ahead: Vec<(Ticket, &Vec<u8>)> = names
+            .iter()
+            .filter_map(|n| Some((Ticket::parse(n)?, n)))
+            .filter(|(t, _)| below.is_none_or(|b| t.key() < b))
+            .filter(|(t, _)| !writers_only || t.kind == TicketKind::Writer)
+            .collect();
+        ahead.sort_by_key(|(t, _)| t.key());
+        let (what, name) = match (held, ahead.first()) {
+            (Some(n), _) => ("the write lock's baton, held by", n.clone()),
+            (None, Some((t, n))) if t.kind == TicketKind::Writer => {
+                ("a waiting writer's claim of", (*n).clone())
+            }
+            (None, Some((_, n))) => ("a waiting reader's ticket of", (*n).clone()),
+            (None, None) => return self.room_blocker(),
+        };
+        let more = ahead.len().saturating_sub(usize::from(held.is_none()));
+        let mut out = format!("{what} {}", self.describe_entry(&name));
+        if more > 0 {
+            out.push_str(&format!(", and {more} more waiting ahead"));
+        }
+        out
+    }
+
+    /// What is in the room besides the resting baton (we hold the baton and wait for it to
+    /// empty), or that the baton was nowhere to be seen.
+    pub(super) fn room_blocker(&mut self) -> String {
+        let Ok(room) = self.side.open_dir(ROOM) else {
+            return "no baton was seen in the room or the queue".into();
+        };
+        let mut names = Vec::new();
+        let mut buf = Vec::new();
+        let _ = room.list(&mut buf, |n| names.push(n.to_vec()));
+        let inside: Vec<&Vec<u8>> = names
+            .iter()
+            .filter(|n| Baton::parse_resting(n).is_none())
+            .collect();
+        match inside.first() {
+            None if names.is_empty() => "no baton was seen in the room or the queue".into(),
+            None => "nothing (the baton rests in the room: the lock was just freed)".into(),
+            Some(first) => {
+                let first = (*first).clone();
+                let desc = self.describe_in(&room, b"R/", &first);
+                format!(
+                    "{} entr{} still in the room, the first {desc}",
+                    inside.len(),
+                    if inside.len() == 1 { "y" } else { "ies" }
+                )
+            }
+        }
+    }
+
+    /// `Q/<name> (pid P on HOST[, gone], unchanged for X s)` for an entry of the queue.
+    fn describe_entry(&mut self, name: &[u8]) -> String {
+        let queue = self.queue.open_dir(c".");
+        match queue {
+            Ok(q) => self.describe_in(&q, b"Q/", name),
+            Err(_) => format!("Q/{}", String::from_utf8_lossy(name)),
+        }
+    }
+
+    fn describe_in(&mut self, dir: &Dir, prefix: &[u8], name: &[u8]) -> String {
+        let key = [prefix, name].concat();
+        let shown = String::from_utf8_lossy(&key).into_owned();
+        let mut buf = Vec::new();
+        let who = match dir.read_small(Name::from_bytes(&[name]).as_cstr(), &mut buf) {
+            Ok(()) => match Record::parse(&buf) {
+                Some(r) => {
+                    let gone = match liveness::check(r.origin.as_ref(), r.pid) {
+                        Liveness::Gone => ", no longer running",
+                        _ => "",
+                    };
+                    format!("pid {} on {}{gone}", r.pid, r.host)
+                }
+                None => "a malformed record".into(),
+            },
+            Err(e) => format!("unreadable: {}", crate::fs::describe(&e)),
+        };
+        let unchanged = self
+            .evictor
+            .observer
+            .seen
+            .get(&key)
+            .map(|s| format!(", unchanged for {:.1} s", s.since.elapsed().as_secs_f64()))
+            .unwrap_or_default();
+        format!("{shown} ({who}{unchanged})")
+    }
+
+    /// Drops the tickets and claims ahead of `below` (for a reader, writers' claims only)
+    /// whose process died on this host: same kernel and pid namespace, by the origin in its
+    /// record, and no process with that pid and start time now. At once, instead of after
+    /// the place lease: a job killed while it waits (scancel, the OOM killer) would otherwise
+    /// hold up everyone behind it. Works on the last listing of the queue; an entry's record is
+    /// read once, to learn its process. A place in line is a hint: a wrong verdict could only
+    /// cost a live waiter its place (it takes it again), never exclusion.
+    fn drop_dead_places(&mut self, below: Option<(u64, Token)>, for_reader: bool) {
+        let tickets = std::mem::take(&mut self.scratch.tickets);
+        let mut buf = std::mem::take(&mut self.scratch.read_buf);
+        for t in tickets.iter() {
+            if below.is_some_and(|b| t.key() >= b) || (for_reader && t.kind == TicketKind::Reader) {
+                continue;
+            }
+            let name = t.name();
+            let process = match self.evictor.processes.get(&t.token) {
+                Some(p) => *p,
+                None => {
+                    let p = match self.queue.read_small(name.as_cstr(), &mut buf) {
+                        Ok(()) => Record::parse(&buf).and_then(|r| Some((r.pid, r.origin?))),
+                        Err(e) if matches!(errno(&e), libc::ENOENT | libc::ESTALE) => continue,
+                        Err(_) => None,
+                    };
+                    self.evictor.processes.insert(t.token, p);
+                    p
+                }
+            };
+            let Some((pid, origin)) = process else {
+                continue;
+            };
+            if liveness::check(Some(&origin), pid) == Liveness::Gone {
+                let _ = self.queue.unlink(name.as_cstr());
+                self.evictor.processes.remove(&t.token);
+                self.evictor
+                    .observer
+                    .forget(&[b"Q/", name.as_bytes()].concat());
+            }
+        }
+        if self.evictor.processes.len() > 2 * tickets.len() + 16 {
+            let listed: std::collections::HashSet<Token> =
+                tickets.iter().map(|t| t.token).collect();
+            self.evictor.processes.retain(|t, _| listed.contains(t));
+        }
+        self.scratch.tickets = tickets;
+        self.scratch.read_buf = buf;
     }
 
     /// Takes over the baton of a holder judged dead, `rename(Q/b.<gen>.<dead>,
@@ -275,7 +462,7 @@ impl Disk {
         if Self::throttled(
             &mut self.evictor.last_orphan_scan,
             now,
-            self.params.stale() * 2,
+            self.params.stale() / 4,
         ) {
             return Ok(());
         }

@@ -131,6 +131,21 @@ impl Params {
     pub fn poll_max(&self) -> Duration {
         Duration::from_secs_f64(self.opts.poll_interval).min(self.heartbeat())
     }
+
+    /// How long a ticket or claim may stay unchanged before other waiters drop it. Places in
+    /// line are hints, so they need not live as long as a hold: a waiter that died on another
+    /// host delays the line by seconds, not by the holders' stale threshold (90 s by default).
+    /// At least 5 s and four poll steps (a waiter refreshes its place from its wait loop),
+    /// at most the stale threshold.
+    pub fn place_lease(&self) -> Duration {
+        self.stale()
+            .min(Duration::from_secs(5).max(self.poll_max() * 4))
+    }
+
+    /// How often a waiter rewrites its ticket or claim: three times per place lease.
+    pub fn place_refresh(&self) -> Duration {
+        (self.heartbeat() / 2).min(self.place_lease() / 3)
+    }
 }
 
 /// A hold granted on disk, kept fresh by the heartbeat until it is released.
@@ -195,8 +210,18 @@ impl Disk {
             token,
             pid: fs::getpid(),
             host: self.params.host.clone(),
+            origin: crate::liveness::this_process(),
             lease_ms: self.params.lease_ms(),
             nonce: nonce_of(&token),
+        }
+    }
+
+    /// The record of a ticket or claim of ours: it announces the place lease, not the stale
+    /// threshold of holds.
+    pub fn place_record(&self, role: Role, token: Token) -> Record {
+        Record {
+            lease_ms: self.params.place_lease().as_millis().max(1) as u64,
+            ..self.record(role, token)
         }
     }
 

@@ -35,8 +35,8 @@ impl Place {
 
 impl Disk {
     /// Takes a place in the queue if we have none (behind the largest seq seen, `max_seq`),
-    /// and keeps it fresh: refreshed every half heartbeat interval, taken again under a new
-    /// name (same place) if it was evicted while we were stopped.
+    /// and keeps it fresh: refreshed three times per place lease, taken again under a new
+    /// name (same place) if it was dropped while we were stopped.
     pub(super) fn keep_place(
         &mut self,
         place: &mut Option<Place>,
@@ -55,7 +55,7 @@ impl Disk {
                     seq: max_seq.saturating_add(1),
                     token,
                 };
-                let record = self.record(role, token);
+                let record = self.place_record(role, token);
                 self.enqueue(&ticket, &record)?;
                 *place = Some(Place {
                     ticket,
@@ -63,7 +63,7 @@ impl Disk {
                     refreshed: Instant::now(),
                 });
             }
-            Some(p) if p.refreshed.elapsed() >= self.params.heartbeat() / 2 => {
+            Some(p) if p.refreshed.elapsed() >= self.params.place_refresh() => {
                 if self.refresh_place(&p.ticket, &mut p.record)? {
                     p.refreshed = Instant::now();
                 } else {
@@ -71,7 +71,7 @@ impl Disk {
                         token: Token::random(),
                         ..p.ticket
                     };
-                    let record = self.record(role, ticket.token);
+                    let record = self.place_record(role, ticket.token);
                     *place = None;
                     self.enqueue(&ticket, &record)?;
                     *place = Some(Place {

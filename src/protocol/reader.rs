@@ -30,6 +30,17 @@ struct Reader {
     max_seq: u64,
 }
 
+impl Reader {
+    /// A reader waits for its turn: only writers' claims ahead of its ticket block it.
+    fn awaiting(&self) -> Awaiting {
+        Awaiting::Turn {
+            place: self.ticket.as_ref().map(Place::key),
+            writers_only: true,
+            next_in_line: false,
+        }
+    }
+}
+
 impl Disk {
     /// Acquires a read hold, waiting as `wait` allows.
     pub fn acquire_read(&mut self, wait: &Wait) -> Result<Hold> {
@@ -57,7 +68,7 @@ impl Disk {
             }
             inject::point();
             if wait.expired() {
-                break Err(self.timed_out(Mode::Read));
+                break Err(self.timed_out_waiting(Mode::Read, &r.awaiting()));
             }
             if let Err(e) = self.keep_in_line(&mut r) {
                 match self.retry_after(e, Mode::Read, wait, &mut r.backoff) {
@@ -65,11 +76,7 @@ impl Disk {
                     Err(e) => break Err(e),
                 }
             }
-            let awaiting = Awaiting::Turn {
-                place: r.ticket.as_ref().map(Place::key),
-                writers_only: true,
-                next_in_line: false,
-            };
+            let awaiting = r.awaiting();
             r.backoff.wait_on(wait, self, &awaiting);
         };
         self.leave(r.ticket.take());

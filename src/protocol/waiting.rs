@@ -181,6 +181,21 @@ impl Disk {
         timeout_error(mode.acquire_op(), &self.lock_path)
     }
 
+    /// SRWL_TIMEOUT for an acquire that waited as `awaiting` says, naming what kept it out.
+    pub(super) fn timed_out_waiting(&mut self, mode: Mode, awaiting: &Awaiting) -> Error {
+        let blocker = match *awaiting {
+            Awaiting::RoomToDrain => self.room_blocker(),
+            Awaiting::Turn {
+                place,
+                writers_only,
+                ..
+            } => self.blocker(place, writers_only),
+        };
+        let mut e = self.timed_out(mode);
+        e.message.push_str(&format!(": waiting for {blocker}"));
+        e
+    }
+
     /// Sleeps up to `d`, waking early when a process on this host makes a change that can
     /// unblock us: draining the room, a reader leaving it; in the queue, the last entry ahead
     /// of us leaving (of those the last listing showed: tickets and claims with a key below

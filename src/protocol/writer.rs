@@ -66,9 +66,6 @@ impl Disk {
                 },
             }
             inject::point();
-            if wait.expired() {
-                break Err(self.timed_out(Mode::Write));
-            }
             let awaiting = match w.baton {
                 Some(_) => Awaiting::RoomToDrain,
                 None => Awaiting::Turn {
@@ -77,6 +74,9 @@ impl Disk {
                     next_in_line: w.first_in_line,
                 },
             };
+            if wait.expired() {
+                break Err(self.timed_out_waiting(Mode::Write, &awaiting));
+            }
             w.backoff.wait_on(wait, self, &awaiting);
         };
         self.leave(w.claim.take());
