@@ -376,8 +376,9 @@ static void mode_fork_heartbeat(void)
     int round, bad = 0, forks = 0;
     char seen[1024] = "";
     srwl_options_init(&o);
-    o.heartbeat_interval = control() ? 1 : 0.001; /* the smallest: the refresh is nearly always in progress */
-    o.stale_threshold = 5;
+    /* the smallest interval: a refresh is nearly always in progress (the control: none is) */
+    o.heartbeat_interval = control() ? 100 : 0.001;
+    o.stale_threshold = control() ? 300 : 5;
     o.poll_interval = 0.01;
     EXPECT_OK(srwl_open(lock_path, &o, &l));
     for (round = 0; round < 2; round++) {
