@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Exhaustive SPIN checks of the srwl/2 model (see docs/model/README.md).
 #
-#   tests/model/check.sh            the standard set (about 2 min on this 2-core machine)
+#   tests/model/check.sh            the standard set (about 2 min on this 2-core machine, 65 s of CPU)
 #   tests/model/check.sh --full     also the larger configurations (several more minutes)
 #   JOBS=1 tests/model/check.sh     run one check at a time (default: 2)
 #
