@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Exhaustive SPIN checks of the srwl/2 model (see docs/model/README.md).
 #
-#   tests/model/check.sh            the standard set (about 2 min on this 2-core machine)
+#   tests/model/check.sh            the standard set (about 2 min on this 2-core machine, 65 s of CPU)
 #   tests/model/check.sh --full     also the larger configurations (several more minutes)
 #   JOBS=1 tests/model/check.sh     run one check at a time (default: 2)
 #
@@ -35,21 +35,34 @@ trap 'rm -rf "$WORK"' EXIT
 
 # name | model file | spin -D defines | gcc -D defines | pan options | expect
 #   expect: pass | assert (assertion violated) | endstate (invalid end state)
+#   A known-bad variant (bug_*.pml) that passes fails the check: it shows that the check can
+#   find that kind of error at all.
 # (longest first, so that the JOBS=2 lanes finish together)
 CHECKS=(
-  "safety-2r2w|srwl2.pml||-DSAFETY|-E -m3000000 -w23|pass"
+  "safety-2r2w|srwl2.pml||-DSAFETY|-E -m8000000 -w23|pass"
   "wedge-1cyc-2crash|live.pml|-DNCYC=1 -DCB=2 -DZB=1|-DSAFETY|-m500000 -w24|pass"
   "wedge-1cyc-1crash|live.pml|-DNCYC=1 -DCB=1 -DZB=1|-DSAFETY|-m500000 -w24|pass"
+  "wedge-init-faults-1r2w|live.pml|-DNR=1 -DINIT -DFB=1 -DCB=1 -DZB=1|-DSAFETY|-m500000 -w24|pass"
+  "wedge-2evictors-faults-1r2w|live.pml|-DNR=1 -DNE=2 -DFB=1 -DCB=1 -DZB=1|-DSAFETY|-m500000 -w24|pass"
+  "safety-init-faults-1r2w|srwl2.pml|-DNR=1 -DINIT -DFB=2|-DSAFETY|-E -m8000000 -w23|pass"
+  "wedge-faults-1r2w|live.pml|-DNR=1 -DFB=2 -DCB=1 -DZB=1|-DSAFETY|-m500000 -w24|pass"
   "bug-c-check-without-own-record|bug_c_check_without_own_record.pml||-DSAFETY|-E -m3000000 -w22|assert"
   "bug-b-enoent-is-grant|bug_b_enoent_is_grant.pml||-DSAFETY|-E -m3000000 -w22|assert"
+  "bug-init-unlinks-baton|bug_init_unlinks_baton.pml|-DNR=1 -DFB=1|-DSAFETY|-m500000 -w24|endstate"
   "bug-a-baton-before-record|bug_a_baton_before_record.pml||-DSAFETY|-E -m3000000 -w20|assert"
   "bug-d-grant-without-rmdir|bug_d_grant_without_rmdir.pml||-DSAFETY|-E -m3000000 -w20|assert"
+  "bug-unlink-unreadable-baton|bug_unlink_unreadable_baton.pml||-DSAFETY|-m500000 -w24|endstate"
+  "bug-no-takeover|bug_no_takeover.pml||-DSAFETY|-m500000 -w24|endstate"
+  "bug-strand-evictor-baton|bug_strand_evictor_baton.pml|-DNR=1 -DFB=1|-DSAFETY|-m500000 -w24|endstate"
+  "bug-samename-handback|bug_samename_handback.pml||-DSAFETY|-E -m8000000 -w23|assert"
 )
 if [ "$FULL" = 1 ]; then
   CHECKS=(
     "wedge-2cyc-1crash|live.pml|-DNCYC=2 -DCB=1 -DZB=1|-DSAFETY|-m1000000 -w27|pass"
     "safety-3r2w|srwl2.pml|-DNR=3|-DSAFETY|-E -m5000000 -w26|pass"
     "wedge-1cyc-3crash|live.pml|-DNCYC=1 -DCB=3 -DZB=1|-DSAFETY|-m500000 -w26|pass"
+    "safety-faults-2r2w|srwl2.pml|-DFB=1|-DSAFETY|-E -m12000000 -w25|pass"
+    "safety-init-2evictors-1r2w|srwl2.pml|-DNR=1 -DINIT -DFB=1 -DNE=2|-DSAFETY|-E -m8000000 -w24|pass"
     "${CHECKS[@]}"
   )
 fi

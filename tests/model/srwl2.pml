@@ -17,6 +17,31 @@
  *   BUG_C     the reader's check does not require its own record in the listing (a listing
  *             through a stale handle that shows the baton is trusted).
  *   BUG_D     a writer is granted as soon as it holds the baton (no rmdir of the room).
+ *
+ * Grown with the fault campaign of issue 11 (each switch can be combined with the above):
+ *   INIT      the lock starts uninitialised: every process first runs the initialisation (the
+ *             link election of the process that creates the baton); an elected process may crash
+ *             between its link and its rename (the orphan t.<me> is then taken over).
+ *   FB=n      up to n faults of a file server: a link, rename, rmdir or mkdir that HAPPENS but
+ *             reports an error (a retransmitted NFS request, a soft mount), and a hand-back
+ *             whose mkdir or rename fails (ENOSPC, EDQUOT, persistent ESTALE).
+ *   NE=n      n evictors (default 1): concurrent takeovers, and one evictor taking over the
+ *             baton another evictor left stranded.
+ *   The property "an evicted holder is told SRWL_ELOST at release" is an assertion in the
+ *   writer's and the reader's release, in every configuration.
+ * Known-bad variants of today's (b95c232) behaviour, each must make SPIN fail:
+ *   BUG_INIT        a link that happened but reported an error is taken at its word: t.<me>, the
+ *                   baton's only other name, is unlinked (issue 11, fault 2): a wedge.
+ *   BUG_STRAND      an evictor whose takeover reported an error (it happened) or whose hand-back
+ *                   failed abandons the baton it now holds under its own token and never looks
+ *                   at it again (fault 4): a wedge when it is the only waiter.
+ *   BUG_SAMENAME    an evictor hands the baton back under the generation in the dead holder's
+ *                   name, R/baton.<g>, the name the holder itself gives it back under; the
+ *                   holder's release takes that name for the proof that its own rename happened
+ *                   (fault 3): SRWL_OK for an evicted holder.
+ *   BUG_UNLINK      an evictor unlinks a held baton it cannot read, as junk (fault 1): a wedge.
+ *   BUG_NOTAKEOVER  the evictor never takes over a writer's baton: a wedge (shows that the
+ *                   no-wedge check can find one at all, issue 14 item 7).
  */
 
 #ifndef NR
@@ -34,17 +59,48 @@
 #ifndef ZB
 #define ZB 1
 #endif
+#ifndef FB
+#define FB 0
+#endif
+#ifndef NE
+#define NE 1
+#endif
 
 /* ---------------- the file system ----------------
    Only the directory that the name S/R denotes now matters: a removed room is empty (rmdir
    succeeds only on an empty directory) and gone for good; a new one is a new inode. Reader
    records are therefore only ever in the current R. The baton is one file; where it is: */
 #define INR  0            /* R/baton.<gen>: at rest in the room                           */
-#define EV   (NW + 1)     /* held by the evictor (taking over a dead holder, handing back)  */
 /* 1..NW: Q/b.<gen>.<tok of writer w-1>: held by writer w-1                               */
-byte bat = INR;           /* where the baton is                                           */
-bool Rex = true;          /* S/R exists                                                   */
+#define EV(e) (NW + 1 + (e)) /* Q/b.<gen>.<tok of evictor e>: held by evictor e (taking over
+                                a dead holder, handing back)                               */
+#define TR   (NW + 1 + NE)   /* S/t.<tok>: created, linked as init, not yet in the room (INIT) */
+#define NONE (NW + 2 + NE)   /* no baton: not created yet (INIT), or destroyed (BUG_UNLINK)  */
+#ifdef INIT
+byte bat = NONE;          /* where the baton is                                           */
+bool Rex = false;         /* S/R exists                                                   */
+#else
+byte bat = INR;
+bool Rex = true;
+#endif
 bool rrec[NR];            /* R/r.<tok_i> exists (in the current R)                         */
+/* The name the baton rests under, as far as it matters to a writer's release: w + 1 if writer
+   w's own give-back made it (R/baton.<g_w>, the generation of w's hold), 0 for any other name
+   (an evictor's hand-back under a generation the holder never uses; initialisation). */
+byte restname = 0;
+#if FB > 0 || defined(BUG_SAMENAME)
+#define SETREST(v) restname = (v)
+#else
+#define SETREST(v) skip   /* without faults no writer looks its own name up after a success */
+#endif
+#ifdef INIT
+bool init_ex = false;     /* S/init exists                                                 */
+byte init_of = 255;       /* whose t.<tok> file init is a second name of                    */
+#endif
+byte faults = 0;          /* file-server faults so far (bounded by FB)                     */
+#ifdef BUG_SAMENAME
+byte lastheld[NE];        /* evictor e: the writer (w + 1) whose baton it took over last   */
+#endif
 
 /* ---------------- process state ---------------- */
 bool hst[NR];             /* reader i's room handle names a removed room (stale)          */
@@ -54,14 +110,18 @@ bool whold[NW];           /* writer w believes it holds the write lock          
 bool wev[NW];             /* writer w's baton was taken over by the evictor               */
 byte nrhold;              /* readers holding that were not evicted (kept by the steps)     */
 
+bool rdead[NR];           /* crashed (LIVE; always false in the safety configuration)      */
+bool wdead[NW];
 #ifdef LIVE
 byte crashes;             /* crashes so far (bounded by CB)                               */
 byte zombies;             /* evictions of live processes so far (bounded by ZB)           */
-bool rdead[NR];
-bool wdead[NW];
+/* in the evictors: whether process id p (readers 0..NR-1, writers NR..) has crashed */
+#define PDEAD(p) ((p) < NR -> rdead[(p) % NR] : wdead[((p) - NR) % NW])
 #define CRASH(dead)  :: atomic { crashes < CB -> crashes++; dead = true }; goto done
+#define CRASH2(dead) if CRASH(dead) :: true fi
 #else
 #define CRASH(dead)
+#define CRASH2(dead) skip
 #endif
 
 /* The property: a writer that believes it holds the write lock and has not been evicted is
@@ -87,12 +147,69 @@ inline room_empty(result) {
     k = 0
 }
 
+/* ---------------- initialisation (INIT) ----------------
+   Disk::initialise: stat init; absent -> create t.<me> (a record), link(t.<me>, init): the link
+   elects the one process that creates the baton (init is never removed). The link may HAPPEN and
+   still report EEXIST or EIO (FB). Fixed protocol: after an error, look at what exists: if init
+   and t.<me> are one inode (fstatat of both: the same st_dev/st_ino), we are elected after all;
+   an EIO with init absent is an error of srwl_open (t.<me> removed, nothing else changed).
+   BUG_INIT: any error unlinks t.<me> (today's code). The elected process makes R and renames
+   t.<me> to R/baton.0; it may crash in between: waiters take the orphan over (evictor).
+   `me`: process id; `ok` is set false if srwl_open fails (the process then stops). */
+#ifdef INIT
+inline initialise(me, ok, dead) {
+    ok = true;
+    if
+    :: init_ex -> skip                       /* stat init: a regular file: initialised */
+    :: else ->
+        /* create t.<me>, then link(t.<me>, init): atomic, fails if init exists */
+        atomic {
+            if
+            :: !init_ex -> init_ex = true; init_of = me; bat = TR; linked = true
+            :: else -> linked = false
+            fi
+        }
+        CRASH2(dead);
+        /* the answer: the truth, or an error although it happened */
+        if
+        :: linked -> elected = true
+        :: atomic { linked && faults < FB -> faults++ };
+#ifdef BUG_INIT
+            elected = false                  /* taken at its word: unlink t.<me> */
+#else
+            elected = (init_of == me)        /* init and t.<me> are one inode: elected */
+#endif
+        :: !linked -> elected = false        /* EEXIST: someone else initialised */
+        fi;
+        if
+        :: elected ->
+            atomic { if :: !Rex -> Rex = true :: else fi };  /* mkdir R (EEXIST fine) */
+            CRASH2(dead);
+            if
+            :: atomic { bat == TR -> assert(Rex); bat = INR; SETREST(0) }  /* rename t.<me> -> R/baton.0 */
+            :: bat != TR -> ok = false       /* taken over while we were stopped: open fails */
+            fi
+        :: !elected ->
+            if
+            :: bat == TR && init_of == me -> bat = NONE   /* unlinked the baton's other name (BUG_INIT) */
+            :: else -> skip                  /* unlink t.<me>: not the baton */
+            fi
+        fi
+    fi
+}
+#endif
+
 /* ---------------- readers ---------------- */
 proctype reader(byte i) {
     byte k;
     bool own, baton, snap;
 #ifdef LIVE
     byte cyc = 0;
+#endif
+#ifdef INIT
+    bool linked, elected, opened;
+    initialise(i, opened, rdead[i]);
+    if :: !opened -> goto done :: else fi;
 #endif
 start:
 #ifdef LIVE
@@ -151,8 +268,17 @@ start:
     fi;
     /* holding */
     atomic { rhold[i] = false; if :: !rev[i] -> nrhold-- :: else fi };
-    rrec[i] = false;       /* release: unlink our unique name */
-    rev[i] = false;
+    /* release: unlink our unique name. Present: removed, SRWL_OK, and we cannot have been
+       evicted (an eviction removes the name). Absent: SRWL_ELOST. (The freshness exception, an
+       absence seen within half a threshold of our last write is our own unlink that reported
+       an error, is timed and not modelled: the C test fault_suspend covers its clock.) */
+    atomic {
+        if
+        :: rrec[i] -> rrec[i] = false; assert(!rev[i])
+        :: else -> skip                  /* SRWL_ELOST */
+        fi;
+        rev[i] = false
+    }
 #ifdef LIVE
     cyc++;
 #endif
@@ -167,6 +293,11 @@ proctype writer(byte w) {
 #ifdef LIVE
     byte cyc = 0;
 #endif
+#ifdef INIT
+    bool linked, elected, opened;
+    initialise(NR + w, opened, wdead[w]);
+    if :: !opened -> goto done :: else fi;
+#endif
 start:
 #ifdef LIVE
     if
@@ -174,8 +305,10 @@ start:
     :: else
     fi;
 #endif
-    /* take: rename(R/baton, Q/b.<tok>): succeeds for one taker only */
-    atomic { bat == INR -> bat = w + 1; wev[w] = false }
+    /* take: rename(R/baton, Q/b.<tok>): succeeds for one taker only. If it reports an error
+       although it happened, fstatat(Q/b.<g+1>.<tok>) finds it (a positive answer is true):
+       the same state. */
+    atomic { bat == INR -> bat = w + 1; wev[w] = false; SETREST(0) }
 #ifdef LIVE
     if
     CRASH(wdead[w])
@@ -201,6 +334,14 @@ close:
 #endif
               }
     :: atomic { !Rex -> Rex = true }  /* ENOENT: mkdir R (a new, empty room), rmdir again */
+    :: atomic { Rex && faults < FB -> room_empty(isempty);
+                if
+                :: isempty -> faults++; room_removed()
+                :: else -> skip
+                fi };
+       /* the rmdir happened (or not) and reported EIO: the acquire fails and gives the baton
+          back (the release steps; it may have been taken over meanwhile) */
+       goto giveup
 #ifdef LIVE
     CRASH(wdead[w])
 #endif
@@ -230,7 +371,7 @@ granted:
 #endif
     whold[w] = false;
 release:
-    /* mkdir R (EEXIST is fine), then rename Q/b.<tok> -> R/baton */
+    /* mkdir R (EEXIST is fine), then rename Q/b.<g>.<tok> -> R/baton.<g> */
     atomic { if :: !Rex -> Rex = true :: else fi };
 #ifdef LIVE
     if
@@ -239,20 +380,48 @@ release:
     fi;
 #endif
     if
-    :: atomic { bat == w + 1 && Rex -> bat = INR }
+    :: atomic { bat == w + 1 && Rex -> bat = INR; SETREST(w + 1) };
+        if
+        :: true                                       /* SRWL_OK */
+        :: atomic { faults < FB -> faults++ }; goto lookup  /* happened, reported an error */
+        fi
     :: atomic { bat == w + 1 && !Rex -> skip }; goto release   /* R vanished: again */
-    :: bat != w + 1 -> skip                                     /* taken over: ELOST */
+    :: bat != w + 1 -> goto lookup                              /* the rename failed: ENOENT */
     fi;
+released:
 #ifdef LIVE
     cyc++;
 #endif
     goto start;
+lookup:
+    /* our baton name is gone: did our own rename happen after all? The baton resting under the
+       name only our give-back uses, R/baton.<g of our hold>, proves it: SRWL_OK. Anything else:
+       SRWL_ELOST (after the absence has lasted; no state changes). An evicted writer must never
+       be told SRWL_OK. */
+    atomic {
+        if
+        :: bat == INR && restname == w + 1 -> assert(!wev[w])
+        :: else -> skip
+        fi
+    }
+    goto released;
+giveup:
+    /* a failed acquire hands the baton back (Lock::acquire_write_disk): the release steps */
+    atomic { if :: !Rex -> Rex = true :: else fi };
+    if
+    :: atomic { bat == w + 1 && Rex -> bat = INR; SETREST(w + 1) }
+    :: atomic { bat == w + 1 && !Rex -> skip }; goto giveup
+    :: bat != w + 1 -> skip
+    fi;
+    goto start;
 done: skip
 }
 
-/* ---------------- the evictor ----------------
-   Any process may evict a record it judged dead. In the safety configuration the judgement
-   is arbitrary (a live but stopped process is judged dead: a zombie that resumes later). */
+/* ---------------- the evictors ----------------
+   Any waiting process may evict a record it judged dead. In the safety configuration the
+   judgement is arbitrary (a live but stopped process is judged dead: a zombie that resumes
+   later). A judgement made on an entry that cannot be read is no different: the fixed protocol
+   never unlinks a held baton (BUG_UNLINK does: fault 1), it takes it over by rename. */
 #ifdef LIVE
 #define MAY_EVICT(dead) (dead || zombies < ZB)
 #define COUNT_ZOMBIE(dead) if :: !dead -> zombies++ :: else fi
@@ -266,8 +435,24 @@ done: skip
         COUNT_ZOMBIE(RDEAD(k % NR)); rrec[k % NR] = false; \
         if :: rhold[k % NR] && !rev[k % NR] -> nrhold-- :: else fi; rev[k % NR] = true }
 /* take over writer k's baton: rename Q/b.<gen>.<k> -> Q/b.<gen>.<evictor> */
+#ifndef BUG_NOTAKEOVER
 #define EVW(k) :: atomic { NW > k && bat == (k % NW) + 1 && MAY_EVICT(WDEAD(k % NW)) -> \
-        COUNT_ZOMBIE(WDEAD(k % NW)); bat = EV; wev[k % NW] = true }; goto handback
+        COUNT_ZOMBIE(WDEAD(k % NW)); bat = EV(e); wev[k % NW] = true; SAMENAME(k) }; goto handback
+#else
+#define EVW(k)
+#endif
+#ifdef BUG_UNLINK
+/* an unreadable held baton judged as junk and unlinked: the lock has no baton any more */
+#define EVU(k) :: atomic { NW > k && bat == (k % NW) + 1 && MAY_EVICT(WDEAD(k % NW)) -> \
+        COUNT_ZOMBIE(WDEAD(k % NW)); bat = NONE; wev[k % NW] = true }
+#else
+#define EVU(k)
+#endif
+#ifdef BUG_SAMENAME
+#define SAMENAME(k) lastheld[e] = (k % NW) + 1
+#else
+#define SAMENAME(k) skip
+#endif
 #ifdef LIVE
 #define RDEAD(k) rdead[k]
 #define WDEAD(k) wdead[k]
@@ -276,7 +461,7 @@ done: skip
 #define WDEAD(k) false
 #endif
 
-proctype evictor() {
+proctype evictor(byte e) {
 end_idle:
     do
     EVR(0)
@@ -285,12 +470,41 @@ end_idle:
     EVW(0)
     EVW(1)
     EVW(2)
+    EVU(0)
+    EVU(1)
+#if NE > 1
+    /* another evictor's baton, stranded (never refreshed: an evictor writes no heartbeat into
+       the baton it hands back, so to everyone else it ages like a dead holder's) */
+    :: atomic { bat >= EV(0) && bat < EV(NE) && bat != EV(e) -> bat = EV(e) }; goto handback
+#endif
+#ifdef INIT
+    /* an orphan t.<tok> (same inode as init), unchanged for the threshold: its initialiser
+       died (or is stopped: a zombie whose rename will fail) between link and rename */
+    :: atomic { bat == TR && MAY_EVICT(PDEAD(init_of)) -> COUNT_ZOMBIE(PDEAD(init_of)); bat = EV(e) };
+       goto handback
+#endif
+#ifndef BUG_STRAND
+    /* fixed: our own scan does not skip a baton named with our evictor token: one that we hold
+       outside a hand-back (a takeover that reported an error, a hand-back that failed) is
+       handed back again */
+    :: bat == EV(e) -> goto handback
+#endif
     od;
 handback:
-    /* hand the baton back: mkdir R (EEXIST is fine), rename it into R */
+    /* hand the baton back: mkdir R (EEXIST is fine), rename it into R, under a generation no
+       holder uses for its own give-back (fixed: g+1), or under the dead holder's g (BUG_SAMENAME) */
     do
-    :: atomic { Rex -> bat = INR; break }
+#ifdef BUG_SAMENAME
+    :: atomic { Rex && bat == EV(e) -> bat = INR; SETREST(lastheld[e]); break }
+#else
+    :: atomic { Rex && bat == EV(e) -> bat = INR; SETREST(0); break }
+#endif
     :: atomic { !Rex -> Rex = true }
+    /* the hand-back fails (mkdir R or the rename: ENOSPC, EDQUOT, persistent ESTALE), or the
+       takeover rename happened but reported an error (take_over returns at once): either way
+       the baton stays Q/b.<g>.<evictor> and the evictor goes back to waiting */
+    :: atomic { faults < FB -> faults++ }; goto end_idle
+    :: bat != EV(e) -> break   /* another evictor took it over from us (NE > 1) */
     od;
     goto end_idle
 }
@@ -306,6 +520,6 @@ init {
     atomic {
         for (i : 0 .. NR - 1) { run reader(i) };
         for (i : 0 .. NW - 1) { run writer(i) };
-        run evictor()
+        for (i : 0 .. NE - 1) { run evictor(i) }
     }
 }
