@@ -17,6 +17,8 @@
  *   mode     fail:  the call does nothing and fails with errno
  *            after: the call is made; if it succeeded it then reports failure with errno (the
  *                   "happened, but reported an error" answer of a retransmitted NFS request)
+ *            hang:  the call blocks for S seconds (the errno field holds S), then is made as
+ *                   usual: a dead file server on a hard mount, for as long as it stays dead
  *   errno    a name (EIO, EEXIST, ENOSPC, EDQUOT, ESTALE, ETIMEDOUT, EINTR, ENOENT, EACCES,
  *            EMFILE, ENOTEMPTY) or a number
  *   select   all (default) | n=K (only the K-th matching call, 1-based) | first=K (the first K)
@@ -74,6 +76,8 @@ struct rule {
     enum op op;
     char pattern[512];
     int after; /* 1: do it, then report the error */
+    int hang;  /* 1: block for `seconds`, then do it */
+    double seconds;
     int err;
     enum sel sel;
     unsigned long k;
@@ -177,16 +181,24 @@ static void parse_rules(const char *spec)
             ru->after = 0;
         else if (strcmp(fields[2], "after") == 0)
             ru->after = 1;
+        else if (strcmp(fields[2], "hang") == 0)
+            ru->hang = 1;
         else
-            complain("mode must be fail or after", whole);
+            complain("mode must be fail, after or hang", whole);
         ru->err = 0;
-        for (size_t i = 0; i < sizeof errnos / sizeof errnos[0]; i++)
-            if (strcmp(fields[3], errnos[i].name) == 0)
-                ru->err = errnos[i].value;
-        if (ru->err == 0)
-            ru->err = atoi(fields[3]);
-        if (ru->err <= 0)
-            complain("unknown errno", whole);
+        if (ru->hang) {
+            ru->seconds = atof(fields[3]);
+            if (ru->seconds <= 0)
+                complain("hang needs a number of seconds", whole);
+        } else {
+            for (size_t i = 0; i < sizeof errnos / sizeof errnos[0]; i++)
+                if (strcmp(fields[3], errnos[i].name) == 0)
+                    ru->err = errnos[i].value;
+            if (ru->err == 0)
+                ru->err = atoi(fields[3]);
+            if (ru->err <= 0)
+                complain("unknown errno", whole);
+        }
         ru->sel = SEL_ALL;
         if (nf == 5 && strcmp(fields[4], "all") != 0) {
             char *v = strchr(fields[4], '=');
@@ -288,8 +300,10 @@ static void log_fault(const char *op, const struct rule *ru, const char *path)
     if (fd < 0)
         return;
     char line[PATH_CAP + 128];
-    int n = snprintf(line, sizeof line, "%d %s %s %s %s\n", (int)getpid(), op,
-                     ru->after ? "after" : "fail", errno_name(ru->err), path);
+    int n = ru->hang ? snprintf(line, sizeof line, "%d %s hang %g %s\n", (int)getpid(), op,
+                                ru->seconds, path)
+                     : snprintf(line, sizeof line, "%d %s %s %s %s\n", (int)getpid(), op,
+                                ru->after ? "after" : "fail", errno_name(ru->err), path);
     if (n > 0)
         (void)!write(fd, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
     close(fd);
@@ -323,6 +337,25 @@ static int decide(enum op op, const char *path, struct rule *out)
     pthread_mutex_unlock(&mu);
     if (hit)
         log_fault(op_names[op], out, path);
+    if (hit && out->hang) {
+        /* Blocks (signals do not cut it short), then lets the call through unfaulted. */
+        struct timespec end, now;
+        syscall_clock(&end);
+        end.tv_sec += (time_t)out->seconds;
+        end.tv_nsec += (long)((out->seconds - (double)(time_t)out->seconds) * 1e9);
+        if (end.tv_nsec >= 1000000000L) {
+            end.tv_sec++;
+            end.tv_nsec -= 1000000000L;
+        }
+        for (;;) {
+            syscall_clock(&now);
+            if (now.tv_sec > end.tv_sec || (now.tv_sec == end.tv_sec && now.tv_nsec >= end.tv_nsec))
+                break;
+            struct timespec step = {0, 10000000L};
+            nanosleep(&step, NULL);
+        }
+        return 0;
+    }
     return hit;
 }
 

@@ -198,6 +198,39 @@ static int role_hold_forever(char **a)
     return 0;
 }
 
+/* hold-two <lock-a> <rules> <held-file> <seconds> <done-file>: takes a read hold on the lock
+ * (on one filesystem), then one on <lock-a> (on another filesystem) under the rules, which make
+ * the heartbeat's refresh of <lock-a>'s record hang; holds the first for <seconds> checking every
+ * 50 ms that it is still held, releases it, makes <done-file>, then releases <lock-a>. */
+static int role_hold_two(char **a)
+{
+    srwl_lock *b = tu_open(lock_path), *other = tu_open(a[0]);
+    double end;
+    EXPECT_OK(srwl_acquire_read(b, 10));
+    faults(a[1]);
+    EXPECT_OK(srwl_acquire_read(other, 10));
+    tu_touch(a[2]);
+    end = tu_now() + atof(a[3]);
+    while (tu_now() < end) {
+        int st = srwl_check(b);
+        if (st != SRWL_OK) {
+            fprintf(stderr,
+                    "FAIL: the live reader on the healthy filesystem was evicted while the "
+                    "heartbeat of a lock on another filesystem hung: srwl_check returned %s (%s)\n",
+                    tu_st(st), srwl_last_error());
+            _exit(2);
+        }
+        tu_sleep(0.05);
+    }
+    EXPECT_OK(srwl_release(b));
+    tu_touch(a[4]);
+    faults("");
+    EXPECT_OK(srwl_release(other));
+    EXPECT_OK(srwl_close(other));
+    EXPECT_OK(srwl_close(b));
+    return 0;
+}
+
 static volatile sig_atomic_t signals_seen;
 static void on_signal(int sig)
 {
@@ -512,6 +545,35 @@ static void mode_eintr(void)
     tu_expect_at_rest(side_path, -1, "after the EINTR storm");
 }
 
+/* 9. One filesystem hangs (a dead NFS server on a hard mount: the heartbeat's open of a record
+ * there blocks for 5 s): the holds of the same process on another filesystem must keep their
+ * heartbeat, so that a writer waiting there does not evict them. */
+static void mode_heartbeat_hang(void)
+{
+    const char *other_dir = tu_fmt("/dev/shm/srwl-fault-%d", (int)getpid());
+    const char *other_lock = strdup(tu_fmt("%s/lock", other_dir));
+    struct stat a, b;
+    pid_t h, w;
+    if (mkdir(other_dir, 0700) != 0)
+        TU_FAIL("mkdir %s: %s", other_dir, strerror(errno));
+    if (stat(other_dir, &a) != 0 || stat(tu_dir, &b) != 0)
+        TU_FAIL("stat: %s", strerror(errno));
+    if (a.st_dev == b.st_dev)
+        TU_FAIL("%s and %s are on the same filesystem: this test needs two", other_dir, tu_dir);
+    init_lock();
+    h = tu_spawn_self("hold-two", other_lock,
+                      tu_fmt("open:%s.srwl/R/r.*:hang:5:n=1", other_lock), at("h-held"), "4",
+                      at("h-done"), NULL);
+    wait_for(at("h-held"), 10);
+    tu_sleep(0.3); /* the hang has begun (first refresh after one heartbeat interval) */
+    w = tu_spawn_self("acquire", "write", "", "20", at("h-done"), NULL);
+    tu_expect_exit0(h, 30, "the reader on the healthy filesystem");
+    tu_expect_exit0(w, 30, "the writer waiting on the healthy filesystem");
+    expect_injected("open hang");
+    if (system(tu_fmt("rm -rf '%s'", other_dir)) != 0)
+        TU_FAIL("rm -rf %s", other_dir);
+}
+
 int main(int argc, char **argv)
 {
     const char *m;
@@ -520,7 +582,7 @@ int main(int argc, char **argv)
         fprintf(stderr,
                 "usage: %s <mode>\n  modes: unreadable-baton unreadable-record init-link-eexist "
                 "init-link-eio evicted-writer-held evicted-writer-released takeover-reported-failure "
-                "handback-mkdir-enospc fork-heartbeat dir-under-baton-name suspend eintr\n",
+                "handback-mkdir-enospc fork-heartbeat dir-under-baton-name suspend eintr heartbeat-hang\n",
                 argv[0]);
         return 2;
     }
@@ -550,6 +612,8 @@ int main(int argc, char **argv)
         return role_hold_forever(argv + 2);
     if (strcmp(m, "cycles") == 0)
         return role_cycles(argv + 2);
+    if (strcmp(m, "hold-two") == 0)
+        return role_hold_two(argv + 2);
 
     /* the tests */
     if (strcmp(m, "unreadable-baton") == 0)
@@ -576,6 +640,8 @@ int main(int argc, char **argv)
         mode_suspend();
     else if (strcmp(m, "eintr") == 0)
         mode_eintr();
+    else if (strcmp(m, "heartbeat-hang") == 0)
+        mode_heartbeat_hang();
     else {
         fprintf(stderr, "unknown mode %s\n", m);
         return 2;
