@@ -22,6 +22,10 @@ fn cvt(r: libc::c_int) -> io::Result<libc::c_int> {
     }
 }
 
+/// Runs a syscall again while it fails with EINTR (a signal handler without SA_RESTART in the
+/// application). Safe for every call here: the protocol already treats a repeated call whose
+/// first attempt happened (EEXIST of our own unique name, ENOENT of a rename source followed by a
+/// stat of its unique target, an absent record confirmed over time).
 fn retry_eintr<F: FnMut() -> libc::c_int>(mut f: F) -> io::Result<libc::c_int> {
     loop {
         match cvt(f()) {
@@ -161,7 +165,7 @@ impl Dir {
 
     pub fn mkdir(&self, name: &CStr) -> io::Result<()> {
         inject::point();
-        cvt(unsafe { libc::mkdirat(self.as_raw_fd(), name.as_ptr(), 0o700) }).map(|_| ())
+        retry_eintr(|| unsafe { libc::mkdirat(self.as_raw_fd(), name.as_ptr(), 0o700) }).map(|_| ())
     }
 
     /// openat(2) of a file in this directory with `flags`, always adding O_NOFOLLOW (a symlink
@@ -201,7 +205,7 @@ impl Dir {
     /// fails with EEXIST if `to` exists. One atomic operation makes a reader record.
     pub fn link_into(&self, from: &CStr, to_dir: &Dir, to: &CStr) -> io::Result<()> {
         inject::point();
-        cvt(unsafe {
+        retry_eintr(|| unsafe {
             libc::linkat(
                 self.as_raw_fd(),
                 from.as_ptr(),
@@ -236,7 +240,7 @@ impl Dir {
         let fd = self.open_file(name, libc::O_WRONLY)?;
         write_all_at(fd.as_raw_fd(), data)?;
         if cut {
-            cvt(unsafe { libc::ftruncate(fd.as_raw_fd(), data.len() as libc::off_t) })?;
+            retry_eintr(|| unsafe { libc::ftruncate(fd.as_raw_fd(), data.len() as libc::off_t) })?;
         }
         Ok(())
     }
@@ -246,7 +250,7 @@ impl Dir {
     /// baton.
     pub fn link(&self, from: &CStr, to: &CStr) -> io::Result<()> {
         inject::point();
-        cvt(unsafe {
+        retry_eintr(|| unsafe {
             libc::linkat(
                 self.as_raw_fd(),
                 from.as_ptr(),
@@ -297,20 +301,22 @@ impl Dir {
 
     pub fn unlink(&self, name: &CStr) -> io::Result<()> {
         inject::point();
-        cvt(unsafe { libc::unlinkat(self.as_raw_fd(), name.as_ptr(), 0) }).map(|_| ())
+        retry_eintr(|| unsafe { libc::unlinkat(self.as_raw_fd(), name.as_ptr(), 0) }).map(|_| ())
     }
 
     pub fn rmdir(&self, name: &CStr) -> io::Result<()> {
         inject::point();
-        cvt(unsafe { libc::unlinkat(self.as_raw_fd(), name.as_ptr(), libc::AT_REMOVEDIR) })
-            .map(|_| ())
+        retry_eintr(|| unsafe {
+            libc::unlinkat(self.as_raw_fd(), name.as_ptr(), libc::AT_REMOVEDIR)
+        })
+        .map(|_| ())
     }
 
     /// rename(2) between two names relative to two directory handles. Used only on regular
     /// files (the baton): of two renames of the same source, one fails with ENOENT.
     pub fn rename(&self, from: &CStr, to_dir: &Dir, to: &CStr) -> io::Result<()> {
         inject::point();
-        cvt(unsafe {
+        retry_eintr(|| unsafe {
             libc::renameat(
                 self.as_raw_fd(),
                 from.as_ptr(),
@@ -325,7 +331,7 @@ impl Dir {
     pub fn stat(&self, name: &CStr) -> io::Result<Stat> {
         inject::point();
         let mut st: libc::stat = unsafe { std::mem::zeroed() };
-        cvt(unsafe {
+        retry_eintr(|| unsafe {
             libc::fstatat(
                 self.as_raw_fd(),
                 name.as_ptr(),
@@ -341,7 +347,7 @@ impl Dir {
     }
 
     pub fn chmod_0700(&self) -> io::Result<()> {
-        cvt(unsafe { libc::fchmod(self.as_raw_fd(), 0o700) }).map(|_| ())
+        retry_eintr(|| unsafe { libc::fchmod(self.as_raw_fd(), 0o700) }).map(|_| ())
     }
 
     /// Lists the directory from its start, calling `f(name, kind_hint)` for each entry other
@@ -374,9 +380,10 @@ impl Dir {
         if buf.len() < 8192 {
             buf.resize(8192, 0);
         }
-        if unsafe { libc::lseek(self.as_raw_fd(), 0, libc::SEEK_SET) } < 0 {
-            return Err(io::Error::last_os_error());
-        }
+        // lseek returns off_t; only its sign matters here.
+        retry_eintr(|| {
+            unsafe { libc::lseek(self.as_raw_fd(), 0, libc::SEEK_SET) }.signum() as libc::c_int
+        })?;
         loop {
             let n = unsafe {
                 libc::syscall(
@@ -427,7 +434,7 @@ impl Dir {
 
 pub fn fstat(fd: RawFd) -> io::Result<Stat> {
     let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    cvt(unsafe { libc::fstat(fd, &mut st) })?;
+    retry_eintr(|| unsafe { libc::fstat(fd, &mut st) })?;
     Ok(stat_of(&st))
 }
 
@@ -522,7 +529,7 @@ pub fn process_gone(pid: u32) -> bool {
 /// Reads a small file of the kernel's (/proc, /sys): at most 4 KiB, by absolute path. These
 /// paths are the kernel's, not the user's, but the last component is still never followed.
 pub fn read_proc(path: &CStr) -> io::Result<Vec<u8>> {
-    let fd = cvt(unsafe {
+    let fd = retry_eintr(|| unsafe {
         libc::open(
             path.as_ptr(),
             libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_CLOEXEC,
@@ -643,6 +650,8 @@ fn errno_name(code: i32) -> &'static str {
         libc::EBUSY => "EBUSY",
         libc::ENOTCONN => "ENOTCONN",
         libc::EBADF => "EBADF",
+        libc::EINTR => "EINTR",
+        libc::ETIMEDOUT => "ETIMEDOUT",
         _ => "errno",
     }
 }
