@@ -69,19 +69,45 @@ impl Disk {
         self.side
             .create_excl(tmp.as_cstr(), &self.scratch.read_buf)
             .map_err(|e| fs_error("create", &self.path(tmp.as_bytes()), &e))?;
-        match self.side.link(tmp.as_cstr(), INIT) {
-            Ok(()) => {}
-            Err(e) if errno(&e) == libc::EEXIST => {
-                let _ = self.side.unlink(tmp.as_cstr());
-                return Ok(());
-            }
-            Err(e) => {
-                let _ = self.side.unlink(tmp.as_cstr());
-                return Err(fs_error(
-                    "link (hard links are needed once, to initialise the lock)",
-                    &self.path(b"init"),
-                    &e,
-                ));
+        if let Err(e) = self.side.link(tmp.as_cstr(), INIT) {
+            // The link may have happened and still report an error (EEXIST from a retransmitted
+            // NFS request that missed the server's duplicate-request cache; EIO or ETIMEDOUT on
+            // a soft mount): then t.<me> is the baton's only other name and must not be
+            // removed. Look at what exists.
+            match (self.side.stat(tmp.as_cstr()), self.side.stat(INIT)) {
+                // One inode: we were elected after all.
+                (Ok(mine), Ok(init)) if mine.dev == init.dev && mine.ino == init.ino => {}
+                // Another process's init: we lost the election.
+                (Ok(_), Ok(init)) if init.kind == Kind::File => {
+                    let _ = self.side.unlink(tmp.as_cstr());
+                    return Ok(());
+                }
+                // No init, and a refusal that cannot have linked anything (a filesystem
+                // without hard links): t.<me> is nobody's baton.
+                (Ok(_), Err(ie))
+                    if errno(&ie) == libc::ENOENT
+                        && matches!(
+                            errno(&e),
+                            libc::EPERM | libc::EOPNOTSUPP | libc::ENOSYS | libc::EMLINK
+                        ) =>
+                {
+                    let _ = self.side.unlink(tmp.as_cstr());
+                    return Err(fs_error(
+                        "link (hard links are needed once, to initialise the lock)",
+                        &self.path(b"init"),
+                        &e,
+                    ));
+                }
+                // Cannot tell: leave t.<me>. If it is the baton, waiters take it over
+                // (`recover_orphan_baton`); if not, the same scan removes it as a dead
+                // loser's file.
+                _ => {
+                    return Err(fs_error(
+                        "link (hard links are needed once, to initialise the lock)",
+                        &self.path(b"init"),
+                        &e,
+                    ))
+                }
             }
         }
         let mut tries = 0;
