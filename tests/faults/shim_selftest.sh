@@ -32,7 +32,7 @@ LD_PRELOAD=$SHIM FAULTSHIM="mkdir:*/c*:fail:EIO:first=2" FAULTSHIM_LOG=$D/log mk
 [ ! -e c1 ] && [ ! -e c2 ] && [ -d c3 ] && [ "$(wc -l <"$D/log")" = 2 ] && ok "first=2 and the log" || no "first=2: $(ls) / $(cat "$D/log")"
 if [ -n "${2:-}" ]; then
   LD_PRELOAD=$SHIM FAULTSHIM="link:*/k.srwl/init:after:EEXIST" FAULTSHIM_LOG=$D/cli.log \
-    "$2" -w -t 0 k -- true >/dev/null 2>&1
+    "$2" -x -w 0 k -- true >/dev/null 2>&1
   grep -q "link after EEXIST $D/k.srwl/init" "$D/cli.log" 2>/dev/null \
     && ok "the Rust CLI's linkat is interposed" || no "the Rust CLI's linkat was not interposed"
 fi
