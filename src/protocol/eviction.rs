@@ -176,8 +176,9 @@ impl Disk {
             .list(&mut self.scratch.list_buf, |n| names.push(n.to_vec()))
             .map_err(|e| fs_error("list", &self.path(b"R"), &e));
         if listed.is_ok() {
+            let init = self.side.stat(INIT).ok();
             for name in names.iter() {
-                if Baton::parse_resting(name).is_some() {
+                if Baton::parse_resting(name).is_some() && Self::is_baton(&room, name, &init) {
                     continue;
                 }
                 let key = [b"R/", name.as_slice()].concat();
@@ -194,6 +195,17 @@ impl Disk {
         self.scratch.names = names;
         self.evictor.observer.prune(now, self.params.stale() * 2);
         listed
+    }
+
+    /// Whether `name` in `dir` may be the baton: a regular file with the inode of `init` (the
+    /// baton is init's second name). Anything else under a baton's name (a directory, a FIFO,
+    /// a stray file) is junk and evicted like any other. When a stat fails, it may be.
+    fn is_baton(dir: &Dir, name: &[u8], init: &Option<crate::fs::Stat>) -> bool {
+        let Some(init) = init else { return true };
+        match dir.stat(Name::from_bytes(&[name]).as_cstr()) {
+            Ok(st) => st.kind == Kind::File && st.dev == init.dev && st.ino == init.ino,
+            Err(_) => true,
+        }
     }
 
     /// True if a scan ran less than `every` ago; otherwise records that one runs now.
