@@ -114,6 +114,8 @@ pub struct Stat {
     pub ino: u64,
     /// Modification time, seconds since the epoch by the file server's clock.
     pub mtime: f64,
+    /// Size, mtime and ctime (s, ns): any write (a heartbeat) changes them.
+    pub stamp: [i64; 5],
 }
 
 fn stat_of(st: &libc::stat) -> Stat {
@@ -130,7 +132,32 @@ fn stat_of(st: &libc::stat) -> Stat {
         dev: st.st_dev,
         ino: st.st_ino,
         mtime: st.st_mtime as f64 + st.st_mtime_nsec as f64 * 1e-9,
+        stamp: [
+            st.st_size,
+            st.st_mtime,
+            st.st_mtime_nsec,
+            st.st_ctime,
+            st.st_ctime_nsec,
+        ],
     }
+}
+
+/// What `Dir::look` found in a file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Look {
+    /// Its bytes.
+    Bytes,
+    /// A regular file whose bytes could not be read: a stamp of its metadata instead.
+    Stamp,
+}
+
+/// Errors that say what an entry is, not that the file server had a moment: not a regular
+/// file (EINVAL from `read_small`), a symlink (ELOOP), a FIFO without writer (ENXIO), a directory.
+fn is_type_error(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EINVAL | libc::ELOOP | libc::ENXIO | libc::EISDIR)
+    )
 }
 
 impl Dir {
@@ -271,34 +298,80 @@ impl Dir {
         if fstat(fd.as_raw_fd())?.kind != Kind::File {
             return Err(io::Error::from_raw_os_error(libc::EINVAL));
         }
-        drop_cached_pages(fd.as_raw_fd());
-        let mut buf = [0u8; READ_CAP + 1];
-        let mut got = 0;
-        while got < buf.len() {
-            let n = unsafe {
-                libc::pread(
-                    fd.as_raw_fd(),
-                    buf[got..].as_mut_ptr().cast(),
-                    buf.len() - got,
-                    got as libc::off_t,
-                )
-            };
-            if n < 0 {
-                let e = io::Error::last_os_error();
-                if e.raw_os_error() == Some(libc::EINTR) {
-                    continue;
-                }
-                return Err(e);
-            }
-            if n == 0 {
-                break;
-            }
-            got += n as usize;
-        }
-        out.extend_from_slice(&buf[..got]);
-        Ok(())
+        read_fd(fd.as_raw_fd(), out)
     }
 
+    /// Looks at a file for an observer: its bytes as `read_small` reads them, or, for a regular
+    /// file whose bytes cannot be read (EIO from a split-brain, a soft-mount timeout, EMFILE),
+    /// a stamp of its metadata in `out` (inode, size, mtime, ctime): from `fstat` of the
+    /// descriptor just opened (an open revalidates attributes on NFS), or from `fstatat` if
+    /// the open failed. A live holder's heartbeat changes the stamp as it changes the bytes.
+    /// Errors: ENOENT/ESTALE (gone), a type error (not a regular file: EINVAL, ELOOP, ENXIO,
+    /// EISDIR), or any error when not even the metadata could be had.
+    pub fn look(&self, name: &CStr, out: &mut Vec<u8>) -> io::Result<Look> {
+        inject::point();
+        out.clear();
+        let (st, read) = match self.open_file(name, libc::O_RDONLY) {
+            Ok(fd) => {
+                let st = fstat(fd.as_raw_fd())?;
+                if st.kind != Kind::File {
+                    return Err(io::Error::from_raw_os_error(libc::EINVAL));
+                }
+                (st, read_fd(fd.as_raw_fd(), out))
+            }
+            Err(e) if is_type_error(&e) => return Err(e),
+            Err(e) if matches!(e.raw_os_error(), Some(libc::ENOENT | libc::ESTALE)) => {
+                return Err(e)
+            }
+            Err(e) => match self.stat(name) {
+                Ok(st) if st.kind == Kind::File => (st, Err(e)),
+                Ok(_) => return Err(io::Error::from_raw_os_error(libc::EINVAL)),
+                Err(_) => return Err(e),
+            },
+        };
+        match read {
+            Ok(()) => Ok(Look::Bytes),
+            Err(_) => {
+                out.clear();
+                out.extend_from_slice(format!("\0stamp {} {:?}", st.ino, st.stamp).as_bytes());
+                Ok(Look::Stamp)
+            }
+        }
+    }
+}
+
+/// Reads at most READ_CAP + 1 bytes of an open regular file from offset 0, past the client's
+/// page cache.
+fn read_fd(fd: RawFd, out: &mut Vec<u8>) -> io::Result<()> {
+    drop_cached_pages(fd);
+    let mut buf = [0u8; READ_CAP + 1];
+    let mut got = 0;
+    while got < buf.len() {
+        let n = unsafe {
+            libc::pread(
+                fd,
+                buf[got..].as_mut_ptr().cast(),
+                buf.len() - got,
+                got as libc::off_t,
+            )
+        };
+        if n < 0 {
+            let e = io::Error::last_os_error();
+            if e.raw_os_error() == Some(libc::EINTR) {
+                continue;
+            }
+            return Err(e);
+        }
+        if n == 0 {
+            break;
+        }
+        got += n as usize;
+    }
+    out.extend_from_slice(&buf[..got]);
+    Ok(())
+}
+
+impl Dir {
     pub fn unlink(&self, name: &CStr) -> io::Result<()> {
         inject::point();
         retry_eintr(|| unsafe { libc::unlinkat(self.as_raw_fd(), name.as_ptr(), 0) }).map(|_| ())

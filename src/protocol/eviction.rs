@@ -13,6 +13,9 @@ use crate::liveness::{self, Liveness, Origin};
 use crate::record::{parse_transit, Baton, Record, Ticket, TicketKind, Token};
 use crate::status::Result;
 
+/// What `snapshot` records for an entry that is not a regular file.
+const NOT_A_FILE: &str = "\0not a regular file";
+
 /// When each observed entry last changed, on this process's monotonic clock. Staleness is
 /// only ever judged from our own observations: no clock of another host is compared.
 /// What this handle's evictor knows: its observations, its token (the name under which it
@@ -120,16 +123,26 @@ impl Disk {
         remove_tree(dir, n.as_cstr(), 2);
     }
 
-    /// Reads an entry for observation: its bytes, or a marker describing why it cannot be
-    /// read (the marker never changes, so such an entry ages like a dead record). None if the
-    /// entry is gone.
+    /// Reads an entry for observation: its bytes; for a regular file whose bytes cannot be
+    /// read, a stamp of its metadata (a live holder's heartbeat changes it: an entry we cannot
+    /// read is no evidence that its owner is dead); for anything that is not a regular file, a
+    /// marker saying so (it never changes, so such junk ages like a dead record). None if the
+    /// entry is gone, or if not even its metadata could be had: what cannot be observed is
+    /// never judged.
     pub(super) fn snapshot(&mut self, dir: &Dir, name: &[u8]) -> Option<Vec<u8>> {
         let n = Name::from_bytes(&[name]);
         let mut buf = Vec::new();
-        match dir.read_small(n.as_cstr(), &mut buf) {
-            Ok(()) => Some(buf),
-            Err(e) if matches!(errno(&e), libc::ENOENT | libc::ESTALE) => None,
-            Err(e) => Some(format!("\0unreadable {}", errno(&e)).into_bytes()),
+        match dir.look(n.as_cstr(), &mut buf) {
+            Ok(_) => Some(buf),
+            Err(e)
+                if matches!(
+                    errno(&e),
+                    libc::EINVAL | libc::ELOOP | libc::ENXIO | libc::EISDIR
+                ) =>
+            {
+                Some(format!("{NOT_A_FILE} {}", errno(&e)).into_bytes())
+            }
+            Err(_) => None,
         }
     }
 
@@ -278,9 +291,10 @@ impl Disk {
                     continue;
                 }
                 self.evictor.observer.forget(&key);
-                // Only a regular file can be the baton (snapshot marks anything else as
-                // unreadable): a symlink, FIFO or directory under a baton's name is junk.
-                let regular = !bytes.starts_with(b"\0unreadable");
+                // Only a regular file can be the baton (snapshot marks anything else): a
+                // symlink, FIFO or directory under a baton's name is junk. A held baton is never
+                // unlinked, only taken over (renamed), even when its bytes could not be read.
+                let regular = !bytes.starts_with(NOT_A_FILE.as_bytes());
                 match Baton::parse_held(name) {
                     Some((gen, holder)) if regular && holder != self.evictor.token => {
                         self.take_over(gen, name)
