@@ -436,6 +436,11 @@ static TU_UNUSED int tu_parse_record(const char *buf, size_t n, struct tu_record
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         size_t klen = strlen(keys[i]), vlen;
         const char *v;
+        if (i == 5 && nl != NULL && (size_t)(nl - p) > 5 && memcmp(p, "proc ", 5) == 0) {
+            /* the optional process line (origin of the pid: boot id, pid namespace, start) */
+            p = nl + 1;
+            nl = memchr(p, '\n', (size_t)(end - p));
+        }
         if (nl == NULL || (size_t)(nl - p) < klen || memcmp(p, keys[i], klen) != 0)
             return 0;
         v = p + klen;
