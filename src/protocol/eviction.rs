@@ -277,6 +277,16 @@ impl Disk {
                 if ticket.is_none() && !holds {
                     continue;
                 }
+                if let Some((gen, holder)) = Baton::parse_held(name) {
+                    if holder == self.evictor.token {
+                        // Ours, and not in a hand-back (that runs under the same `&mut self`):
+                        // a takeover whose rename reported an error but happened, or whose
+                        // hand-back failed. Nobody else will take it over for a threshold.
+                        let n = Name::from_bytes(&[name]);
+                        let _ = self.give_back_name(gen, &n, Instant::now());
+                        continue;
+                    }
+                }
                 let key = [b"Q/", name.as_slice()].concat();
                 let Some(bytes) = self.snapshot(queue, name) else {
                     self.evictor.observer.forget(&key);
@@ -471,11 +481,13 @@ impl Disk {
             .queue
             .rename(from.as_cstr(), &self.queue, ours.as_cstr())
             .is_err()
+            // A rename can report an error and have happened: then the baton is ours.
+            && self.queue.stat(ours.as_cstr()).is_err()
         {
             return;
         }
-        // If this fails the baton stays with us under our name, with the dead holder's bytes:
-        // it ages again and someone else takes it over.
+        // If this fails the baton stays with us under our name; our next queue scan hands it
+        // back (`scan_queue`).
         let _ = self.give_back_name(gen, &ours, Instant::now());
     }
 

@@ -443,8 +443,11 @@ static int test_kill_waiting(const char *role)
      * writer's baton is taken over and handed back), after the threshold. */
     CHECK(!tu_exists(rec), "the next %s got in past the dead waiting %s's entry %s without evicting it",
           writer ? "reader" : "writer", writer ? "writer" : "reader", rec);
-    CHECK(unchanged >= TU_STALE - 0.01, "the dead waiter's entry was evicted after being unchanged for at most "
-          "%.3f s (threshold %.2f s)", unchanged, TU_STALE);
+    /* A dead writer's baton is a hold: taken over only after the threshold. A dead reader's
+     * ticket is a place in line, dropped at once when its process is gone from this host. */
+    if (writer)
+        CHECK(unchanged >= TU_STALE - 0.01, "the dead waiter's baton was taken over after being unchanged for at "
+              "most %.3f s (threshold %.2f s)", unchanged, TU_STALE);
     if (writer)
         CHECK(tu_readers_of(side, (long)getpid(), "the next reader holds") == 1, "our reader record is not in the room");
     else
