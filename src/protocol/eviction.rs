@@ -283,7 +283,7 @@ impl Disk {
                         // a takeover whose rename reported an error but happened, or whose
                         // hand-back failed. Nobody else will take it over for a threshold.
                         let n = Name::from_bytes(&[name]);
-                        let _ = self.give_back_name(gen, &n, Instant::now());
+                        let _ = self.give_back_name(gen.saturating_add(1), &n, Instant::now());
                         continue;
                     }
                 }
@@ -474,6 +474,11 @@ impl Disk {
     /// its name gone), and hands it back to the room. If the dead holder was closing the room,
     /// its readers are still inside and the baton goes back to them; if it was inside, the
     /// room is made again.
+    ///
+    /// The baton goes back as `R/baton.<gen + 1>`: `R/baton.<gen>` is then made only by the
+    /// holder's own give-back, so an evicted holder that releases finds no baton under the name
+    /// it would give it back under and is told SRWL_ELOST. The generation stays monotonic (the
+    /// next take is `gen + 2`), so fencing is unchanged.
     pub(super) fn take_over(&mut self, gen: u64, name: &[u8]) {
         let from = Name::from_bytes(&[name]);
         let ours = Baton::held_name(gen, &self.evictor.token);
@@ -488,7 +493,7 @@ impl Disk {
         }
         // If this fails the baton stays with us under our name; our next queue scan hands it
         // back (`scan_queue`).
-        let _ = self.give_back_name(gen, &ours, Instant::now());
+        let _ = self.give_back_name(gen.saturating_add(1), &ours, Instant::now());
     }
 
     /// A process that died while initialising the lock (between its link and its rename)
