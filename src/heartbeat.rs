@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use crate::fs::{Dir, Name};
+use crate::fs::{BootInstant, Dir, Name};
 use crate::record::Record;
 
 struct Entry {
@@ -29,7 +29,7 @@ struct Entry {
     missing_since: Option<Instant>,
     /// When the record's bytes were last written by us (made, or refreshed). No observer can
     /// have judged them unchanged for the stale threshold before that much time has passed.
-    written: Instant,
+    written: BootInstant,
 }
 
 struct Registry {
@@ -69,7 +69,7 @@ pub fn register(
     path: Name,
     record: Record,
     interval: Duration,
-    written: Instant,
+    written: BootInstant,
 ) -> Registration {
     let lost = Arc::new(AtomicBool::new(false));
     let mut reg = registry();
@@ -103,7 +103,7 @@ pub fn register(
 /// Stops refreshing a record; returns when its bytes were last written. Waits while a
 /// refresh of it is in progress, so that the caller's unlink never meets an open file (NFS
 /// silly rename).
-pub fn unregister(id: u64) -> Option<Instant> {
+pub fn unregister(id: u64) -> Option<BootInstant> {
     let mut reg = registry();
     loop {
         match reg.entries.iter().position(|e| e.id == id) {
@@ -142,7 +142,7 @@ fn run() {
             e.record.encode(&mut buf);
             let (id, side, path) = (e.id, e.side.clone(), e.path);
             drop(reg);
-            let refresh_started = Instant::now();
+            let refresh_started = BootInstant::now();
             let result = side.rewrite(path.as_cstr(), &buf);
             reg = registry();
             if let Some(e) = reg.entries.iter_mut().find(|e| e.id == id) {
@@ -229,7 +229,7 @@ pub fn fork_child() {
 }
 
 /// When the record of a registered hold was last written by us.
-pub fn last_written(id: u64) -> Option<Instant> {
+pub fn last_written(id: u64) -> Option<BootInstant> {
     registry()
         .entries
         .iter()

@@ -3,12 +3,12 @@
 //! it back; the generation in its name is the fencing token.
 
 use std::ffi::CStr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::eviction::Absence;
 use super::layout::{in_room, ROOM};
 use super::{errno, fs_error, Disk};
-use crate::fs::{Dir, Name};
+use crate::fs::{BootInstant, Dir, Name};
 use crate::record::{Baton, Record, Token};
 use crate::status::{Result, Status};
 
@@ -148,7 +148,7 @@ impl Disk {
                 // Without our record an observer would judge us by the previous holder's
                 // lease: hand the baton back rather than hold it unrecorded.
                 let err = fs_error("write", &self.qpath(held.as_bytes()), &e);
-                let _ = self.give_back_name(gen, held, Instant::now());
+                let _ = self.give_back_name(gen, held, BootInstant::now());
                 return Err(err);
             }
         }
@@ -200,7 +200,7 @@ impl Disk {
     /// absent, then rename the baton into it, `Q/b.<gen>.<token>` to `R/baton.<gen>`. False if
     /// our baton was gone: an evictor took it over (we were stopped past the threshold), and
     /// then nothing else is touched.
-    pub fn give_back(&mut self, gen: u64, token: &Token, written: Instant) -> Result<bool> {
+    pub fn give_back(&mut self, gen: u64, token: &Token, written: BootInstant) -> Result<bool> {
         self.give_back_name(gen, &Baton::held_name(gen, token), written)
     }
 
@@ -208,7 +208,7 @@ impl Disk {
         &mut self,
         gen: u64,
         held: &Name,
-        written: Instant,
+        written: BootInstant,
     ) -> Result<bool> {
         let resting = Baton::resting_name(gen);
         let mut tries = 0;
@@ -263,7 +263,7 @@ impl Disk {
     /// between its take and its rmdir may have been taken over meanwhile; its grant would then
     /// be a zombie's (its generation is smaller than its successor's, so fencing refuses it),
     /// and it is reported lost rather than granted.
-    pub fn baton_still_ours(&self, gen: u64, token: &Token, written: Instant) -> bool {
+    pub fn baton_still_ours(&self, gen: u64, token: &Token, written: BootInstant) -> bool {
         self.fresh(written) || Self::record_exists(&self.side, &Self::baton_path(gen, token))
     }
 

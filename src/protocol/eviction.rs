@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use super::layout::{INIT, ROOM};
 use super::{errno, fs_error, Disk};
-use crate::fs::{Dir, Kind, Name};
+use crate::fs::{BootInstant, Dir, Kind, Name};
 use crate::liveness::{self, Liveness, Origin};
 use crate::record::{parse_transit, Baton, Record, Ticket, TicketKind, Token};
 use crate::status::Result;
@@ -283,7 +283,7 @@ impl Disk {
                         // a takeover whose rename reported an error but happened, or whose
                         // hand-back failed. Nobody else will take it over for a threshold.
                         let n = Name::from_bytes(&[name]);
-                        let _ = self.give_back_name(gen.saturating_add(1), &n, Instant::now());
+                        let _ = self.give_back_name(gen.saturating_add(1), &n, BootInstant::now());
                         continue;
                     }
                 }
@@ -493,7 +493,7 @@ impl Disk {
         }
         // If this fails the baton stays with us under our name; our next queue scan hands it
         // back (`scan_queue`).
-        let _ = self.give_back_name(gen.saturating_add(1), &ours, Instant::now());
+        let _ = self.give_back_name(gen.saturating_add(1), &ours, BootInstant::now());
     }
 
     /// A process that died while initialising the lock (between its link and its rename)
@@ -545,7 +545,7 @@ impl Disk {
                     .rename(n.as_cstr(), &self.queue, ours.as_cstr())
                     .is_ok()
                 {
-                    let _ = self.give_back_name(0, &ours, Instant::now());
+                    let _ = self.give_back_name(0, &ours, BootInstant::now());
                 }
             }
         }

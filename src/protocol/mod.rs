@@ -24,9 +24,9 @@
 
 use std::io;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::fs::{self, describe, Dir, Name};
+use crate::fs::{self, describe, BootInstant, Dir, Name};
 use crate::heartbeat::{self, Registration};
 use crate::options::Options;
 use crate::record::{Record, Role, Ticket, Token};
@@ -152,7 +152,7 @@ impl Params {
 pub struct Hold {
     pub mode: Mode,
     /// When our record was written (the heartbeat knows later rewrites).
-    pub written: Instant,
+    pub written: BootInstant,
     pub token: Token,
     /// Where the record is, relative to the sidecar: `R/r.<token>` for a reader, the baton
     /// `Q/b.<gen>.<token>` for a writer.
@@ -226,7 +226,7 @@ impl Disk {
     }
 
     /// Starts the heartbeat of a record of ours at `rel` (relative to the sidecar).
-    fn register(&self, record: Record, rel: Name, written: Instant) -> Registration {
+    fn register(&self, record: Record, rel: Name, written: BootInstant) -> Registration {
         heartbeat::register(
             self.side.clone(),
             rel,
@@ -239,7 +239,7 @@ impl Disk {
     /// Ends a hold on disk: removes its record (a reader) or hands the baton back to the room
     /// (a writer). False if the hold was gone (evicted). `written`: when its bytes were last
     /// written (from the heartbeat).
-    pub fn release(&mut self, hold: &Hold, written: Instant) -> Result<bool> {
+    pub fn release(&mut self, hold: &Hold, written: BootInstant) -> Result<bool> {
         match hold.mode {
             Mode::Write => self.give_back(hold.generation, &hold.token, written),
             Mode::Read => self.release_read(&hold.token, written),
@@ -249,7 +249,7 @@ impl Disk {
     /// Whether bytes we wrote at `written` are too recent for any observer to have judged them
     /// dead: observers evict only what they saw unchanged for the stale threshold, on their
     /// own clock, after we wrote it. Half the threshold leaves room for clock rate drift.
-    pub fn fresh(&self, written: Instant) -> bool {
+    pub fn fresh(&self, written: BootInstant) -> bool {
         written.elapsed() < self.params.stale() / 2
     }
 }

@@ -4,6 +4,8 @@
 
 use std::time::Instant;
 
+use crate::fs::BootInstant;
+
 use super::queue::Place;
 use super::room::Entry;
 use super::waiting::{Awaiting, Backoff, Wait};
@@ -23,7 +25,7 @@ struct Reader {
     /// Since when we have found the room without a baton while no writer was ahead.
     shut_since: Option<Instant>,
     /// When our record was last written into the room.
-    written: Instant,
+    written: BootInstant,
     /// Whether the last look at the queue showed a writer ahead of us (or holding the baton).
     blocked: bool,
     /// The largest seq in the last look at the queue: a new ticket goes behind it.
@@ -51,7 +53,7 @@ impl Disk {
             ticket: None,
             backoff: Backoff::new(self.params.poll_max()),
             shut_since: None,
-            written: Instant::now(),
+            written: BootInstant::now(),
             blocked: false,
             max_seq: 0,
         };
@@ -110,7 +112,7 @@ impl Disk {
         if r.blocked {
             return Ok(None);
         }
-        r.written = Instant::now();
+        r.written = BootInstant::now();
         match self.enter_room(&r.token, &r.record)? {
             Entry::Entered(gen) => Ok(Some(gen)),
             Entry::Shut => {

@@ -6,7 +6,9 @@ use std::cell::Cell;
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use crate::fs::BootInstant;
 
 use super::eviction::Absence;
 use super::layout::ROOM;
@@ -274,7 +276,7 @@ impl Disk {
     /// and we were evicted. A record found gone although we wrote it less than half a
     /// threshold ago (`written`) was not evicted: our own unlink removed it and reported an
     /// error (a GlusterFS client answered ENOENT through a handle on a removed room).
-    pub fn release_read(&mut self, token: &Token, written: Instant) -> Result<bool> {
+    pub fn release_read(&mut self, token: &Token, written: BootInstant) -> Result<bool> {
         let name = reader_record_name(token);
         let mut tries = 0;
         let mut gone = Absence::new();

@@ -5,6 +5,8 @@
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
+use crate::fs::BootInstant;
+
 use super::baton::{Close, Take};
 use super::queue::Place;
 use super::waiting::{Awaiting, Backoff, Wait};
@@ -19,7 +21,7 @@ use crate::status::Result;
 struct TakenBaton {
     gen: u64,
     registration: Registration,
-    written: Instant,
+    written: BootInstant,
 }
 
 /// One write acquire in progress.
@@ -140,7 +142,7 @@ impl Disk {
         if ahead == 0 && !held {
             let baton_token = self.baton.token;
             let rec = self.writer_record(&w.token);
-            let written = Instant::now();
+            let written = BootInstant::now();
             match self.take_baton(&baton_token, &rec)? {
                 Take::Taken(gen) => {
                     let rel = Disk::baton_path(gen, &baton_token);
