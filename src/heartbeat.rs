@@ -51,6 +51,10 @@ static REGISTRY: Mutex<Registry> = Mutex::new(Registry {
     waiters: 0,
 });
 static WAKE: Condvar = Condvar::new();
+/// Held around a refresh's open, write and close (outside the registry lock); `fork_prepare`
+/// takes it, so that no child is born holding a descriptor on a record (on NFS the parent's
+/// unlink of that record would become a silly rename, and the room could not be emptied).
+static REFRESH: Mutex<()> = Mutex::new(());
 
 fn registry() -> MutexGuard<'static, Registry> {
     REGISTRY.lock().unwrap_or_else(|p| p.into_inner())
@@ -143,7 +147,10 @@ fn run() {
             let (id, side, path) = (e.id, e.side.clone(), e.path);
             drop(reg);
             let refresh_started = BootInstant::now();
-            let result = side.rewrite(path.as_cstr(), &buf);
+            let result = {
+                let _refreshing = REFRESH.lock().unwrap_or_else(|p| p.into_inner());
+                side.rewrite(path.as_cstr(), &buf)
+            };
             reg = registry();
             if let Some(e) = reg.entries.iter_mut().find(|e| e.id == id) {
                 e.refreshing = false;
@@ -199,25 +206,33 @@ fn run() {
     }
 }
 
-// Fork support: the registry lock is the only library lock that a background thread takes.
+// Fork support: the registry lock and REFRESH are the only library locks that a background
+// thread takes.
 thread_local! {
     static FORK_GUARD: RefCell<Option<MutexGuard<'static, Registry>>> = const { RefCell::new(None) };
+    static FORK_REFRESH: RefCell<Option<MutexGuard<'static, ()>>> = const { RefCell::new(None) };
 }
 
 /// atfork prepare: take the registry lock so that no refresh is half-registered at fork.
 pub fn fork_prepare() {
     let g = registry();
     FORK_GUARD.with(|f| *f.borrow_mut() = Some(g));
+    // Then a refresh in progress (at most one open, pwrite, close) ends first. The heartbeat
+    // thread never waits for the registry lock while it holds this one.
+    let r = REFRESH.lock().unwrap_or_else(|p| p.into_inner());
+    FORK_REFRESH.with(|f| *f.borrow_mut() = Some(r));
 }
 
 /// atfork parent: release the lock.
 pub fn fork_parent() {
+    FORK_REFRESH.with(|f| drop(f.borrow_mut().take()));
     FORK_GUARD.with(|f| drop(f.borrow_mut().take()));
 }
 
 /// atfork child: the heartbeat thread does not exist here and the parent's holds are not
 /// ours: forget them (closing our copies of their descriptors), then release the lock.
 pub fn fork_child() {
+    FORK_REFRESH.with(|f| drop(f.borrow_mut().take()));
     FORK_GUARD.with(|f| {
         if let Some(mut g) = f.borrow_mut().take() {
             g.entries.clear();
