@@ -1,5 +1,8 @@
-//! The heartbeat: one background thread per process refreshes every record the process
-//! holds, so that other processes can tell a live holder from a dead one.
+//! The heartbeat: one background thread per filesystem (per `st_dev` of a lock's sidecar)
+//! refreshes every record the process holds there, so that other processes can tell a live
+//! holder from a dead one. Never a thread per acquisition; but a refresh that hangs on one
+//! filesystem (a dead NFS server on a hard mount) does not stop the heartbeats of locks on
+//! others, whose live holds would otherwise be evicted.
 //!
 //! A refresh opens the record by name (O_NOFOLLOW), rewrites its nonce in place and closes it;
 //! a record is never kept open (on NFS an open file that is unlinked is silly-renamed, and the
@@ -16,6 +19,8 @@ use crate::record::Record;
 
 struct Entry {
     id: u64,
+    /// The filesystem of the record: which heartbeat thread refreshes it.
+    dev: u64,
     side: Arc<Dir>,
     /// Path of the record relative to the sidecar directory.
     path: Name,
@@ -32,13 +37,27 @@ struct Entry {
     written: BootInstant,
 }
 
+/// The heartbeat thread of one filesystem.
+struct Worker {
+    dev: u64,
+    /// When the thread will wake by itself (it sleeps on WAKE until then). A new record due
+    /// later needs no wakeup: registering a hold costs no futex call.
+    wakes_at: Option<Instant>,
+    /// Held around each of its refreshes' open, write and close (outside the registry lock);
+    /// `fork_prepare` takes it, so that no child is born holding a descriptor on a record (on
+    /// NFS the parent's unlink of that record would become a silly rename, and the room could
+    /// not be emptied). One per thread, made once per filesystem and process (leaked: the
+    /// atfork handlers keep guards of it).
+    refresh: &'static Mutex<()>,
+}
+
 struct Registry {
     entries: Vec<Entry>,
     next_id: u64,
-    thread_running: bool,
-    /// When the heartbeat thread will wake by itself (it sleeps on WAKE until then). A new
-    /// record due later needs no wakeup: registering a hold costs no futex call.
-    wakes_at: Option<Instant>,
+    /// One per filesystem that has had a record registered, each with its thread.
+    workers: Vec<Worker>,
+    /// Refresh locks of the workers (kept across fork, whose child has no threads: reused).
+    spare_refresh: Vec<&'static Mutex<()>>,
     /// Releases waiting for a refresh in progress (they sleep on WAKE).
     waiters: usize,
 }
@@ -46,15 +65,11 @@ struct Registry {
 static REGISTRY: Mutex<Registry> = Mutex::new(Registry {
     entries: Vec::new(),
     next_id: 1,
-    thread_running: false,
-    wakes_at: None,
+    workers: Vec::new(),
+    spare_refresh: Vec::new(),
     waiters: 0,
 });
 static WAKE: Condvar = Condvar::new();
-/// Held around a refresh's open, write and close (outside the registry lock); `fork_prepare`
-/// takes it, so that no child is born holding a descriptor on a record (on NFS the parent's
-/// unlink of that record would become a silly rename, and the room could not be emptied).
-static REFRESH: Mutex<()> = Mutex::new(());
 
 fn registry() -> MutexGuard<'static, Registry> {
     REGISTRY.lock().unwrap_or_else(|p| p.into_inner())
@@ -66,10 +81,11 @@ pub struct Registration {
     pub lost: Arc<AtomicBool>,
 }
 
-/// Starts refreshing a record written at `written`; starts the heartbeat thread if this
-/// process has none.
+/// Starts refreshing a record written at `written` on the filesystem `dev` (the `st_dev` of
+/// the sidecar); starts that filesystem's heartbeat thread if this process has none.
 pub fn register(
     side: Arc<Dir>,
+    dev: u64,
     path: Name,
     record: Record,
     interval: Duration,
@@ -81,6 +97,7 @@ pub fn register(
     reg.next_id += 1;
     reg.entries.push(Entry {
         id,
+        dev,
         side,
         path,
         record,
@@ -91,15 +108,31 @@ pub fn register(
         missing_since: None,
         written,
     });
-    if !reg.thread_running {
-        let spawned = std::thread::Builder::new()
-            .name("srwl-heartbeat".into())
-            .spawn(run);
-        // If no thread can be made the holds still work; they are refreshed by no one and
-        // will be evicted after the stale threshold, which the holder learns as SRWL_ELOST.
-        reg.thread_running = spawned.is_ok();
-    } else if reg.wakes_at.is_none_or(|t| t > Instant::now() + interval) {
-        WAKE.notify_all();
+    match reg.workers.iter().find(|w| w.dev == dev) {
+        None => {
+            let refresh = reg
+                .spare_refresh
+                .pop()
+                .unwrap_or_else(|| Box::leak(Box::new(Mutex::new(()))));
+            let spawned = std::thread::Builder::new()
+                .name("srwl-heartbeat".into())
+                .spawn(move || run(dev, refresh));
+            // If no thread can be made the holds still work; they are refreshed by no one and
+            // will be evicted after the stale threshold, which the holder learns as SRWL_ELOST.
+            if spawned.is_ok() {
+                reg.workers.push(Worker {
+                    dev,
+                    wakes_at: None,
+                    refresh,
+                });
+            } else {
+                reg.spare_refresh.push(refresh);
+            }
+        }
+        Some(w) if w.wakes_at.is_none_or(|t| t > Instant::now() + interval) => {
+            WAKE.notify_all();
+        }
+        Some(_) => {}
     }
     Registration { id, lost }
 }
@@ -127,18 +160,19 @@ pub fn unregister(id: u64) -> Option<BootInstant> {
     }
 }
 
-fn run() {
+/// The heartbeat thread of the filesystem `dev`.
+fn run(dev: u64, refresh: &'static Mutex<()>) {
     let mut buf = Vec::with_capacity(256);
     let mut reg = registry();
     loop {
-        if !reg.thread_running {
+        let Some(me) = reg.workers.iter().position(|w| w.dev == dev) else {
             return;
-        }
+        };
         let now = Instant::now();
         let due = reg
             .entries
             .iter()
-            .position(|e| !e.refreshing && e.next_due <= now);
+            .position(|e| e.dev == dev && !e.refreshing && e.next_due <= now);
         if let Some(i) = due {
             let e = &mut reg.entries[i];
             e.refreshing = true;
@@ -148,7 +182,7 @@ fn run() {
             drop(reg);
             let refresh_started = BootInstant::now();
             let result = {
-                let _refreshing = REFRESH.lock().unwrap_or_else(|p| p.into_inner());
+                let _refreshing = refresh.lock().unwrap_or_else(|p| p.into_inner());
                 side.rewrite(path.as_cstr(), &buf)
             };
             reg = registry();
@@ -189,7 +223,7 @@ fn run() {
         let next = reg
             .entries
             .iter()
-            .filter(|e| !e.refreshing)
+            .filter(|e| e.dev == dev && !e.refreshing)
             .map(|e| e.next_due)
             .min();
         let wait = match next {
@@ -197,47 +231,56 @@ fn run() {
             None => Duration::from_secs(3600),
         };
         let wait = wait.max(Duration::from_micros(100));
-        reg.wakes_at = Some(now + wait);
+        reg.workers[me].wakes_at = Some(now + wait);
         reg = WAKE
             .wait_timeout(reg, wait)
             .unwrap_or_else(|p| p.into_inner())
             .0;
-        reg.wakes_at = None;
+        if let Some(w) = reg.workers.iter_mut().find(|w| w.dev == dev) {
+            w.wakes_at = None;
+        }
     }
 }
 
-// Fork support: the registry lock and REFRESH are the only library locks that a background
-// thread takes.
+// Fork support: the registry lock and the workers' refresh locks are the only library locks
+// that a background thread takes.
 thread_local! {
     static FORK_GUARD: RefCell<Option<MutexGuard<'static, Registry>>> = const { RefCell::new(None) };
-    static FORK_REFRESH: RefCell<Option<MutexGuard<'static, ()>>> = const { RefCell::new(None) };
+    static FORK_REFRESH: RefCell<Vec<MutexGuard<'static, ()>>> = const { RefCell::new(Vec::new()) };
 }
 
 /// atfork prepare: take the registry lock so that no refresh is half-registered at fork.
 pub fn fork_prepare() {
     let g = registry();
+    // Then the refreshes in progress (at most one open, pwrite, close per filesystem) end
+    // first. A heartbeat thread never waits for the registry lock while it holds its own.
+    // (A refresh hung on a dead hard-mounted file server holds a fork up with it.)
+    let locks: Vec<&'static Mutex<()>> = g.workers.iter().map(|w| w.refresh).collect();
     FORK_GUARD.with(|f| *f.borrow_mut() = Some(g));
-    // Then a refresh in progress (at most one open, pwrite, close) ends first. The heartbeat
-    // thread never waits for the registry lock while it holds this one.
-    let r = REFRESH.lock().unwrap_or_else(|p| p.into_inner());
-    FORK_REFRESH.with(|f| *f.borrow_mut() = Some(r));
+    FORK_REFRESH.with(|f| {
+        let mut held = f.borrow_mut();
+        for l in locks {
+            held.push(l.lock().unwrap_or_else(|p| p.into_inner()));
+        }
+    });
 }
 
 /// atfork parent: release the lock.
 pub fn fork_parent() {
-    FORK_REFRESH.with(|f| drop(f.borrow_mut().take()));
+    FORK_REFRESH.with(|f| f.borrow_mut().clear());
     FORK_GUARD.with(|f| drop(f.borrow_mut().take()));
 }
 
 /// atfork child: the heartbeat thread does not exist here and the parent's holds are not
 /// ours: forget them (closing our copies of their descriptors), then release the lock.
 pub fn fork_child() {
-    FORK_REFRESH.with(|f| drop(f.borrow_mut().take()));
+    FORK_REFRESH.with(|f| f.borrow_mut().clear());
     FORK_GUARD.with(|f| {
         if let Some(mut g) = f.borrow_mut().take() {
             g.entries.clear();
-            g.thread_running = false;
-            g.wakes_at = None;
+            let workers = std::mem::take(&mut g.workers);
+            g.spare_refresh
+                .extend(workers.into_iter().map(|w| w.refresh));
             g.waiters = 0;
         }
     });

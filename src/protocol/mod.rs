@@ -185,6 +185,8 @@ impl Scratch {
 /// state of each part of the protocol is a field owned by that part's module.
 pub struct Disk {
     pub side: Arc<Dir>,
+    /// The sidecar's filesystem (`st_dev`): its heartbeat thread refreshes our records.
+    side_dev: u64,
     queue: Dir,
     /// The room as last opened. Every write cycle replaces the room (rmdir, mkdir), so this
     /// handle may name a removed room; it is opened again when an operation through it fails.
@@ -229,6 +231,7 @@ impl Disk {
     fn register(&self, record: Record, rel: Name, written: BootInstant) -> Registration {
         heartbeat::register(
             self.side.clone(),
+            self.side_dev,
             rel,
             record,
             self.params.heartbeat(),

@@ -22,11 +22,12 @@ impl Disk {
     pub fn open(parent: &Dir, sidecar: &Sidecar, params: Arc<Params>) -> Result<Disk> {
         let display = sidecar.display.clone();
         let euid = fs::geteuid();
-        let side = open_sidecar(parent, sidecar.name.as_c_str(), &display, euid)?;
+        let (side, side_dev) = open_sidecar(parent, sidecar.name.as_c_str(), &display, euid)?;
         let queue = open_queue(&side, &display, euid)?;
         check_room(&side, &display, euid)?;
         let mut disk = Disk {
             side: Arc::new(side),
+            side_dev,
             queue,
             room: None,
             display,
@@ -139,8 +140,8 @@ fn sub_path(display: &str, name: &CStr) -> String {
 }
 
 /// Makes (if needed) and opens the sidecar `side_name` in `parent`: a directory of ours, mode
-/// 0700 (set if it is not).
-fn open_sidecar(parent: &Dir, side_name: &CStr, display: &str, euid: u32) -> Result<Dir> {
+/// 0700 (set if it is not). Returns it with its filesystem (`st_dev`).
+fn open_sidecar(parent: &Dir, side_name: &CStr, display: &str, euid: u32) -> Result<(Dir, u64)> {
     match parent.mkdir(side_name) {
         Ok(()) => {}
         Err(e) if errno(&e) == libc::EEXIST => {}
@@ -180,7 +181,7 @@ fn open_sidecar(parent: &Dir, side_name: &CStr, display: &str, euid: u32) -> Res
         side.chmod_0700()
             .map_err(|e| fs_error("chmod 0700", display, &e))?;
     }
-    Ok(side)
+    Ok((side, st.dev))
 }
 
 /// Makes (if needed) and opens the queue `Q`: a directory of ours.
