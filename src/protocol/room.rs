@@ -6,7 +6,7 @@ use std::cell::Cell;
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::fs::BootInstant;
 
@@ -41,6 +41,8 @@ pub(super) struct Templates {
     current: Option<Template>,
     /// Hard links did not work here (EXDEV, EPERM, ...): reader records are created as files.
     no_links: bool,
+    /// When `room` last probed an absent room with mkdir (see there).
+    last_absence_probe: Option<Instant>,
 }
 
 impl Disk {
@@ -81,9 +83,36 @@ impl Disk {
         match self.open_room(false) {
             Ok(r) => Ok(Some(r)),
             Err(_) if matches!(self.side.stat(ROOM), Err(ref e) if errno(e) == libc::ENOENT) => {
+                if self.room_absence_is_cached() {
+                    return self.open_room(false).map(Some);
+                }
                 Ok(None)
             }
             Err(e) => Err(e),
+        }
+    }
+
+    /// Whether an absent room is only the client's cache: an NFS client trusts a cached "no
+    /// such name" for up to acdirmax (60 s by default) and would stall a handoff from another
+    /// host that long. A mkdir asks the server: EEXIST makes the client drop its negative
+    /// entry (true: open again); a mkdir that succeeds made an empty room, which is removed at
+    /// once (an rmdir removes only an empty room: a baton or record put there meanwhile keeps
+    /// it, which is what their makers want anyway). At most once a second per handle.
+    fn room_absence_is_cached(&mut self) -> bool {
+        let now = Instant::now();
+        if Self::throttled(
+            &mut self.templates.last_absence_probe,
+            now,
+            Duration::from_secs(1),
+        ) {
+            return false;
+        }
+        match self.side.mkdir(ROOM) {
+            Ok(()) => {
+                let _ = self.side.rmdir(ROOM);
+                false
+            }
+            Err(e) => errno(&e) == libc::EEXIST,
         }
     }
 
