@@ -131,12 +131,15 @@ enum srwl_status srwl_release(struct srwl_lock *lock);
 enum srwl_status srwl_check(struct srwl_lock *lock);
 
 // Stores the fencing token of the current hold in `*out`: a counter that grows with every
-// write grant on this lock path, across hosts. For a write hold it is the value of this
-// grant; for a read hold, the value of the last write grant before the hold began (0 if
-// none). Hand it to the resource you protect so that it can refuse writes from a holder that
+// write grant on this lock path, across hosts (it is raised by every take of the baton and by
+// every hand-back of an evicted writer's baton, so after an eviction it grows by two). For a
+// write hold it is the value of this grant; for a read hold, the value of the baton the
+// reader found (that of the last write grant before the hold began, or of the hand-back that
+// followed an eviction; 0 if none). Hand it to the resource you protect so that it can refuse writes from a holder that
 // was evicted (an evicted writer's value is always below its successor's). No I/O. Returns
 // SRWL_OK, SRWL_EINVAL (NULL), SRWL_ESTATE (no hold) or SRWL_EFORKED. Thread-safe.
-enum srwl_status srwl_generation(struct srwl_lock *lock, uint64_t *out);
+enum srwl_status srwl_generation(struct srwl_lock *lock,
+                                 uint64_t *out);
 
 // Closes and frees a handle. NULL is a no-op (SRWL_OK). If the handle holds a lock it is
 // released first (all levels); the handle is freed whatever the result, which is SRWL_OK,
