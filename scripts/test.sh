@@ -128,7 +128,7 @@ BUILD=${SRWL_BUILD_DIR:-$ROOT/build}
 # under SRWL_TEST_ALLOW_SKIPS; the examples' own conditions are checked here too).
 REQUIRED_CTESTS=(
   '^c_syscalls$' '^consumer$' '^readme_c_example$' '^readme_snippets$' '_valgrind$' '^c_misuse_asan$'
-  '^python\.' '^example\.mpi\.' '^example\.fortran\.' '^example\.shell\.' '^cpp\.' '^example\.c\.'
+  '^fault_' '^python\.' '^example\.mpi\.' '^example\.fortran\.' '^example\.shell\.' '^cpp\.' '^example\.c\.'
 )
 ctest_all_ran() {
   local log=/tmp/srwl-ctest.log rc=0 names re
