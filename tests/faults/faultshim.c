@@ -19,6 +19,11 @@
  *                   "happened, but reported an error" answer of a retransmitted NFS request)
  *            hang:  the call blocks for S seconds (the errno field holds S), then is made as
  *                   usual: a dead file server on a hard mount, for as long as it stays dead
+ *            negcache: an NFS client's cached negative entry for the path (op must be open;
+ *                   the errno field is ignored): once an open or fstatat of the path has found it
+ *                   absent (or this process removed it), every open and fstatat of it says
+ *                   ENOENT without asking, until a mkdirat of the path (made for real) returns
+ *                   success or EEXIST, which drops the entry, as the Linux NFS client does
  *   errno    a name (EIO, EEXIST, ENOSPC, EDQUOT, ESTALE, ETIMEDOUT, EINTR, ENOENT, EACCES,
  *            EMFILE, ENOTEMPTY) or a number
  *   select   all (default) | n=K (only the K-th matching call, 1-based) | first=K (the first K)
@@ -77,6 +82,8 @@ struct rule {
     char pattern[512];
     int after; /* 1: do it, then report the error */
     int hang;  /* 1: block for `seconds`, then do it */
+    int negcache; /* a cached negative entry (see above) */
+    int negative; /* negcache: the path is cached as absent */
     double seconds;
     int err;
     enum sel sel;
@@ -183,10 +190,16 @@ static void parse_rules(const char *spec)
             ru->after = 1;
         else if (strcmp(fields[2], "hang") == 0)
             ru->hang = 1;
+        else if (strcmp(fields[2], "negcache") == 0)
+            ru->negcache = 1;
         else
             complain("mode must be fail, after or hang", whole);
         ru->err = 0;
-        if (ru->hang) {
+        if (ru->negcache) {
+            if (ru->op != OP_OPEN)
+                complain("negcache works on op open (and fstatat, mkdirat of the same path)", whole);
+            ru->err = ENOENT;
+        } else if (ru->hang) {
             ru->seconds = atof(fields[3]);
             if (ru->seconds <= 0)
                 complain("hang needs a number of seconds", whole);
@@ -317,6 +330,8 @@ static int decide(enum op op, const char *path, struct rule *out)
     ensure_loaded();
     for (int i = 0; i < nrules && !hit; i++) {
         struct rule *ru = &rules[i];
+        if (ru->negcache)
+            continue; /* handled by negcache_* */
         int kind_ok = ru->op == op ||
                       (ru->op == OP_ANY_META && (op == OP_RENAME || op == OP_LINK || op == OP_UNLINK ||
                                                  op == OP_RMDIR || op == OP_MKDIR));
@@ -366,6 +381,41 @@ static int active(void)
     int n = nrules;
     pthread_mutex_unlock(&mu);
     return n > 0;
+}
+
+/* negcache: 1 if `path` is cached as absent (the caller answers ENOENT without asking). */
+static int negcache_hit(const char *path)
+{
+    int hit = 0;
+    pthread_mutex_lock(&mu);
+    ensure_loaded();
+    for (int i = 0; i < nrules; i++)
+        if (rules[i].negcache && rules[i].negative && fnmatch(rules[i].pattern, path, 0) == 0) {
+            hit = 1;
+            rules[i].matched++;
+        }
+    pthread_mutex_unlock(&mu);
+    if (hit) {
+        struct rule ru = {0};
+        ru.err = ENOENT;
+        log_fault("negcache", &ru, path);
+    }
+    return hit;
+}
+
+/* negcache: after a real lookup (`absent`: it said ENOENT) or a real mkdir (`made_or_exists`). */
+static void negcache_note(const char *path, int absent, int made_or_exists)
+{
+    pthread_mutex_lock(&mu);
+    ensure_loaded();
+    for (int i = 0; i < nrules; i++)
+        if (rules[i].negcache && fnmatch(rules[i].pattern, path, 0) == 0) {
+            if (absent)
+                rules[i].negative = 1;
+            if (made_or_exists)
+                rules[i].negative = 0;
+        }
+    pthread_mutex_unlock(&mu);
 }
 
 typedef int (*renameat2_fn)(int, const char *, int, const char *, unsigned int);
@@ -483,6 +533,15 @@ int unlinkat(int dirfd, const char *name, int flags)
         return real_unlinkat(dirfd, name, flags);
     char path[PATH_CAP];
     full_path(dirfd, name, path);
+    struct rule ru_;
+    if (!decide((flags & AT_REMOVEDIR) ? OP_RMDIR : OP_UNLINK, path, &ru_)) {
+        int r = real_unlinkat(dirfd, name, flags);
+        int e = errno;
+        if (r == 0)
+            negcache_note(path, 1, 0); /* our own removal leaves a negative entry */
+        errno = e;
+        return r;
+    }
     FAULTED((flags & AT_REMOVEDIR) ? OP_RMDIR : OP_UNLINK, path, real_unlinkat(dirfd, name, flags));
 }
 
@@ -505,6 +564,14 @@ int mkdirat(int dirfd, const char *name, mode_t mode)
         return real_mkdirat(dirfd, name, mode);
     char path[PATH_CAP];
     full_path(dirfd, name, path);
+    struct rule ru_;
+    if (!decide(OP_MKDIR, path, &ru_)) {
+        int r = real_mkdirat(dirfd, name, mode);
+        int e = errno;
+        negcache_note(path, 0, r == 0 || e == EEXIST);
+        errno = e;
+        return r;
+    }
     FAULTED(OP_MKDIR, path, real_mkdirat(dirfd, name, mode));
 }
 
@@ -533,9 +600,19 @@ static int open_common(const char *sym, int dirfd, const char *name, int flags, 
         return real(dirfd, name, flags, mode);
     char path[PATH_CAP];
     full_path(dirfd, name, path);
+    if (negcache_hit(path)) {
+        errno = ENOENT;
+        return -1;
+    }
     struct rule ru;
-    if (!decide(OP_OPEN, path, &ru))
-        return real(dirfd, name, flags, mode);
+    if (!decide(OP_OPEN, path, &ru)) {
+        int fd = real(dirfd, name, flags, mode);
+        int e = errno;
+        if (fd < 0 && e == ENOENT && !(flags & O_CREAT))
+            negcache_note(path, 1, 0);
+        errno = e;
+        return fd;
+    }
     if (ru.after) {
         int fd = real(dirfd, name, flags, mode);
         if (fd < 0)
@@ -587,6 +664,42 @@ int open64(const char *name, int flags, ...)
     mode_t mode = mode_arg(flags, ap);
     va_end(ap);
     return open_common("openat64", AT_FDCWD, name, flags, mode);
+}
+
+/* ---- fstatat (only for negcache) ---- */
+
+typedef int (*fstatat_fn)(int, const char *, struct stat *, int);
+
+static int fstatat_common(const char *sym, int dirfd, const char *name, struct stat *st, int flags)
+{
+    static fstatat_fn real_fstatat, real_fstatat64;
+    fstatat_fn *slot = strcmp(sym, "fstatat64") == 0 ? &real_fstatat64 : &real_fstatat;
+    if (*slot == NULL)
+        *slot = (fstatat_fn)dlsym(RTLD_NEXT, sym);
+    if (!active() || name == NULL || name[0] == '\0')
+        return (*slot)(dirfd, name, st, flags);
+    char path[PATH_CAP];
+    full_path(dirfd, name, path);
+    if (negcache_hit(path)) {
+        errno = ENOENT;
+        return -1;
+    }
+    int r = (*slot)(dirfd, name, st, flags);
+    int e = errno;
+    if (r < 0 && e == ENOENT)
+        negcache_note(path, 1, 0);
+    errno = e;
+    return r;
+}
+
+int fstatat(int dirfd, const char *name, struct stat *st, int flags)
+{
+    return fstatat_common("fstatat", dirfd, name, st, flags);
+}
+
+int fstatat64(int dirfd, const char *name, struct stat64 *st, int flags)
+{
+    return fstatat_common("fstatat64", dirfd, name, (struct stat *)st, flags);
 }
 
 /* ---- read ---- */

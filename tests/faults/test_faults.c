@@ -575,6 +575,21 @@ static void mode_heartbeat_hang(void)
         TU_FAIL("rm -rf %s", other_dir);
 }
 
+/* 10. An NFS client's cached "R is absent" (lookupcache=all keeps a negative entry for up to
+ * acdirmax): a reader that began waiting while a writer held must still get in soon after the
+ * writer's release (the shim keeps the negative entry until a mkdir of R drops it). */
+static void mode_negcache_room(void)
+{
+    pid_t w, r;
+    init_lock();
+    w = tu_spawn_self("hold", "write", "", at("w-held"), "1.5", at("w-done"), NULL);
+    wait_for(at("w-held"), 10);
+    r = tu_spawn_self("acquire", "read", "open:*/lock.srwl/R:negcache:ENOENT", "6", at("w-done"), NULL);
+    tu_expect_exit0(w, 30, "the writer");
+    tu_expect_exit0(r, 30, "the reader whose client cached the absence of R");
+    expect_injected("negcache");
+}
+
 int main(int argc, char **argv)
 {
     const char *m;
@@ -583,7 +598,7 @@ int main(int argc, char **argv)
         fprintf(stderr,
                 "usage: %s <mode>\n  modes: unreadable-baton unreadable-record init-link-eexist "
                 "init-link-eio evicted-writer-held evicted-writer-released takeover-reported-failure "
-                "handback-mkdir-enospc fork-heartbeat dir-under-baton-name suspend eintr heartbeat-hang\n",
+                "handback-mkdir-enospc fork-heartbeat dir-under-baton-name suspend eintr heartbeat-hang negcache-room\n",
                 argv[0]);
         return 2;
     }
@@ -643,6 +658,8 @@ int main(int argc, char **argv)
         mode_eintr();
     else if (strcmp(m, "heartbeat-hang") == 0)
         mode_heartbeat_hang();
+    else if (strcmp(m, "negcache-room") == 0)
+        mode_negcache_room();
     else {
         fprintf(stderr, "unknown mode %s\n", m);
         return 2;
