@@ -432,18 +432,15 @@ typedef ssize_t (*pread_fn)(int, void *, size_t, off_t);
     if (real_##name == NULL)                                \
         real_##name = (name##_fn)dlsym(RTLD_NEXT, #name)
 
-/* Runs `call` unless a rule says fail; reports the rule's errno after it if the rule says so. */
-#define FAULTED(op, path, call)                             \
+/* For a call that decide() chose to fault with rule `ru`: fail, or make it and report the error. */
+#define FAULTED_BY(ru, call)                                \
     do {                                                    \
-        struct rule ru_;                                    \
-        if (!decide((op), (path), &ru_))                    \
-            return (call);                                  \
-        if (ru_.after) {                                    \
+        if ((ru).after) {                                   \
             int r_ = (call);                                \
             if (r_ < 0)                                     \
                 return r_;                                  \
         }                                                   \
-        errno = ru_.err;                                    \
+        errno = (ru).err;                                   \
         return -1;                                          \
     } while (0)
 
@@ -542,7 +539,7 @@ int unlinkat(int dirfd, const char *name, int flags)
         errno = e;
         return r;
     }
-    FAULTED((flags & AT_REMOVEDIR) ? OP_RMDIR : OP_UNLINK, path, real_unlinkat(dirfd, name, flags));
+    FAULTED_BY(ru_, real_unlinkat(dirfd, name, flags));
 }
 
 int unlink(const char *name)
@@ -572,7 +569,7 @@ int mkdirat(int dirfd, const char *name, mode_t mode)
         errno = e;
         return r;
     }
-    FAULTED(OP_MKDIR, path, real_mkdirat(dirfd, name, mode));
+    FAULTED_BY(ru_, real_mkdirat(dirfd, name, mode));
 }
 
 int mkdir(const char *name, mode_t mode)

@@ -1,6 +1,7 @@
 #!/bin/sh
 # Checks faultshim.so itself with coreutils (renameat2, linkat, unlinkat, mkdir, openat, read):
-# each op fails without acting ("fail"), or acts and reports the error ("after"), only on the
+# each op fails without acting ("fail"), or acts and reports the error ("after"), blocks ("hang"),
+# or answers from an emulated negative cache ("negcache"), only on the
 # matching path and only for the selected calls; and, given the CLI, that it reaches the calls of
 # a Rust binary too.   usage: shim_selftest.sh <faultshim.so> [<softrwlock CLI>]
 set -u
@@ -30,6 +31,27 @@ out=$(shim "read:*/a:fail:EIO:n=2" cat a); rc=$?
 [ "$rc" != 0 ] && [ "$out" = x ] && ok "read n=2: the first read passes, the second fails" || no "read n=2: rc=$rc out=$out"
 LD_PRELOAD=$SHIM FAULTSHIM="mkdir:*/c*:fail:EIO:first=2" FAULTSHIM_LOG=$D/log mkdir c1 c2 c3 2>/dev/null
 [ ! -e c1 ] && [ ! -e c2 ] && [ -d c3 ] && [ "$(wc -l <"$D/log")" = 2 ] && ok "first=2 and the log" || no "first=2: $(ls) / $(cat "$D/log")"
+t0=$(date +%s%N); shim "mkdir:*/h:hang:0.4" mkdir h; t1=$(date +%s%N)
+[ -d h ] && [ $(( (t1 - t0) / 1000000 )) -ge 400 ] && ok "mkdir hang: made after $(( (t1 - t0) / 1000000 )) ms" \
+  || no "mkdir hang: $(( (t1 - t0) / 1000000 )) ms, made: $([ -d h ] && echo yes || echo no)"
+# negcache (per process, so one python3 process): n absent, then made by another process: still
+# absent here; a mkdir of n (EEXIST) drops the entry and n is read.
+out=$(LD_PRELOAD=$SHIM FAULTSHIM="open:*/n:negcache:ENOENT" python3 -c '
+import os, subprocess
+def look():
+    try:
+        return open("n").read().strip()
+    except FileNotFoundError:
+        return "absent"
+print(look())
+subprocess.run(["sh", "-c", "echo y > n"], env={k: v for k, v in os.environ.items() if k != "LD_PRELOAD"})
+print(look())
+try:
+    os.mkdir("n")
+except FileExistsError:
+    pass
+print(look())' 2>&1)
+[ "$out" = "$(printf 'absent\nabsent\ny')" ] && ok "negcache: absent until a mkdir" || no "negcache: got [$out]"
 if [ -n "${2:-}" ]; then
   LD_PRELOAD=$SHIM FAULTSHIM="link:*/k.srwl/init:after:EEXIST" FAULTSHIM_LOG=$D/cli.log \
     "$2" -x -w 0 k -- true >/dev/null 2>&1
