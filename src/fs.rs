@@ -256,6 +256,29 @@ impl Dir {
         write_all_at(fd.as_raw_fd(), data)
     }
 
+    /// `rewrite`, publishing the descriptor in `open_fd` while it is open (-1 otherwise), so
+    /// that a child of `fork` made meanwhile can close its copy (heartbeat.rs).
+    pub fn rewrite_tracked(
+        &self,
+        name: &CStr,
+        data: &[u8],
+        open_fd: &std::sync::atomic::AtomicI32,
+    ) -> io::Result<()> {
+        use std::sync::atomic::Ordering;
+        inject::point();
+        let fd = self.open_file(name, libc::O_WRONLY)?;
+        open_fd.store(fd.as_raw_fd(), Ordering::SeqCst);
+        let result = fstat(fd.as_raw_fd()).and_then(|st| {
+            if st.kind != Kind::File {
+                return Err(io::Error::from_raw_os_error(libc::EINVAL));
+            }
+            write_all_at(fd.as_raw_fd(), data)
+        });
+        open_fd.store(-1, Ordering::SeqCst);
+        drop(fd);
+        result
+    }
+
     /// Replaces the content of an existing file (no create): used once per write grant, on
     /// the baton just taken, whose previous content may be longer. Written in place, then cut
     /// to length unless the caller knows the old content had this length (`cut` false). Never
@@ -702,6 +725,12 @@ impl BootInstant {
     pub fn elapsed(&self) -> std::time::Duration {
         std::time::Duration::from_nanos(BootInstant::now().0.saturating_sub(self.0))
     }
+}
+
+/// Closes a descriptor this process inherited at fork from a thread it does not have (a child
+/// of `fork` closing the record a hung heartbeat refresh had open).
+pub fn close_inherited(fd: RawFd) {
+    unsafe { libc::close(fd) };
 }
 
 /// Describes an io::Error the way users read it: "ENOENT (No such file or directory)".

@@ -10,7 +10,7 @@
 //! `lost` flag is raised and the record is never recreated.
 
 use std::cell::RefCell;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -43,13 +43,24 @@ struct Worker {
     /// When the thread will wake by itself (it sleeps on WAKE until then). A new record due
     /// later needs no wakeup: registering a hold costs no futex call.
     wakes_at: Option<Instant>,
-    /// Held around each of its refreshes' open, write and close (outside the registry lock);
+    refresh: &'static Refresh,
+}
+
+/// What a fork must know of a heartbeat thread's refresh. Made once per filesystem and process
+/// (leaked: the atfork handlers keep guards of it).
+struct Refresh {
+    /// Held around each refresh's open, write and close (outside the registry lock);
     /// `fork_prepare` takes it, so that no child is born holding a descriptor on a record (on
     /// NFS the parent's unlink of that record would become a silly rename, and the room could
-    /// not be emptied). One per thread, made once per filesystem and process (leaked: the
-    /// atfork handlers keep guards of it).
-    refresh: &'static Mutex<()>,
+    /// not be emptied).
+    lock: Mutex<()>,
+    /// The descriptor the refresh has open, or -1: a refresh that hangs (a dead file server)
+    /// holds `lock` too long for a fork to wait, and the child closes this one instead.
+    fd: AtomicI32,
 }
+
+/// How long a fork waits for the refreshes in progress before it goes on without them.
+const FORK_WAIT: Duration = Duration::from_secs(1);
 
 struct Registry {
     entries: Vec<Entry>,
@@ -57,7 +68,7 @@ struct Registry {
     /// One per filesystem that has had a record registered, each with its thread.
     workers: Vec<Worker>,
     /// Refresh locks of the workers (kept across fork, whose child has no threads: reused).
-    spare_refresh: Vec<&'static Mutex<()>>,
+    spare_refresh: Vec<&'static Refresh>,
     /// Releases waiting for a refresh in progress (they sleep on WAKE).
     waiters: usize,
 }
@@ -110,10 +121,12 @@ pub fn register(
     });
     match reg.workers.iter().find(|w| w.dev == dev) {
         None => {
-            let refresh = reg
-                .spare_refresh
-                .pop()
-                .unwrap_or_else(|| Box::leak(Box::new(Mutex::new(()))));
+            let refresh = reg.spare_refresh.pop().unwrap_or_else(|| {
+                Box::leak(Box::new(Refresh {
+                    lock: Mutex::new(()),
+                    fd: AtomicI32::new(-1),
+                }))
+            });
             let spawned = std::thread::Builder::new()
                 .name("srwl-heartbeat".into())
                 .spawn(move || run(dev, refresh));
@@ -161,7 +174,7 @@ pub fn unregister(id: u64) -> Option<BootInstant> {
 }
 
 /// The heartbeat thread of the filesystem `dev`.
-fn run(dev: u64, refresh: &'static Mutex<()>) {
+fn run(dev: u64, refresh: &'static Refresh) {
     let mut buf = Vec::with_capacity(256);
     let mut reg = registry();
     loop {
@@ -182,8 +195,8 @@ fn run(dev: u64, refresh: &'static Mutex<()>) {
             drop(reg);
             let refresh_started = BootInstant::now();
             let result = {
-                let _refreshing = refresh.lock().unwrap_or_else(|p| p.into_inner());
-                side.rewrite(path.as_cstr(), &buf)
+                let _refreshing = refresh.lock.lock().unwrap_or_else(|p| p.into_inner());
+                side.rewrite_tracked(path.as_cstr(), &buf, &refresh.fd)
             };
             reg = registry();
             if let Some(e) = reg.entries.iter_mut().find(|e| e.id == id) {
@@ -247,40 +260,77 @@ fn run(dev: u64, refresh: &'static Mutex<()>) {
 thread_local! {
     static FORK_GUARD: RefCell<Option<MutexGuard<'static, Registry>>> = const { RefCell::new(None) };
     static FORK_REFRESH: RefCell<Vec<MutexGuard<'static, ()>>> = const { RefCell::new(Vec::new()) };
+    /// Refreshes still in progress at the fork (not waited for): the child closes their
+    /// descriptors, and never reuses their locks (held by a thread the child does not have).
+    static FORK_BUSY: RefCell<Vec<&'static Refresh>> = const { RefCell::new(Vec::new()) };
 }
 
-/// atfork prepare: take the registry lock so that no refresh is half-registered at fork.
+/// atfork prepare: take the registry lock so that no refresh is half-registered at fork, then
+/// wait for the refreshes in progress (one open, pwrite, close per filesystem), at most
+/// `FORK_WAIT` in all: one that hangs on a dead file server is left running, and the child
+/// closes its descriptor (`fork_child`). A heartbeat thread never waits for the registry lock
+/// while it holds its refresh lock.
 pub fn fork_prepare() {
     let g = registry();
-    // Then the refreshes in progress (at most one open, pwrite, close per filesystem) end
-    // first. A heartbeat thread never waits for the registry lock while it holds its own.
-    // (A refresh hung on a dead hard-mounted file server holds a fork up with it.)
-    let locks: Vec<&'static Mutex<()>> = g.workers.iter().map(|w| w.refresh).collect();
+    let slots: Vec<&'static Refresh> = g.workers.iter().map(|w| w.refresh).collect();
     FORK_GUARD.with(|f| *f.borrow_mut() = Some(g));
-    FORK_REFRESH.with(|f| {
-        let mut held = f.borrow_mut();
-        for l in locks {
-            held.push(l.lock().unwrap_or_else(|p| p.into_inner()));
+    let deadline = Instant::now() + FORK_WAIT;
+    let mut held = Vec::with_capacity(slots.len());
+    let mut busy = Vec::new();
+    for slot in slots {
+        loop {
+            match slot.lock.try_lock() {
+                Ok(guard) => {
+                    held.push(guard);
+                    break;
+                }
+                Err(std::sync::TryLockError::Poisoned(p)) => {
+                    held.push(p.into_inner());
+                    break;
+                }
+                Err(std::sync::TryLockError::WouldBlock) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                Err(std::sync::TryLockError::WouldBlock) => {
+                    busy.push(slot);
+                    break;
+                }
+            }
         }
-    });
+    }
+    FORK_REFRESH.with(|f| *f.borrow_mut() = held);
+    FORK_BUSY.with(|f| *f.borrow_mut() = busy);
 }
 
-/// atfork parent: release the lock.
+/// atfork parent: release the locks.
 pub fn fork_parent() {
     FORK_REFRESH.with(|f| f.borrow_mut().clear());
+    FORK_BUSY.with(|f| f.borrow_mut().clear());
     FORK_GUARD.with(|f| drop(f.borrow_mut().take()));
 }
 
-/// atfork child: the heartbeat thread does not exist here and the parent's holds are not
-/// ours: forget them (closing our copies of their descriptors), then release the lock.
+/// atfork child: the heartbeat threads do not exist here and the parent's holds are not
+/// ours: forget them (closing our copies of their descriptors, and of the records a refresh
+/// still had open), then release the locks.
 pub fn fork_child() {
     FORK_REFRESH.with(|f| f.borrow_mut().clear());
+    let busy = FORK_BUSY.with(|f| std::mem::take(&mut *f.borrow_mut()));
+    for slot in busy.iter() {
+        let fd = slot.fd.load(Ordering::SeqCst);
+        if fd >= 0 {
+            crate::fs::close_inherited(fd);
+        }
+    }
     FORK_GUARD.with(|f| {
         if let Some(mut g) = f.borrow_mut().take() {
             g.entries.clear();
             let workers = std::mem::take(&mut g.workers);
-            g.spare_refresh
-                .extend(workers.into_iter().map(|w| w.refresh));
+            g.spare_refresh.extend(
+                workers
+                    .into_iter()
+                    .map(|w| w.refresh)
+                    .filter(|r| !busy.iter().any(|b| std::ptr::eq(*b, *r))),
+            );
             g.waiters = 0;
         }
     });

@@ -11,7 +11,8 @@
  *
  *   op       rename (matches the source), rename-to (the destination), link (the new name),
  *            link-from (the existing name), unlink, rmdir, mkdir, open, read (read/pread on a
- *            descriptor whose file matches), any-meta (rename, link, unlink, rmdir, mkdir)
+ *            descriptor whose file matches), write (pwrite on such a descriptor), any-meta
+ *            (rename, link, unlink, rmdir, mkdir)
  *   pattern  an fnmatch(3) pattern without FNM_PATHNAME ('*' matches '/') against the full
  *            path: a directory descriptor is resolved through /proc/self/fd
  *   mode     fail:  the call does nothing and fails with errno
@@ -70,10 +71,11 @@ enum op {
     OP_MKDIR,
     OP_OPEN,
     OP_READ,
+    OP_WRITE,
     OP_ANY_META,
 };
 static const char *op_names[] = {"rename", "rename-to", "link",  "link-from", "unlink",
-                                 "rmdir",  "mkdir",     "open",  "read",      "any-meta"};
+                                 "rmdir",  "mkdir",     "open",  "read",      "write", "any-meta"};
 
 enum sel { SEL_ALL, SEL_NTH, SEL_FIRST, SEL_SKIP, SEL_PROB, SEL_FOR };
 
@@ -98,6 +100,7 @@ static struct rule rules[MAX_RULES];
 static int nrules;
 static int loaded;
 static int have_read_rule;
+static int have_write_rule;
 static unsigned long long rng;
 
 static const struct {
@@ -155,6 +158,7 @@ static void parse_rules(const char *spec)
 {
     nrules = 0;
     have_read_rule = 0;
+    have_write_rule = 0;
     if (spec == NULL)
         return;
     char buf[4096];
@@ -238,6 +242,8 @@ static void parse_rules(const char *spec)
         syscall_clock(&ru->set_at);
         if (ru->op == OP_READ)
             have_read_rule = 1;
+        if (ru->op == OP_WRITE)
+            have_write_rule = 1;
         nrules++;
     }
 }
@@ -756,6 +762,48 @@ ssize_t pread64(int fd, void *buf, size_t count, off_t off)
         return -1;
     errno = ru.err;
     return -1;
+}
+
+/* ---- pwrite ---- */
+
+typedef ssize_t (*pwrite_fn)(int, const void *, size_t, off_t);
+
+static ssize_t pwrite_common(const char *sym, int fd, const void *buf, size_t count, off_t off)
+{
+    static pwrite_fn real_pwrite, real_pwrite64;
+    pwrite_fn *slot = strcmp(sym, "pwrite64") == 0 ? &real_pwrite64 : &real_pwrite;
+    if (*slot == NULL)
+        *slot = (pwrite_fn)dlsym(RTLD_NEXT, sym);
+    pthread_mutex_lock(&mu);
+    ensure_loaded();
+    int want = have_write_rule;
+    pthread_mutex_unlock(&mu);
+    if (want) {
+        char link[64], path[PATH_CAP];
+        struct rule ru;
+        snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+        ssize_t n = readlink(link, path, sizeof path - 1);
+        if (n > 0) {
+            path[n] = '\0';
+            if (decide(OP_WRITE, path, &ru)) {
+                if (ru.after && (*slot)(fd, buf, count, off) < 0)
+                    return -1;
+                errno = ru.err;
+                return -1;
+            }
+        }
+    }
+    return (*slot)(fd, buf, count, off);
+}
+
+ssize_t pwrite(int fd, const void *buf, size_t count, off_t off)
+{
+    return pwrite_common("pwrite", fd, buf, count, off);
+}
+
+ssize_t pwrite64(int fd, const void *buf, size_t count, off_t off)
+{
+    return pwrite_common("pwrite64", fd, buf, count, off);
 }
 
 /* ---- suspend emulation ---- */

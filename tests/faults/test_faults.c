@@ -575,6 +575,40 @@ static void mode_heartbeat_hang(void)
         TU_FAIL("rm -rf %s", other_dir);
 }
 
+/* 5 and 9. A fork while a heartbeat refresh hangs (its pwrite of a reader record blocks 4 s, a
+ * dead file server): the fork must not wait for it (at most about a second), and the child must
+ * not keep a descriptor on the record. */
+static void mode_fork_during_hang(void)
+{
+    srwl_lock *l = tu_open(lock_path);
+    char target[1024] = "";
+    double t0, dt;
+    pid_t c;
+    int st;
+    faults("write:*/lock.srwl/R/r.*:hang:4:n=1");
+    EXPECT_OK(srwl_acquire_read(l, 10));
+    tu_sleep(0.5); /* the first refresh (after 0.1 s) is hanging in its pwrite */
+    t0 = tu_now();
+    c = fork();
+    if (c == 0)
+        _exit(fd_on_record(target, sizeof target) ? 3 : 0);
+    dt = tu_now() - t0;
+    if (c < 0)
+        TU_FAIL("fork: %s", strerror(errno));
+    waitpid(c, &st, 0);
+    printf("  fork returned after %.2f s while a refresh hung\n", dt);
+    if (dt > 2.5)
+        TU_FAIL("fork waited %.2f s for a heartbeat refresh that hung (a dead file server would hold "
+                "every fork of the process)", dt);
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+        TU_FAIL("the child of fork() kept a descriptor on a record (status %d): on NFS the record "
+                "cannot be removed while it lives", st);
+    expect_injected("write hang");
+    faults("");
+    EXPECT_OK(srwl_release(l));
+    EXPECT_OK(srwl_close(l));
+}
+
 /* 10. An NFS client's cached "R is absent" (lookupcache=all keeps a negative entry for up to
  * acdirmax): a reader that began waiting while a writer held must still get in soon after the
  * writer's release (the shim keeps the negative entry until a mkdir of R drops it). */
@@ -598,7 +632,7 @@ int main(int argc, char **argv)
         fprintf(stderr,
                 "usage: %s <mode>\n  modes: unreadable-baton unreadable-record init-link-eexist "
                 "init-link-eio evicted-writer-held evicted-writer-released takeover-reported-failure "
-                "handback-mkdir-enospc fork-heartbeat dir-under-baton-name suspend eintr heartbeat-hang negcache-room\n",
+                "handback-mkdir-enospc fork-heartbeat dir-under-baton-name suspend eintr heartbeat-hang negcache-room fork-during-hang\n",
                 argv[0]);
         return 2;
     }
@@ -660,6 +694,8 @@ int main(int argc, char **argv)
         mode_heartbeat_hang();
     else if (strcmp(m, "negcache-room") == 0)
         mode_negcache_room();
+    else if (strcmp(m, "fork-during-hang") == 0)
+        mode_fork_during_hang();
     else {
         fprintf(stderr, "unknown mode %s\n", m);
         return 2;
