@@ -677,26 +677,25 @@ impl Watch {
 
     /// Waits up to `timeout` for an event that `wakes(wd, name)` accepts (`wd`: the watch it
     /// came from, -1 for a queue overflow, which always wakes; `name`: the entry that left, empty
-    /// for the directory itself); drains what is queued. True if such an event came.
+    /// for the directory itself); drains what is queued. Also returns, without reading them,
+    /// as soon as one of `also` (interrupt descriptors) is readable.
     pub fn wait(
         &self,
         timeout: std::time::Duration,
+        also: &[RawFd],
         mut wakes: impl FnMut(i32, &[u8]) -> bool,
-    ) -> bool {
+    ) -> Woken {
         let deadline = std::time::Instant::now() + timeout;
         // struct inotify_event { i32 wd; u32 mask; u32 cookie; u32 len; char name[len]; }
         let mut buf = [0u8; 4096];
         loop {
             let left = deadline.saturating_duration_since(std::time::Instant::now());
-            let mut pfd = libc::pollfd {
-                fd: self.fd.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            };
-            let ms = left.as_millis().min(i32::MAX as u128) as i32;
-            let n = unsafe { libc::poll(&mut pfd, 1, ms.max(if left.is_zero() { 0 } else { 1 })) };
-            if n <= 0 {
-                return false;
+            match poll_readable(Some(self.fd.as_raw_fd()), also, left) {
+                Ready::Also => return Woken::Interrupt,
+                Ready::First => {}
+                Ready::Nothing if std::time::Instant::now() >= deadline => return Woken::Timeout,
+                // A signal (EINTR): wait on.
+                Ready::Nothing => continue,
             }
             let mut woken = false;
             loop {
@@ -718,9 +717,114 @@ impl Watch {
                     at += 16 + len;
                 }
             }
-            if woken || std::time::Instant::now() >= deadline {
-                return woken;
+            if woken {
+                return Woken::Change;
+            }
+            if std::time::Instant::now() >= deadline {
+                return Woken::Timeout;
             }
         }
     }
+}
+
+/// How a wait ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Woken {
+    Change,
+    Interrupt,
+    Timeout,
+}
+
+/// Which descriptors poll_readable found readable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ready {
+    /// One of `also` (checked first: an interrupt wins over a change).
+    Also,
+    /// `first`.
+    First,
+    /// Neither, within the timeout (or a signal interrupted the poll).
+    Nothing,
+}
+
+/// One poll (no retry on EINTR: the caller looks at its interrupt flag first) for `first`
+/// and `also` to be readable (or hung up: an interrupt descriptor whose writer closed counts
+/// as readable), up to `timeout`.
+pub fn poll_readable(first: Option<RawFd>, also: &[RawFd], timeout: std::time::Duration) -> Ready {
+    let mut pfds = [libc::pollfd {
+        fd: -1,
+        events: libc::POLLIN,
+        revents: 0,
+    }; 4];
+    let n = 1 + also.len().min(3);
+    pfds[0].fd = first.unwrap_or(-1);
+    for (p, &fd) in pfds[1..n].iter_mut().zip(also) {
+        p.fd = fd;
+    }
+    let ms = timeout.as_nanos().div_ceil(1_000_000).min(i32::MAX as u128) as i32;
+    let r = unsafe { libc::poll(pfds.as_mut_ptr(), n as libc::nfds_t, ms) };
+    if r <= 0 {
+        return Ready::Nothing;
+    }
+    if pfds[1..n].iter().any(|p| p.revents != 0) {
+        Ready::Also
+    } else if pfds[0].revents != 0 {
+        Ready::First
+    } else {
+        Ready::Nothing
+    }
+}
+
+/// An eventfd that wakes a waiting thread: rung from any thread or a signal handler.
+pub struct Doorbell {
+    fd: OwnedFd,
+}
+
+impl Doorbell {
+    pub fn new() -> io::Result<Doorbell> {
+        let fd = cvt(unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) })?;
+        Ok(Doorbell {
+            fd: unsafe { OwnedFd::from_raw_fd(fd) },
+        })
+    }
+
+    /// Gives up ownership: the descriptor stays open until `close_raw`.
+    pub fn into_raw(self) -> RawFd {
+        use std::os::fd::IntoRawFd;
+        self.fd.into_raw_fd()
+    }
+}
+
+/// Rings the eventfd `fd`: async-signal-safe (one write; a full counter is already ringing).
+pub fn ring_raw(fd: RawFd) {
+    let one: u64 = 1;
+    unsafe { libc::write(fd, (&one as *const u64).cast(), 8) };
+}
+
+/// Resets the eventfd `fd` (non-blocking: does nothing if it is not ringing).
+pub fn silence_raw(fd: RawFd) {
+    let mut n: u64 = 0;
+    unsafe { libc::read(fd, (&mut n as *mut u64).cast(), 8) };
+}
+
+/// Closes a descriptor given up by `Doorbell::into_raw`.
+pub fn close_raw(fd: RawFd) {
+    unsafe { libc::close(fd) };
+}
+
+/// Blocks every signal in the calling thread, returning the mask to restore: threads started
+/// meanwhile inherit the full mask, so process-directed signals go to the application's own
+/// threads (whose handlers may call srwl_interrupt), never to a library thread.
+pub fn block_all_signals() -> libc::sigset_t {
+    unsafe {
+        let mut all: libc::sigset_t = std::mem::zeroed();
+        let mut old: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut all);
+        libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old);
+        old
+    }
+}
+
+/// Restores a mask that `block_all_signals` returned.
+pub fn restore_signals(old: &libc::sigset_t) {
+    unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, old, std::ptr::null_mut()) };
 }

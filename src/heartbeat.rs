@@ -88,9 +88,13 @@ pub fn register(
         written,
     });
     if !reg.thread_running {
+        // The thread blocks every signal (it inherits the mask), so that a signal sent to the
+        // process reaches one of the application's threads and its handler.
+        let mask = crate::fs::block_all_signals();
         let spawned = std::thread::Builder::new()
             .name("srwl-heartbeat".into())
             .spawn(run);
+        crate::fs::restore_signals(&mask);
         // If no thread can be made the holds still work; they are refreshed by no one and
         // will be evicted after the stale threshold, which the holder learns as SRWL_ELOST.
         reg.thread_running = spawned.is_ok();

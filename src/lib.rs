@@ -10,10 +10,11 @@
 //! | `lock`      | the handle: nesting, threads, fork and hold bookkeeping (`Lock`) |
 //! | `protocol`  | srwl/2 on disk, one submodule per part: `layout`, `open`, `queue`, `room`, `baton`, `reader`, `writer`, `eviction`, `waiting` (see its doc) |
 //! | `record`    | entry names and record bytes: building and bounded parsing |
-//! | `fs`        | the only raw syscalls (openat and friends, getdents64, inotify) |
+//! | `fs`        | the only raw syscalls (openat and friends, getdents64, inotify, eventfd, poll) |
 //! | `heartbeat` | the one thread per process that keeps records fresh |
 //! | `fork`      | atfork handlers |
 //! | `inject`    | delay injection at protocol steps, for tests |
+//! | `interrupt` | srwl_interrupt: a handle's pending flag, eventfd doorbell and interrupt descriptor |
 //! | `options`   | `srwl_options`: defaults and validation |
 //! | `status`    | status codes and errors |
 //! | `data`      | the user's own file made coherent for one hold (`srwl_data_begin`/`end`) |
@@ -25,6 +26,7 @@ pub mod fork;
 pub mod fs;
 pub mod heartbeat;
 pub mod inject;
+pub mod interrupt;
 pub mod liveness;
 pub mod lock;
 pub mod options;

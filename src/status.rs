@@ -27,6 +27,9 @@ pub enum srwl_status {
     SRWL_ELOST = 7,
     /// A bug in libsoftrwlock (a caught panic). Please report it.
     SRWL_EINTERNAL = 8,
+    /// The acquire was interrupted (srwl_interrupt(), or the handle's interrupt descriptor
+    /// became readable); nothing was left on disk, as after a timeout.
+    SRWL_EINTR = 9,
 }
 
 pub use srwl_status as Status;
@@ -44,6 +47,7 @@ impl Status {
             Status::SRWL_EUNSAFE => c"refused: unsafe filesystem object",
             Status::SRWL_ELOST => c"hold lost (evicted)",
             Status::SRWL_EINTERNAL => c"internal error",
+            Status::SRWL_EINTR => c"interrupted",
         }
     }
 
@@ -59,6 +63,7 @@ impl Status {
             Status::SRWL_EUNSAFE => c"SRWL_EUNSAFE",
             Status::SRWL_ELOST => c"SRWL_ELOST",
             Status::SRWL_EINTERNAL => c"SRWL_EINTERNAL",
+            Status::SRWL_EINTR => c"SRWL_EINTR",
         }
     }
 
@@ -73,6 +78,7 @@ impl Status {
             6 => Status::SRWL_EUNSAFE,
             7 => Status::SRWL_ELOST,
             8 => Status::SRWL_EINTERNAL,
+            9 => Status::SRWL_EINTR,
             _ => return None,
         })
     }

@@ -110,7 +110,7 @@ static TU_UNUSED const char *tu_st(int s)
 {
     static const char *names[] = {"SRWL_OK", "SRWL_TIMEOUT", "SRWL_EINVAL", "SRWL_EIO",
                                   "SRWL_ESTATE", "SRWL_EFORKED", "SRWL_EUNSAFE", "SRWL_ELOST",
-                                  "SRWL_EINTERNAL"};
+                                  "SRWL_EINTERNAL", "SRWL_EINTR"};
     if (s >= 0 && s < (int)(sizeof names / sizeof names[0]))
         return names[s];
     return "SRWL_<unknown>";
