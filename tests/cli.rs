@@ -1414,3 +1414,62 @@ fn the_man_pages_render() {
         }
     }
 }
+
+#[test]
+fn status_marks_an_entry_whose_process_is_gone() {
+    let dir = TempDir::new("gone");
+    let mut holder = hold(&dir, "--write", "30");
+    let mut waiter = locked("--write", &dir.lock(), &[], &["true"])
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap();
+    let t0 = Instant::now();
+    while !entries(&dir.side().join("Q"))
+        .iter()
+        .any(|n| n.starts_with("w."))
+    {
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "the waiter never queued"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // Killed in line: it cannot withdraw, and no other waiter looks at the queue to drop it.
+    let dead = waiter.id();
+    signal(dead, libc::SIGKILL);
+    let _ = waiter.wait();
+    let table = status(&dir, false);
+    let row = table
+        .lines()
+        .find(|l| l.starts_with("waiting-write "))
+        .unwrap_or_else(|| panic!("no waiting-write row in\n{table}"));
+    assert_eq!(
+        row.split_whitespace().nth(2),
+        Some(dead.to_string().as_str()),
+        "{row}"
+    );
+    assert!(
+        row.contains("(process gone: no longer runs on this host)"),
+        "{row}"
+    );
+    let held = table.lines().find(|l| l.starts_with("write ")).unwrap();
+    assert!(!held.contains("process gone"), "{held}");
+    assert!(
+        table.contains("gone:       1 entry whose process no longer runs on this host"),
+        "{table}"
+    );
+    let j = status(&dir, true);
+    let waiting = &j[j.find("\"role\":\"waiting-write\"").expect("waiting entry")..];
+    assert!(waiting.contains(&format!("\"pid\":{dead},")), "{j}");
+    assert!(
+        waiting[..waiting.find('}').unwrap()].contains("\"process_gone\":true"),
+        "{j}"
+    );
+    let writing = &j[j.find("\"role\":\"write\"").expect("holder entry")..];
+    assert!(
+        writing[..writing.find('}').unwrap()].contains("\"process_gone\":false"),
+        "{j}"
+    );
+    holder.kill().unwrap();
+    let _ = holder.wait();
+}
