@@ -29,7 +29,7 @@ _softrwlock() {
 
     case "${cmd}" in
         softrwlock)
-            opts="-s -e -x -n -w -E -o -v -F -u -c -h -V --read --shared --write --exclusive --nb --nonblock --wait --timeout --conflict-exit-code --close --verbose --heartbeat --stale --poll --kill-on-lost --no-fork --unlock --command --help --version status verify"
+            opts="-s -e -x -n -w -E -o -v -F -u -c -h -V --read --shared --write --exclusive --nb --nonblock --wait --timeout --conflict-exit-code --close --verbose --heartbeat --stale --poll --kill-on-lost --data --no-fork --unlock --command --help --version status verify"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -64,6 +64,10 @@ _softrwlock() {
                     return 0
                     ;;
                 --poll)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_softrwlock_global_optspecs
-    string join \n s/shared x/exclusive n/nonblock w/timeout= E/conflict-exit-code= o/close v/verbose heartbeat= stale= poll= kill-on-lost F/no-fork u/unlock c/command= h/help V/version
+    string join \n s/shared x/exclusive n/nonblock w/timeout= E/conflict-exit-code= o/close v/verbose heartbeat= stale= poll= kill-on-lost data= F/no-fork u/unlock c/command= h/help V/version
 end
 
 function __fish_softrwlock_needs_command
@@ -29,6 +29,7 @@ complete -c softrwlock -n "__fish_softrwlock_needs_command" -s E -l conflict-exi
 complete -c softrwlock -n "__fish_softrwlock_needs_command" -l heartbeat -d 'Seconds between heartbeats [default: 30]' -r
 complete -c softrwlock -n "__fish_softrwlock_needs_command" -l stale -d 'Seconds a holder\'s record may go unchanged before others evict it [default: 3 x heartbeat]; every process sharing the lock should use the same values' -r
 complete -c softrwlock -n "__fish_softrwlock_needs_command" -l poll -d 'Longest pause between retries while waiting [default: min(1, heartbeat/2)]' -r
+complete -c softrwlock -n "__fish_softrwlock_needs_command" -l data -d 'Make FILE coherent for this hold (repeatable): after the lock is granted and before COMMAND starts, drop this host\'s cached pages of FILE (a missing FILE is fine: COMMAND may create it); after COMMAND ends and before the release, fsync FILE (it must exist then). See "Your data under the lock" in the README' -r
 complete -c softrwlock -n "__fish_softrwlock_needs_command" -s c -l command -d 'Run COMMAND_STRING with $SHELL -c (/bin/sh if SHELL is unset), as flock -c does' -r
 complete -c softrwlock -n "__fish_softrwlock_needs_command" -s s -l shared -l read -d 'Take a shared (read) lock: many readers at once, no writer'
 complete -c softrwlock -n "__fish_softrwlock_needs_command" -s x -s e -l exclusive -l write -d 'Take an exclusive (write) lock: one writer, no reader. The default'

@@ -148,6 +148,18 @@ pub struct RunArgs {
     #[arg(long)]
     pub kill_on_lost: bool,
 
+    /// Make FILE coherent for this hold (repeatable): after the lock is granted and before
+    /// COMMAND starts, drop this host's cached pages of FILE (a missing FILE is fine: COMMAND
+    /// may create it); after COMMAND ends and before the release, fsync FILE (it must exist
+    /// then). See "Your data under the lock" in the README
+    #[arg(
+        long = "data",
+        value_name = "FILE",
+        action = clap::ArgAction::Append,
+        value_parser = OsStringValueParser::new()
+    )]
+    pub data: Vec<OsString>,
+
     /// flock's -F (exec COMMAND in place of flock) is refused: softrwlock must keep running to
     /// hold the lock
     #[arg(short = 'F', long = "no-fork", hide = true)]

@@ -16,7 +16,7 @@
 //! - command ended, releasing: the first one is ignored (the release is quick and should not be
 //!   cut short); a second one ends softrwlock at once.
 
-use std::ffi::OsString;
+use std::ffi::{CString, OsString};
 use std::os::unix::ffi::OsStrExt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
@@ -49,6 +49,8 @@ struct Job {
     verbose: bool,
     path: OsString,
     command: Vec<OsString>,
+    /// --data FILEs: made coherent for the hold (`softrwlock::data`).
+    data: Vec<CString>,
 }
 
 /// Lock options from the command line: the library's defaults for a heartbeat
@@ -124,6 +126,11 @@ fn job(a: RunArgs) -> Result<Job, String> {
         verbose: a.verbose,
         path,
         command,
+        data: a
+            .data
+            .iter()
+            .map(|f| CString::new(f.as_bytes()).map_err(|_| "--data: FILE contains a NUL byte"))
+            .collect::<Result<_, _>>()?,
     })
 }
 
@@ -351,6 +358,23 @@ pub fn main(args: RunArgs) -> u8 {
         );
     }
 
+    // --data: before the command reads, drop what this host cached of each file. A failure
+    // (a symlink, not a regular file, an I/O error) stops here: the command is not run.
+    for f in &a.data {
+        if let Err(e) = softrwlock::data::begin_path_for_job(f) {
+            shared.ctl().phase = Phase::Finished;
+            eprintln!(
+                "softrwlock: --data {}: {}; not running the command",
+                f.to_string_lossy(),
+                e.message
+            );
+            if let Err(e) = lock.release() {
+                eprintln!("softrwlock: {e}");
+            }
+            return exit::LOCK_ERROR;
+        }
+    }
+
     let mut cmd = std::process::Command::new(&a.command[0]);
     cmd.args(&a.command[1..])
         .env("SOFTRWLOCK_PATH", &a.path)
@@ -467,6 +491,21 @@ pub fn main(args: RunArgs) -> u8 {
             exit::LOCK_ERROR
         }
     };
+
+    // --data: the command's writes reach the file server before the next holder may read.
+    let mut code = code;
+    for f in &a.data {
+        if let Err(e) = softrwlock::data::end_path(f) {
+            eprintln!(
+                "softrwlock: --data {}: {} (the command had ended with status {code}); its writes to the file may not have reached the file server",
+                f.to_string_lossy(),
+                e.message
+            );
+            if code == 0 {
+                code = exit::LOCK_ERROR;
+            }
+        }
+    }
 
     match lock.release() {
         Ok(()) => {
