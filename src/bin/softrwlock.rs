@@ -13,8 +13,6 @@ mod run;
 mod status;
 #[path = "softrwlock/verify.rs"]
 mod verify;
-#[path = "softrwlock/withdraw.rs"]
-mod withdraw;
 
 use std::ffi::OsString;
 use std::process::ExitCode;
