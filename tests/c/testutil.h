@@ -434,6 +434,12 @@ static TU_UNUSED int tu_parse_record(const char *buf, size_t n, struct tu_record
         return 0;
     for (i = 0; i < 7; i++) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
+        /* After host: an optional `proc <boot>.<pidns>.<start>` line (same-host liveness). */
+        if (i == 5 && nl != NULL && (size_t)(nl - p) > 5 && memcmp(p, "proc ", 5) == 0) {
+            stable_len = (size_t)(nl + 1 - buf);
+            p = nl + 1;
+            nl = memchr(p, '\n', (size_t)(end - p));
+        }
         size_t klen = strlen(keys[i]), vlen;
         const char *v;
         if (nl == NULL || (size_t)(nl - p) < klen || memcmp(p, keys[i], klen) != 0)
