@@ -471,21 +471,25 @@ def _acquire(lock, write, timeout):
                 continue
             _check(st, lock.path)
             return
+    pipe = _WakeupPipe.get()
     while True:
         left = t if deadline is None else max(0.0, deadline - time.monotonic())
-        st = None
-        pipe = _WakeupPipe.get()
-        old = signal.set_wakeup_fd(pipe.w, warn_on_full_buffer=False)
+        h = lock._h()
+        st = old = None
+        signals = b""
         try:
-            h = lock._h()
-            lib.srwl_set_interrupt_fd(h, pipe.r)
             try:
+                old = signal.set_wakeup_fd(pipe.w, warn_on_full_buffer=False)
+                lib.srwl_set_interrupt_fd(h, pipe.r)
+                st = fn(h, left)
+            except ValueError:  # not the main interpreter: signals cannot end the wait
                 st = fn(h, left)
             finally:
                 lib.srwl_set_interrupt_fd(h, -1)
-                signal.set_wakeup_fd(old)
+                if old is not None:
+                    signal.set_wakeup_fd(old)
                 signals = pipe.drain()
-                if signals and old != -1:
+                if signals and old is not None and old != -1:
                     try:  # chain: the previous owner (asyncio) hears of every signal too
                         os.write(old, signals)
                     except OSError:
