@@ -16,6 +16,7 @@
 //! | `inject`    | delay injection at protocol steps, for tests |
 //! | `options`   | `srwl_options`: defaults and validation |
 //! | `status`    | status codes and errors |
+//! | `liveness`  | same-host liveness of a record's process, for dropping dead waiters' places |
 //! | `data`      | the user's own file made coherent for one hold (`srwl_data_begin`/`end`) |
 
 pub mod admin;
