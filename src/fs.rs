@@ -269,28 +269,7 @@ impl Dir {
         }
         drop_cached_pages(fd.as_raw_fd());
         let mut buf = [0u8; READ_CAP + 1];
-        let mut got = 0;
-        while got < buf.len() {
-            let n = unsafe {
-                libc::pread(
-                    fd.as_raw_fd(),
-                    buf[got..].as_mut_ptr().cast(),
-                    buf.len() - got,
-                    got as libc::off_t,
-                )
-            };
-            if n < 0 {
-                let e = io::Error::last_os_error();
-                if e.raw_os_error() == Some(libc::EINTR) {
-                    continue;
-                }
-                return Err(e);
-            }
-            if n == 0 {
-                break;
-            }
-            got += n as usize;
-        }
+        let got = pread_upto(fd.as_raw_fd(), &mut buf)?;
         out.extend_from_slice(&buf[..got]);
         Ok(())
     }
@@ -519,24 +498,16 @@ pub fn process_gone(pid: u32) -> bool {
         && io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH)
 }
 
-/// Reads a small file of the kernel's (/proc, /sys): at most 4 KiB, by absolute path. These
-/// paths are the kernel's, not the user's, but the last component is still never followed.
-pub fn read_proc(path: &CStr) -> io::Result<Vec<u8>> {
-    let fd = cvt(unsafe {
-        libc::open(
-            path.as_ptr(),
-            libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_CLOEXEC,
-        )
-    })?;
-    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-    let mut buf = vec![0u8; 4096];
+/// Reads from offset 0 until `buf` is full or the file ends; the number of bytes read.
+fn pread_upto(fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {
     let mut got = 0;
     while got < buf.len() {
         let n = unsafe {
-            libc::read(
-                fd.as_raw_fd(),
+            libc::pread(
+                fd,
                 buf[got..].as_mut_ptr().cast(),
                 buf.len() - got,
+                got as libc::off_t,
             )
         };
         if n < 0 {
@@ -551,6 +522,21 @@ pub fn read_proc(path: &CStr) -> io::Result<Vec<u8>> {
         }
         got += n as usize;
     }
+    Ok(got)
+}
+
+/// Reads a small file of the kernel's (/proc, /sys): at most 4 KiB, by absolute path. These
+/// paths are the kernel's, not the user's, but the last component is still never followed.
+pub fn read_proc(path: &CStr) -> io::Result<Vec<u8>> {
+    let fd = cvt(unsafe {
+        libc::open(
+            path.as_ptr(),
+            libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+        )
+    })?;
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    let mut buf = vec![0u8; 4096];
+    let got = pread_upto(fd.as_raw_fd(), &mut buf)?;
     buf.truncate(got);
     Ok(buf)
 }
