@@ -85,6 +85,11 @@ impl Default for Name {
 #[derive(Debug)]
 pub struct Dir {
     fd: OwnedFd,
+    /// List by opening the directory afresh instead of rewinding this handle: on sshfs a
+    /// handle rewound with lseek(fd, 0) lists nothing once the directory has changed since
+    /// the last listing (the kernel's cached listing is dropped, and sshfs's own read of the
+    /// directory is at its end). Inherited by directories opened through this one.
+    reopen_to_list: bool,
 }
 
 impl AsRawFd for Dir {
@@ -138,6 +143,7 @@ impl Dir {
         })?;
         Ok(Dir {
             fd: unsafe { OwnedFd::from_raw_fd(fd) },
+            reopen_to_list: false,
         })
     }
 
@@ -153,7 +159,15 @@ impl Dir {
         })?;
         Ok(Dir {
             fd: unsafe { OwnedFd::from_raw_fd(fd) },
+            reopen_to_list: self.reopen_to_list,
         })
+    }
+
+    /// Makes every later listing through this handle, and through the directories opened
+    /// through it, open the directory afresh instead of rewinding the kept handle (see
+    /// `reopen_to_list`; fstype.rs decides where).
+    pub fn list_by_reopening(&mut self) {
+        self.reopen_to_list = true;
     }
 
     pub fn mkdir(&self, name: &CStr) -> io::Result<()> {
@@ -369,18 +383,17 @@ impl Dir {
         if buf.len() < 8192 {
             buf.resize(8192, 0);
         }
-        if unsafe { libc::lseek(self.as_raw_fd(), 0, libc::SEEK_SET) } < 0 {
+        // A fresh handle where rewinding a kept one may list nothing (sshfs).
+        let fresh = match self.reopen_to_list {
+            true => Some(self.open_dir(c".")?),
+            false => None,
+        };
+        let fd = fresh.as_ref().map_or(self.as_raw_fd(), |d| d.as_raw_fd());
+        if fresh.is_none() && unsafe { libc::lseek(fd, 0, libc::SEEK_SET) } < 0 {
             return Err(io::Error::last_os_error());
         }
         loop {
-            let n = unsafe {
-                libc::syscall(
-                    libc::SYS_getdents64,
-                    self.as_raw_fd(),
-                    buf.as_mut_ptr(),
-                    buf.len(),
-                )
-            };
+            let n = unsafe { libc::syscall(libc::SYS_getdents64, fd, buf.as_mut_ptr(), buf.len()) };
             if n < 0 {
                 let e = io::Error::last_os_error();
                 if e.raw_os_error() == Some(libc::EINTR) {
