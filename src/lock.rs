@@ -251,11 +251,11 @@ impl Lock {
         }
         let parent_c = CString::new(parent).expect("checked for NUL");
         let parent_display = OsStr::from_bytes(parent).to_string_lossy().into_owned();
-        let parent_dir = Dir::open_path(&parent_c)
+        let mut parent_dir = Dir::open_path(&parent_c)
             .map_err(|e| crate::protocol::fs_error("open parent directory", &parent_display, &e))?;
         // An object-store mount (s3fs, ...) cannot keep exclusion: refused before anything is
-        // created there (fstype.rs).
-        crate::fstype::refuse_unsafe(&parent_dir, &display)?;
+        // created there. On sshfs, listings reopen their directory (fstype.rs).
+        crate::fstype::check_open(&mut parent_dir, &display)?;
         let side_name = CString::new([base, b".srwl"].concat()).expect("checked for NUL");
         let host = hostname::get()
             .map(|h| sanitize_host(h.as_bytes()))
