@@ -172,7 +172,21 @@ impl Dir {
 
     pub fn mkdir(&self, name: &CStr) -> io::Result<()> {
         inject::point();
-        cvt(unsafe { libc::mkdirat(self.as_raw_fd(), name.as_ptr(), 0o700) }).map(|_| ())
+        let r = cvt(unsafe { libc::mkdirat(self.as_raw_fd(), name.as_ptr(), 0o700) }).map(|_| ());
+        self.eexist_if_there(r, name)
+    }
+
+    /// sshfs reports the loser of a racing exclusive create, mkdir or link with EPERM, not
+    /// EEXIST (SFTP version 3 has no "exists" status, only a generic failure): an EPERM is
+    /// turned into EEXIST when the name exists now, so that callers that handle EEXIST do the
+    /// right thing. A name that is not there leaves the EPERM as it was.
+    fn eexist_if_there<T>(&self, r: io::Result<T>, name: &CStr) -> io::Result<T> {
+        match r {
+            Err(e) if e.raw_os_error() == Some(libc::EPERM) && self.stat(name).is_ok() => {
+                Err(io::Error::from_raw_os_error(libc::EEXIST))
+            }
+            r => r,
+        }
     }
 
     /// openat(2) of a file in this directory with `flags`, always adding O_NOFOLLOW (a symlink
@@ -199,7 +213,10 @@ impl Dir {
     /// `create_excl`, keeping the file open for writing (a reader-record template, protocol.rs).
     pub fn create_excl_open(&self, name: &CStr, data: &[u8]) -> io::Result<OwnedFd> {
         inject::point();
-        let fd = self.open_file(name, libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL)?;
+        let fd = self.eexist_if_there(
+            self.open_file(name, libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL),
+            name,
+        )?;
         if let Err(e) = write_all_at(fd.as_raw_fd(), data) {
             drop(fd);
             let _ = self.unlink(name);
@@ -212,7 +229,7 @@ impl Dir {
     /// fails with EEXIST if `to` exists. One atomic operation makes a reader record.
     pub fn link_into(&self, from: &CStr, to_dir: &Dir, to: &CStr) -> io::Result<()> {
         inject::point();
-        cvt(unsafe {
+        let r = cvt(unsafe {
             libc::linkat(
                 self.as_raw_fd(),
                 from.as_ptr(),
@@ -221,7 +238,8 @@ impl Dir {
                 0,
             )
         })
-        .map(|_| ())
+        .map(|_| ());
+        to_dir.eexist_if_there(r, to)
     }
 
     /// Rewrites an existing regular file in place (same length records: no truncate needed).
@@ -257,7 +275,7 @@ impl Dir {
     /// baton.
     pub fn link(&self, from: &CStr, to: &CStr) -> io::Result<()> {
         inject::point();
-        cvt(unsafe {
+        let r = cvt(unsafe {
             libc::linkat(
                 self.as_raw_fd(),
                 from.as_ptr(),
@@ -266,7 +284,8 @@ impl Dir {
                 0,
             )
         })
-        .map(|_| ())
+        .map(|_| ());
+        self.eexist_if_there(r, to)
     }
 
     /// Reads at most READ_CAP + 1 bytes of a regular file (so an oversized file shows as such).
