@@ -580,6 +580,9 @@ fn errno_name(code: i32) -> &'static str {
         libc::EAGAIN => "EAGAIN",
         libc::EBUSY => "EBUSY",
         libc::ENOTCONN => "ENOTCONN",
+        libc::EOPNOTSUPP => "EOPNOTSUPP",
+        libc::ENOSYS => "ENOSYS",
+        libc::EMLINK => "EMLINK",
         _ => "errno",
     }
 }

@@ -270,6 +270,14 @@ pub fn check_open(dir: &mut Dir, display: &str) -> Result<()> {
 }
 
 impl Mount {
+    /// A filesystem of one machine (one client: what one host sees is all there is).
+    pub fn is_local(&self) -> bool {
+        classify(&self.fstype, &self.source)
+            == (Class::Known {
+                name: "a local filesystem",
+            })
+    }
+
     /// Whether a listing through a kept, rewound directory handle may miss entries here. On
     /// sshfs it lists nothing once the directory has changed (measured: tests/fsbeds/sshfs.sh,
     /// a dead holder was never evicted). Other FUSE filesystems built like it (the high-level
