@@ -735,12 +735,9 @@ fn exclusion_check(
 /// How much longer than its duration the exclusion run may take (a waiter's last wait).
 const LIVENESS_SLACK: f64 = 10.0;
 
-/// After the exclusion test every lock is released: the sidecar holds `init`, `R` and `Q`;
-/// `Q` is empty; `R` holds the baton at rest and nothing else, and the baton is still the file
-/// `init` names (it was only ever renamed, never copied or made again).
-fn leftovers_check(scratch: &Path) -> Result<String, String> {
-    use std::os::unix::fs::MetadataExt;
-    let side = scratch.join("excl").join("lock.srwl");
+/// The entries of a released lock's sidecar other than `init`, `R`, `Q`, and the batons at
+/// rest in `R/`.
+fn sidecar_entries(side: &Path) -> Result<(Vec<String>, Vec<String>), String> {
     let mut left = Vec::new();
     let mut batons = Vec::new();
     for sub in ["", "R", "Q"] {
@@ -756,6 +753,31 @@ fn leftovers_check(scratch: &Path) -> Result<String, String> {
             }
         }
     }
+    Ok((left, batons))
+}
+
+/// After the exclusion test every lock is released: the sidecar holds `init`, `R` and `Q`;
+/// `Q` is empty; `R` holds the baton at rest and nothing else, and the baton is still the file
+/// `init` names (it was only ever renamed, never copied or made again).
+fn leftovers_check(scratch: &Path) -> Result<String, String> {
+    use std::os::unix::fs::MetadataExt;
+    let side = scratch.join("excl").join("lock.srwl");
+    // A file unlinked while a process on this client had it open is renamed by the client
+    // (`.fuse_hidden*` on FUSE, `.nfs*` on NFS) and removed at the last close, which the
+    // kernel sends to the client after the process has gone: such names may linger a moment.
+    let t0 = Instant::now();
+    let (left, batons) = loop {
+        let (left, batons) = sidecar_entries(&side)?;
+        let lingering = |n: &String| {
+            let base = n.rsplit('/').next().unwrap_or(n);
+            base.starts_with(".fuse_hidden") || base.starts_with(".nfs")
+        };
+        if left.is_empty() || !left.iter().all(lingering) || t0.elapsed() > Duration::from_secs(10)
+        {
+            break (left, batons);
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
     if !left.is_empty() {
         return Err(format!("left behind: {}", left.join(", ")));
     }
