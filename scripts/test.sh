@@ -3,6 +3,7 @@
 #   1. header check, cargo fmt, cargo clippy
 #   2. the SPIN model check (tests/model/check.sh)
 #   3. the GlusterFS campaign: two client mounts, namespaced "hosts", stress, kills (tests/netfs/run-ci.sh)
+#      and the filesystem beds: s3fs refused, sshfs working (tests/fsbeds/)
 #   4. cargo test
 #   5. ctest: C tests, examples (C, C++, Fortran, Python, MPI, shell), installed-package consumers
 # and ends with the summaries of cargo test and ctest.
@@ -15,7 +16,7 @@ ROOT=$PWD
 QUICK=0
 [ "${1:-}" = "--quick" ] && QUICK=1
 
-PACKAGES="cmake gcc g++ gfortran make pkg-config mpich libmpich-dev spin strace valgrind glusterfs-server glusterfs-client fuse3 procps util-linux"
+PACKAGES="cmake gcc g++ gfortran make pkg-config mpich libmpich-dev spin strace valgrind glusterfs-server glusterfs-client fuse3 procps util-linux s3fs sshfs openssh-client python3-venv curl"
 missing=()
 for p in $PACKAGES; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -69,6 +70,11 @@ step "model (SPIN)" bash tests/model/check.sh
 if [ $QUICK = 0 ]; then
   step "GlusterFS campaign" bash tests/netfs/run-ci.sh
 fi
+# s3fs must be refused, sshfs must work (each bed sets up and tears down its own servers on
+# 127.0.0.1; moto[server] comes from PyPI into a venv; sshfs.sh installs openssh-server itself,
+# without enabling the system's sshd).
+fsbeds() { local r=0; bash tests/fsbeds/s3fs.sh || r=1; bash tests/fsbeds/sshfs.sh || r=1; return $r; }
+step "filesystem beds (s3fs, sshfs)" fsbeds
 
 echo
 echo "================ cargo test ================"

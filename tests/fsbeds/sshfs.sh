@@ -51,6 +51,18 @@ trap down EXIT
 
 [ "$(id -u)" = 0 ] || fail "needs root (FUSE mounts, sshd)"
 [ -c /dev/fuse ] || fail "/dev/fuse is missing"
+if [ ! -x /usr/sbin/sshd ] && command -v apt-get >/dev/null; then
+    # Only the sshd binary is wanted: the package's service is neither started (policy-rc.d)
+    # nor left enabled. Only this bed's private sshd on 127.0.0.1 ever runs.
+    say "installing openssh-server (its system service stays off)"
+    made_policy=0
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+        printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d && made_policy=1
+    fi
+    DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq openssh-server >/tmp/srwl-apt-sshd.log 2>&1
+    [ $made_policy = 1 ] && rm -f /usr/sbin/policy-rc.d
+    systemctl disable --now ssh.service ssh.socket >/dev/null 2>&1 || true
+fi
 for t in sshfs ssh-keygen /usr/sbin/sshd; do
     command -v "$t" >/dev/null || fail "$t is missing (apt-get install sshfs openssh-server)"
 done
