@@ -170,6 +170,11 @@ impl Dir {
         self.reopen_to_list = true;
     }
 
+    /// Whether listings reopen the directory: a FUSE filesystem such as sshfs (fstype.rs).
+    pub fn reopens_to_list(&self) -> bool {
+        self.reopen_to_list
+    }
+
     pub fn mkdir(&self, name: &CStr) -> io::Result<()> {
         inject::point();
         let r = cvt(unsafe { libc::mkdirat(self.as_raw_fd(), name.as_ptr(), 0o700) }).map(|_| ());
