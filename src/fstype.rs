@@ -392,6 +392,30 @@ garbage line
     }
 
     #[test]
+    fn fuse_mounts_but_glusterfs_list_by_reopening() {
+        assert!(find(0, 42, "/mnt/my ssh").unwrap().may_not_rewind());
+        assert!(find(0, 46, "/legacy").unwrap().may_not_rewind());
+        assert!(!find(0, 44, "/gluster").unwrap().may_not_rewind());
+        assert!(!find(252, 1, "/home").unwrap().may_not_rewind());
+        assert!(find(252, 1, "/home").unwrap().is_local());
+        assert!(!find(0, 42, "/mnt/my ssh").unwrap().is_local());
+    }
+
+    /// The real thing: the directory of this test is on some mount, and a FUSE type is never
+    /// refused here unless it is an object store.
+    #[test]
+    fn the_mount_of_a_real_directory_is_found() {
+        let d = Dir::open_path(c"/proc").unwrap();
+        let m = mount_of(&d).expect("/proc is in mountinfo");
+        assert_eq!(
+            (m.fstype.as_str(), m.mount_point.as_slice()),
+            ("proc", &b"/proc"[..])
+        );
+        let mut tmp = Dir::open_path(c"/tmp").unwrap();
+        check_open(&mut tmp, "/tmp/x").unwrap();
+    }
+
+    #[test]
     fn malformed_and_huge_lines_are_skipped() {
         let mut text = vec![b'7'; LINE_CAP + 10];
         text.extend_from_slice(b"\n45 22 0:40 / /x rw - fuse.s3fs s3fs rw\n1 2 3\n- - -\n");
