@@ -90,6 +90,8 @@ except softrwlock.Unsafe as e:
     want = "open %s: the filesystem is fuse.s3fs (s3fs, source s3fs, mounted on %s), which cannot keep exclusion: concurrent renames and O_EXCL creates" % (path, os.path.dirname(path))
     if e.status != softrwlock.Status.EUNSAFE or not e.message.startswith(want):
         print("s3fs.sh: FAIL: expected SRWL_EUNSAFE and a message starting with:", want); sys.exit(1)
+except softrwlock.SoftRWLockError as e:
+    print("s3fs.sh: FAIL: srwl_open failed with", e.status.name, "instead of EUNSAFE:", e.message); sys.exit(1)
 if os.path.lexists(path + ".srwl"):
     print("s3fs.sh: FAIL: the refused open left", path + ".srwl"); sys.exit(1)
 print("s3fs.sh: PASS: srwl_open refuses s3fs with SRWL_EUNSAFE and names it; nothing created")
