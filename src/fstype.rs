@@ -4,7 +4,8 @@
 //! the same magic. The type is read from `/proc/self/mountinfo` instead: the mount whose device
 //! (major:minor) is the device of the lock's directory, the longest mount point that is a
 //! prefix of the directory's path breaking ties (bind mounts of one device). FUSE filesystems
-//! show there as `fuse.<subtype>` (`fuse.glusterfs`, `fuse.mfs`, `fuse.sshfs`, `fuse.s3fs`).
+//! show there as `fuse.<subtype>` (`fuse.glusterfs`, `fuse.sshfs`, `fuse.s3fs`), or as `fuse`
+//! with the program's name in the source (MooseFS: `fuse`, source `mfs#host:port`).
 //!
 //! Object-store mounts (s3fs, goofys, gcsfuse, mountpoint-s3, rclone mount) turn a create or a
 //! rename into requests to an object store that does not make them exclusive: two clients'
@@ -59,11 +60,17 @@ const OBJECT_STORE: &str = "an object-store mount: a create or rename is a seque
 /// Classifies a filesystem by its mountinfo type (and, for a FUSE mount that shows no
 /// subtype, by its source, which is then the program's name).
 pub fn classify(fstype: &str, source: &str) -> Class {
+    // A FUSE mount without a subtype shows as `fuse` with the program's name in its source:
+    // mfsmount (MooseFS 3.0.117) as `fuse mfs\043127.0.0.1:9421`, i.e. `mfs#host:port`, or `MFS`.
     let sub = match fstype {
-        "fuse" | "fuseblk" => source.split(['#', ':']).next().unwrap_or(""),
-        t => t.strip_prefix("fuse.").unwrap_or(t),
+        "fuse" | "fuseblk" => source
+            .split(['#', ':'])
+            .next()
+            .unwrap_or("")
+            .to_ascii_lowercase(),
+        t => t.strip_prefix("fuse.").unwrap_or(t).to_string(),
     };
-    match sub {
+    match sub.as_str() {
         "s3fs" => Class::Refused {
             name: "s3fs",
             reason: "concurrent renames and O_EXCL creates of one name from two clients both \
@@ -72,7 +79,7 @@ pub fn classify(fstype: &str, source: &str) -> Class {
         },
         "goofys" | "gcsfuse" | "mountpoint-s3" | "rclone" | "blobfuse" | "blobfuse2" => {
             Class::Refused {
-                name: match sub {
+                name: match sub.as_str() {
                     "goofys" => "goofys",
                     "gcsfuse" => "gcsfuse",
                     "mountpoint-s3" => "mountpoint-s3",
@@ -318,7 +325,7 @@ mod tests {
 47 22 0:42 / /mnt/my\\040ssh rw,nosuid,nodev,relatime shared:5 master:2 - fuse.sshfs root@127.0.0.1:/srv rw
 50 22 0:44 / /gluster rw - fuse.glusterfs localhost:/vol rw
 51 22 0:44 / /gluster-bind rw - fuse.glusterfs localhost:/vol rw
-52 22 0:45 / /mfs rw - fuse.mfs mfs#127.0.0.1:9421 rw
+52 22 0:45 / /mfs rw - fuse mfs\\043127.0.0.1:9421 rw,allow_other
 53 22 0:46 / /legacy rw - fuse s3fs rw
 garbage line
 ";
@@ -351,7 +358,15 @@ garbage line
 
     #[test]
     fn an_unknown_device_falls_back_to_the_path() {
-        assert_eq!(find(0, 99, "/mfs/sub/x").unwrap().fstype, "fuse.mfs");
+        let m = find(0, 99, "/mfs/sub/x").unwrap();
+        assert_eq!(
+            (m.fstype.as_str(), m.source.as_str()),
+            ("fuse", "mfs#127.0.0.1:9421")
+        );
+        assert_eq!(
+            classify(&m.fstype, &m.source),
+            Class::Known { name: "MooseFS" }
+        );
         assert_eq!(find(0, 99, "/srv").unwrap().fstype, "ext4");
         assert!(find_mount(SAMPLE, 0, 99, None).is_none());
     }
@@ -385,10 +400,17 @@ garbage line
         ] {
             assert!(!matches!(classify(t, "x"), Class::Refused { .. }), "{t}");
         }
-        assert_eq!(
-            classify("fuse.mfs", "mfs#h:9421"),
-            Class::Known { name: "MooseFS" }
-        );
+        for (t, src) in [
+            ("fuse.mfs", "mfs#h:9421"),
+            ("fuse", "mfs#h:9421"),
+            ("fuse", "MFS"),
+        ] {
+            assert_eq!(
+                classify(t, src),
+                Class::Known { name: "MooseFS" },
+                "{t} {src}"
+            );
+        }
     }
 
     #[test]
