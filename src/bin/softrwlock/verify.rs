@@ -1046,6 +1046,13 @@ pub fn main(argv: &[OsString]) -> u8 {
     if let Some((p, _, name)) = &second {
         println!("second mount {}, filesystem {name}", p.display());
     }
+    if mount.as_ref().is_some_and(|m| m.fstype == "fuse.sshfs") {
+        // Not visible in mountinfo, and not decidable from one client.
+        println!(
+            "note: sshfs must be mounted with -o cache=no on every client: with its default 20 s cache \
+             a client sees the others' changes late, and waiters on it can wait that long per handoff"
+        );
+    }
     // Refused by the library: the lock checks cannot run; the racing checks show why.
     let refusal = mount.as_ref().and_then(fstype::refusal);
 
