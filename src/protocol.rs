@@ -1185,6 +1185,10 @@ impl Disk {
                 if Baton::parse_resting(name).is_some() {
                     continue;
                 }
+                if fuse_hidden(name) {
+                    Self::evict_entry(&room, name);
+                    continue;
+                }
                 let key = [b"R/", name.as_slice()].concat();
                 if let Some((age, limit)) = self.observe_entry(&room, name, &key, now) {
                     // Reader records are unique names: unlinking one can only ever remove the
@@ -1241,6 +1245,10 @@ impl Disk {
                     && ticket.is_none_or(|t| t.kind == TicketKind::Reader)
                     && Baton::parse_held(name).is_none()
                 {
+                    continue;
+                }
+                if fuse_hidden(name) {
+                    Self::evict_entry(queue, name);
                     continue;
                 }
                 let key = [b"Q/", name.as_slice()].concat();
@@ -1341,6 +1349,15 @@ impl Disk {
         self.names = names;
         listed
     }
+}
+
+/// A name that the high-level libfuse (sshfs) gives a file unlinked while a process on that
+/// client still had it open: a record or ticket its owner already removed (a release), which
+/// the client failed to delete at the last close (its release raced with the rename). Nothing
+/// live is ever renamed so (the protocol never unlinks or renames over a live entry), so it is
+/// evicted at once instead of after the stale threshold, which kept the room shut that long.
+fn fuse_hidden(name: &[u8]) -> bool {
+    name.starts_with(b".fuse_hidden")
 }
 
 /// What linkat reports on filesystems (or mounts) where hard links cannot be made.
