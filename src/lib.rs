@@ -11,6 +11,7 @@
 //! | `protocol`  | srwl/2 on disk, one submodule per part: `layout`, `open`, `queue`, `room`, `baton`, `reader`, `writer`, `eviction`, `waiting` (see its doc) |
 //! | `record`    | entry names and record bytes: building and bounded parsing |
 //! | `fs`        | the only raw syscalls (openat and friends, getdents64, inotify) |
+//! | `fstype`    | which filesystem a lock is on (mountinfo), and the refusal of those that cannot keep exclusion |
 //! | `heartbeat` | the one thread per process that keeps records fresh |
 //! | `fork`      | atfork handlers |
 //! | `inject`    | delay injection at protocol steps, for tests |
@@ -24,6 +25,7 @@ pub mod data;
 pub mod ffi;
 pub mod fork;
 pub mod fs;
+pub mod fstype;
 pub mod heartbeat;
 pub mod inject;
 pub mod liveness;

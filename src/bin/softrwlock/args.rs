@@ -234,6 +234,10 @@ pub struct VerifyArgs {
     #[arg(long, value_name = "S")]
     pub join_timeout: Option<String>,
 
+    /// The same directory through another mount (a second client): race through both
+    #[arg(long, value_name = "DIR2", value_parser = OsStringValueParser::new())]
+    pub second_mount: Option<OsString>,
+
     /// A directory on the filesystem to check
     #[arg(value_name = "DIR", value_parser = OsStringValueParser::new())]
     pub dir: OsString,
