@@ -1026,6 +1026,11 @@ pub fn main(argv: &[OsString]) -> u8 {
                 dir_path.display(),
                 describe(&e)
             );
+            println!(
+                "VERDICT: FAIL: cannot open {}: {}: nothing was checked",
+                dir_path.display(),
+                describe(&e)
+            );
             return exit::VERIFY_FAILED;
         }
     };
