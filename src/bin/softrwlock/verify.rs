@@ -24,7 +24,7 @@ use softrwlock::fs::{describe, random_bytes, Dir};
 use softrwlock::fstype::{self, Mount};
 use softrwlock::{Lock, Mode, Options, Status};
 
-use crate::args::{self, Arg, Parser};
+use crate::args;
 use crate::{exit, usage_error};
 
 pub const WORKER_CMD: &str = "__verify-worker";
@@ -944,76 +944,53 @@ struct VerifyArgs {
     join_timeout: f64,
 }
 
-fn parse(argv: &[OsString]) -> Result<VerifyArgs, String> {
-    let mut p = Parser::new(argv);
+/// Checks the values of the options clap has parsed (`args::VerifyArgs`).
+fn parse(c: &args::VerifyArgs) -> Result<VerifyArgs, String> {
     let mut a = VerifyArgs {
-        dir: OsString::new(),
-        keep: false,
+        dir: c.dir.clone(),
+        keep: c.keep,
         cross: None,
-        second: None,
+        second: c.second_mount.clone(),
         nodes: 2,
         duration: None,
         workers: 4,
         join_timeout: 600.0,
     };
-    let mut dir = None;
-    while let Some(arg) = p.next_arg() {
-        match arg {
-            Arg::Opt(name, inline) => match name.as_str() {
-                "--keep" => a.keep = true,
-                "--second-mount" => a.second = Some(p.value(&name, inline)?.into()),
-                "--cross-client" => {
-                    let v = p.value(&name, inline)?;
-                    let ok = !v.is_empty()
-                        && v.len() <= 64
-                        && !v.starts_with('.')
-                        && v.bytes()
-                            .all(|c| c.is_ascii_alphanumeric() || b"._-".contains(&c));
-                    if !ok {
-                        return Err(format!(
-                            "--cross-client {v:?}: use letters, digits, '.', '_' and '-' (not starting with '.')"
-                        ));
-                    }
-                    a.cross = Some(v);
-                }
-                "--nodes" => a.nodes = args::count(&name, &p.value(&name, inline)?, 10_000)?,
-                "--workers" => a.workers = args::count(&name, &p.value(&name, inline)?, 64)?,
-                "--duration" => {
-                    let v = args::seconds(&name, &p.value(&name, inline)?, false)?;
-                    if !(0.1..=3600.0).contains(&v) {
-                        return Err("--duration: from 0.1 to 3600 seconds".into());
-                    }
-                    a.duration = Some(v);
-                }
-                "--join-timeout" => {
-                    a.join_timeout = args::seconds(&name, &p.value(&name, inline)?, false)?
-                }
-                _ => return Err(format!("verify: unknown option {name}")),
-            },
-            Arg::DoubleDash => {
-                if let Some(v) = p.rest().first() {
-                    dir.get_or_insert(v.clone());
-                }
-                break;
-            }
-            Arg::Positional(v) => {
-                if dir.is_some() {
-                    return Err("verify: give exactly one DIR".into());
-                }
-                dir = Some(v);
-            }
+    if let Some(v) = &c.cross_client {
+        let ok = !v.is_empty()
+            && v.len() <= 64
+            && !v.starts_with('.')
+            && v.bytes()
+                .all(|c| c.is_ascii_alphanumeric() || b"._-".contains(&c));
+        if !ok {
+            return Err(format!(
+                "--cross-client {v:?}: use letters, digits, '.', '_' and '-' (not starting with '.')"
+            ));
         }
+        a.cross = Some(v.clone());
     }
-    a.dir = dir.ok_or("verify: missing DIR")?;
+    if let Some(v) = &c.nodes {
+        a.nodes = args::count("--nodes", v, 10_000)?;
+    }
+    if let Some(v) = &c.workers {
+        a.workers = args::count("--workers", v, 64)?;
+    }
+    if let Some(v) = &c.duration {
+        let v = args::seconds("--duration", v, false)?;
+        if !(0.1..=3600.0).contains(&v) {
+            return Err("--duration: from 0.1 to 3600 seconds".into());
+        }
+        a.duration = Some(v);
+    }
+    if let Some(v) = &c.join_timeout {
+        a.join_timeout = args::seconds("--join-timeout", v, false)?;
+    }
     Ok(a)
 }
 
-pub fn main(argv: &[OsString]) -> u8 {
-    if argv.iter().any(|a| a == "--help" || a == "-h") {
-        print!("{}", crate::USAGE);
-        return 0;
-    }
-    let a = match parse(argv) {
+/// `softrwlock verify [OPTIONS] DIR` (the options parsed by clap).
+pub fn main(c: &args::VerifyArgs) -> u8 {
+    let a = match parse(c) {
         Ok(a) => a,
         Err(m) => return usage_error(&m),
     };
