@@ -85,6 +85,11 @@ impl Default for Name {
 #[derive(Debug)]
 pub struct Dir {
     fd: OwnedFd,
+    /// List by opening the directory afresh instead of rewinding this handle: on sshfs a
+    /// handle rewound with lseek(fd, 0) lists nothing once the directory has changed since
+    /// the last listing (the kernel's cached listing is dropped, and sshfs's own read of the
+    /// directory is at its end). Inherited by directories opened through this one.
+    reopen_to_list: bool,
 }
 
 impl AsRawFd for Dir {
@@ -141,6 +146,7 @@ impl Dir {
         })?;
         Ok(Dir {
             fd: unsafe { OwnedFd::from_raw_fd(fd) },
+            reopen_to_list: false,
         })
     }
 
@@ -156,12 +162,39 @@ impl Dir {
         })?;
         Ok(Dir {
             fd: unsafe { OwnedFd::from_raw_fd(fd) },
+            reopen_to_list: self.reopen_to_list,
         })
+    }
+
+    /// Makes every later listing through this handle, and through the directories opened
+    /// through it, open the directory afresh instead of rewinding the kept handle (see
+    /// `reopen_to_list`; fstype.rs decides where).
+    pub fn list_by_reopening(&mut self) {
+        self.reopen_to_list = true;
+    }
+
+    /// Whether listings reopen the directory: a FUSE filesystem such as sshfs (fstype.rs).
+    pub fn reopens_to_list(&self) -> bool {
+        self.reopen_to_list
     }
 
     pub fn mkdir(&self, name: &CStr) -> io::Result<()> {
         inject::point();
-        cvt(unsafe { libc::mkdirat(self.as_raw_fd(), name.as_ptr(), 0o700) }).map(|_| ())
+        let r = cvt(unsafe { libc::mkdirat(self.as_raw_fd(), name.as_ptr(), 0o700) }).map(|_| ());
+        self.eexist_if_there(r, name)
+    }
+
+    /// sshfs reports the loser of a racing exclusive create, mkdir or link with EPERM, not
+    /// EEXIST (SFTP version 3 has no "exists" status, only a generic failure): an EPERM is
+    /// turned into EEXIST when the name exists now, so that callers that handle EEXIST do the
+    /// right thing. A name that is not there leaves the EPERM as it was.
+    fn eexist_if_there<T>(&self, r: io::Result<T>, name: &CStr) -> io::Result<T> {
+        match r {
+            Err(e) if e.raw_os_error() == Some(libc::EPERM) && self.stat(name).is_ok() => {
+                Err(io::Error::from_raw_os_error(libc::EEXIST))
+            }
+            r => r,
+        }
     }
 
     /// openat(2) of a file in this directory with `flags`, always adding O_NOFOLLOW (a symlink
@@ -188,7 +221,10 @@ impl Dir {
     /// `create_excl`, keeping the file open for writing (a reader-record template, protocol/room.rs).
     pub fn create_excl_open(&self, name: &CStr, data: &[u8]) -> io::Result<OwnedFd> {
         inject::point();
-        let fd = self.open_file(name, libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL)?;
+        let fd = self.eexist_if_there(
+            self.open_file(name, libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL),
+            name,
+        )?;
         if let Err(e) = write_all_at(fd.as_raw_fd(), data) {
             drop(fd);
             let _ = self.unlink(name);
@@ -201,7 +237,7 @@ impl Dir {
     /// fails with EEXIST if `to` exists. One atomic operation makes a reader record.
     pub fn link_into(&self, from: &CStr, to_dir: &Dir, to: &CStr) -> io::Result<()> {
         inject::point();
-        cvt(unsafe {
+        let r = cvt(unsafe {
             libc::linkat(
                 self.as_raw_fd(),
                 from.as_ptr(),
@@ -210,7 +246,8 @@ impl Dir {
                 0,
             )
         })
-        .map(|_| ())
+        .map(|_| ());
+        to_dir.eexist_if_there(r, to)
     }
 
     /// Rewrites an existing regular file in place (same length records: no truncate needed).
@@ -246,7 +283,7 @@ impl Dir {
     /// baton.
     pub fn link(&self, from: &CStr, to: &CStr) -> io::Result<()> {
         inject::point();
-        cvt(unsafe {
+        let r = cvt(unsafe {
             libc::linkat(
                 self.as_raw_fd(),
                 from.as_ptr(),
@@ -255,7 +292,8 @@ impl Dir {
                 0,
             )
         })
-        .map(|_| ())
+        .map(|_| ());
+        self.eexist_if_there(r, to)
     }
 
     /// Reads at most READ_CAP + 1 bytes of a regular file (so an oversized file shows as such).
@@ -269,28 +307,7 @@ impl Dir {
         }
         drop_cached_pages(fd.as_raw_fd());
         let mut buf = [0u8; READ_CAP + 1];
-        let mut got = 0;
-        while got < buf.len() {
-            let n = unsafe {
-                libc::pread(
-                    fd.as_raw_fd(),
-                    buf[got..].as_mut_ptr().cast(),
-                    buf.len() - got,
-                    got as libc::off_t,
-                )
-            };
-            if n < 0 {
-                let e = io::Error::last_os_error();
-                if e.raw_os_error() == Some(libc::EINTR) {
-                    continue;
-                }
-                return Err(e);
-            }
-            if n == 0 {
-                break;
-            }
-            got += n as usize;
-        }
+        let got = pread_upto(fd.as_raw_fd(), &mut buf)?;
         out.extend_from_slice(&buf[..got]);
         Ok(())
     }
@@ -374,18 +391,17 @@ impl Dir {
         if buf.len() < 8192 {
             buf.resize(8192, 0);
         }
-        if unsafe { libc::lseek(self.as_raw_fd(), 0, libc::SEEK_SET) } < 0 {
+        // A fresh handle where rewinding a kept one may list nothing (sshfs).
+        let fresh = match self.reopen_to_list {
+            true => Some(self.open_dir(c".")?),
+            false => None,
+        };
+        let fd = fresh.as_ref().map_or(self.as_raw_fd(), |d| d.as_raw_fd());
+        if fresh.is_none() && unsafe { libc::lseek(fd, 0, libc::SEEK_SET) } < 0 {
             return Err(io::Error::last_os_error());
         }
         loop {
-            let n = unsafe {
-                libc::syscall(
-                    libc::SYS_getdents64,
-                    self.as_raw_fd(),
-                    buf.as_mut_ptr(),
-                    buf.len(),
-                )
-            };
+            let n = unsafe { libc::syscall(libc::SYS_getdents64, fd, buf.as_mut_ptr(), buf.len()) };
             if n < 0 {
                 let e = io::Error::last_os_error();
                 if e.raw_os_error() == Some(libc::EINTR) {
@@ -519,24 +535,16 @@ pub fn process_gone(pid: u32) -> bool {
         && io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH)
 }
 
-/// Reads a small file of the kernel's (/proc, /sys): at most 4 KiB, by absolute path. These
-/// paths are the kernel's, not the user's, but the last component is still never followed.
-pub fn read_proc(path: &CStr) -> io::Result<Vec<u8>> {
-    let fd = cvt(unsafe {
-        libc::open(
-            path.as_ptr(),
-            libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_CLOEXEC,
-        )
-    })?;
-    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-    let mut buf = vec![0u8; 4096];
+/// Reads from offset 0 until `buf` is full or the file ends; the number of bytes read.
+fn pread_upto(fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {
     let mut got = 0;
     while got < buf.len() {
         let n = unsafe {
-            libc::read(
-                fd.as_raw_fd(),
+            libc::pread(
+                fd,
                 buf[got..].as_mut_ptr().cast(),
                 buf.len() - got,
+                got as libc::off_t,
             )
         };
         if n < 0 {
@@ -551,6 +559,21 @@ pub fn read_proc(path: &CStr) -> io::Result<Vec<u8>> {
         }
         got += n as usize;
     }
+    Ok(got)
+}
+
+/// Reads a small file of the kernel's (/proc, /sys): at most 4 KiB, by absolute path. These
+/// paths are the kernel's, not the user's, but the last component is still never followed.
+pub fn read_proc(path: &CStr) -> io::Result<Vec<u8>> {
+    let fd = cvt(unsafe {
+        libc::open(
+            path.as_ptr(),
+            libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+        )
+    })?;
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    let mut buf = vec![0u8; 4096];
+    let got = pread_upto(fd.as_raw_fd(), &mut buf)?;
     buf.truncate(got);
     Ok(buf)
 }
@@ -643,6 +666,9 @@ fn errno_name(code: i32) -> &'static str {
         libc::EBUSY => "EBUSY",
         libc::ENOTCONN => "ENOTCONN",
         libc::EBADF => "EBADF",
+        libc::EOPNOTSUPP => "EOPNOTSUPP",
+        libc::ENOSYS => "ENOSYS",
+        libc::EMLINK => "EMLINK",
         _ => "errno",
     }
 }

@@ -11,12 +11,14 @@
 //! | `protocol`  | srwl/2 on disk, one submodule per part: `layout`, `open`, `queue`, `room`, `baton`, `reader`, `writer`, `eviction`, `waiting` (see its doc) |
 //! | `record`    | entry names and record bytes: building and bounded parsing |
 //! | `fs`        | the only raw syscalls (openat and friends, getdents64, inotify, eventfd, poll) |
+//! | `fstype`    | which filesystem a lock is on (mountinfo), and the refusal of those that cannot keep exclusion |
 //! | `heartbeat` | the one thread per process that keeps records fresh |
 //! | `fork`      | atfork handlers |
 //! | `inject`    | delay injection at protocol steps, for tests |
 //! | `interrupt` | srwl_interrupt: a handle's pending flag, eventfd doorbell and interrupt descriptor |
 //! | `options`   | `srwl_options`: defaults and validation |
 //! | `status`    | status codes and errors |
+//! | `liveness`  | same-host liveness of a record's process, for dropping dead waiters' places |
 //! | `data`      | the user's own file made coherent for one hold (`srwl_data_begin`/`end`) |
 
 pub mod admin;
@@ -24,6 +26,7 @@ pub mod data;
 pub mod ffi;
 pub mod fork;
 pub mod fs;
+pub mod fstype;
 pub mod heartbeat;
 pub mod inject;
 pub mod interrupt;

@@ -77,9 +77,12 @@ impl Lock {
         opts.validate()?;
         fork::ensure_registered();
         let sidecar = sidecar_of(path, "open")?;
-        let parent_dir = Dir::open_path(&sidecar.parent).map_err(|e| {
+        let mut parent_dir = Dir::open_path(&sidecar.parent).map_err(|e| {
             protocol::fs_error("open parent directory", &sidecar.parent_display, &e)
         })?;
+        // An object-store mount (s3fs, ...) cannot keep exclusion: refused before anything is
+        // created there. On sshfs, listings reopen their directory (fstype.rs).
+        crate::fstype::check_open(&mut parent_dir, &sidecar.lock_display)?;
         let params = Arc::new(Params::new(*opts, host_name()));
         let mut tries = 0;
         let disk = loop {

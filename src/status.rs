@@ -20,7 +20,8 @@ pub enum srwl_status {
     SRWL_ESTATE = 4,
     /// The handle was inherited across fork(); open a new handle in the child.
     SRWL_EFORKED = 5,
-    /// Refused for safety: a symlink, a file of the wrong type, or a directory owned by another user.
+    /// Refused for safety: a symlink, a file of the wrong type, a directory owned by another user,
+    /// or a filesystem that cannot keep exclusion (an object-store mount such as s3fs).
     SRWL_EUNSAFE = 6,
     /// The hold was lost: another process evicted it (this process was stopped or starved past
     /// the stale threshold). Nothing belonging to the new holder was touched.

@@ -1150,6 +1150,11 @@ fn verify_of_a_missing_directory_fails_naming_it() {
         "{}",
         text(&o.stderr)
     );
+    assert!(
+        text(&o.stdout).starts_with("VERDICT: FAIL: cannot open /nonexistent-srwl-verify: ENOENT"),
+        "a verify that checked nothing must still give its verdict: {}",
+        text(&o.stdout)
+    );
 }
 
 /// The same job-script lines, run by flock(1) and by softrwlock with the same arguments, give

@@ -105,7 +105,7 @@ _softrwlock() {
             return 0
             ;;
         softrwlock__subcmd__verify)
-            opts="-h --keep --cross-client --nodes --duration --workers --join-timeout --help"
+            opts="-h --keep --cross-client --nodes --duration --workers --join-timeout --second-mount --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -128,6 +128,10 @@ _softrwlock() {
                     return 0
                     ;;
                 --join-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --second-mount)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -51,5 +51,6 @@ complete -c softrwlock -n "__fish_softrwlock_using_subcommand verify" -l nodes -
 complete -c softrwlock -n "__fish_softrwlock_using_subcommand verify" -l duration -d 'Seconds of the exclusion test [default: 3; with --cross-client 20]' -r
 complete -c softrwlock -n "__fish_softrwlock_using_subcommand verify" -l workers -d 'Worker processes per node [default: 4]' -r
 complete -c softrwlock -n "__fish_softrwlock_using_subcommand verify" -l join-timeout -d 'How long to wait for the other nodes, in seconds [default: 600]' -r
+complete -c softrwlock -n "__fish_softrwlock_using_subcommand verify" -l second-mount -d 'The same directory through another mount (a second client): race through both' -r
 complete -c softrwlock -n "__fish_softrwlock_using_subcommand verify" -l keep -d 'Keep the scratch directory (for inspection)'
 complete -c softrwlock -n "__fish_softrwlock_using_subcommand verify" -s h -l help -d 'Print help'

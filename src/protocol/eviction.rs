@@ -180,6 +180,10 @@ impl Disk {
                 if Baton::parse_resting(name).is_some() {
                     continue;
                 }
+                if fuse_hidden(name) {
+                    Self::evict_entry(&room, name);
+                    continue;
+                }
                 let key = [b"R/", name.as_slice()].concat();
                 if let Some((age, limit)) = self.observe_entry(&room, name, &key, now) {
                     // Reader records are unique names: unlinking one can only ever remove the
@@ -247,6 +251,10 @@ impl Disk {
                     && ticket.is_none_or(|t| t.kind == TicketKind::Reader)
                     && Baton::parse_held(name).is_none()
                 {
+                    continue;
+                }
+                if fuse_hidden(name) {
+                    Self::evict_entry(queue, name);
                     continue;
                 }
                 if ticket.is_none() && !holds {
@@ -509,6 +517,15 @@ impl Disk {
         self.scratch.names = names;
         listed
     }
+}
+
+/// A name that the high-level libfuse (sshfs) gives a file unlinked while a process on that
+/// client still had it open: a record or ticket its owner already removed (a release), which
+/// the client failed to delete at the last close (its release raced with the rename). Nothing
+/// live is ever renamed so (the protocol never unlinks or renames over a live entry), so it is
+/// evicted at once instead of after the stale threshold, which kept the room shut that long.
+fn fuse_hidden(name: &[u8]) -> bool {
+    name.starts_with(b".fuse_hidden")
 }
 
 /// How long a record of ours must stay absent before we conclude that it was evicted. A name
