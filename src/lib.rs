@@ -6,7 +6,7 @@
 //! | module      | owns |
 //! |-------------|------|
 //! | `ffi`       | the C ABI: the only `extern "C"` |
-//! | `admin`     | for tools (the CLI): `inspect` (a lock's state as a typed snapshot), `withdraw` (a dying waiter's exit), path and host-name rules |
+//! | `admin`     | for tools (the CLI): `inspect` (a lock's state as a typed snapshot), path and host-name rules |
 //! | `lock`      | the handle: nesting, threads, fork and hold bookkeeping (`Lock`) |
 //! | `protocol`  | srwl/2 on disk, one submodule per part: `layout`, `open`, `queue`, `room`, `baton`, `reader`, `writer`, `eviction`, `waiting` (see its doc) |
 //! | `record`    | entry names and record bytes: building and bounded parsing |

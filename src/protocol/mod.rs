@@ -43,7 +43,6 @@ mod room;
 pub mod waiting;
 mod writer;
 
-pub use baton::hand_back_resting;
 pub use eviction::{remove_tree, Absence, ABSENCE_CONFIRM};
 pub use layout::{sidecar_of, Sidecar, INIT, QUEUE, ROOM};
 pub use waiting::Wait;
