@@ -36,6 +36,7 @@ module softrwlock
     integer, parameter, public :: SRWL_EUNSAFE = 6
     integer, parameter, public :: SRWL_ELOST = 7
     integer, parameter, public :: SRWL_EINTERNAL = 8
+    integer, parameter, public :: SRWL_EINTR = 9
 
     !> Timeout values: wait forever, or try once.
     real(c_double), parameter, public :: SRWL_FOREVER = -1.0_c_double

@@ -36,13 +36,17 @@ typedef enum srwl_status {
   SRWL_ESTATE = 4,
   // The handle was inherited across fork(); open a new handle in the child.
   SRWL_EFORKED = 5,
-  // Refused for safety: a symlink, a file of the wrong type, or a directory owned by another user.
+  // Refused for safety: a symlink, a file of the wrong type, a directory owned by another user,
+  // or a filesystem that cannot keep exclusion (an object-store mount such as s3fs).
   SRWL_EUNSAFE = 6,
   // The hold was lost: another process evicted it (this process was stopped or starved past
   // the stale threshold). Nothing belonging to the new holder was touched.
   SRWL_ELOST = 7,
   // A bug in libsoftrwlock (a caught panic). Please report it.
   SRWL_EINTERNAL = 8,
+  // The acquire was interrupted (srwl_interrupt(), or the handle's interrupt descriptor
+  // became readable); nothing was left on disk, as after a timeout.
+  SRWL_EINTR = 9,
 } srwl_status;
 
 // An open lock handle. Opaque: created by srwl_open(), freed by srwl_close().
@@ -101,7 +105,8 @@ enum srwl_status srwl_open(const char *path,
 //
 // `timeout` in seconds: -1 (or +infinity) waits forever, 0 tries once, > 0 waits at most that
 // long; NaN or any other negative value is SRWL_EINVAL. Returns SRWL_OK, SRWL_TIMEOUT (nothing is left on
-// disk), SRWL_ESTATE (this thread holds the write lock: downgrade is not supported),
+// disk), SRWL_EINTR (interrupted by srwl_interrupt() or the interrupt descriptor: nothing is
+// left on disk), SRWL_ESTATE (this thread holds the write lock: downgrade is not supported),
 // SRWL_ELOST (the current hold was lost), SRWL_EFORKED (handle inherited across fork),
 // SRWL_EUNSAFE or SRWL_EIO. If the handle already holds a read lock, any thread of the
 // process adds a level, which srwl_release() removes. Thread-safe.
@@ -111,11 +116,12 @@ enum srwl_status srwl_acquire_read(struct srwl_lock *lock,
 // Takes the lock for writing (exclusive against every other handle, process and host).
 //
 // `timeout` as for srwl_acquire_read(). Returns SRWL_OK, SRWL_TIMEOUT (nothing is left on
-// disk), SRWL_ESTATE (the handle holds a read lock: upgrade is not supported), SRWL_ELOST,
+// disk), SRWL_EINTR (as for srwl_acquire_read()), SRWL_ESTATE (the handle holds a read lock: upgrade is not supported), SRWL_ELOST,
 // SRWL_EFORKED, SRWL_EUNSAFE or SRWL_EIO. Write holds nest in the owning thread only; another
 // thread of the process that asks for the same handle waits until it is released.
 // Thread-safe.
-enum srwl_status srwl_acquire_write(struct srwl_lock *lock, double timeout);
+enum srwl_status srwl_acquire_write(struct srwl_lock *lock,
+                                    double timeout);
 
 // Releases one level of the handle's hold; the last level removes the record on disk.
 //
@@ -140,6 +146,28 @@ enum srwl_status srwl_check(struct srwl_lock *lock);
 // SRWL_OK, SRWL_EINVAL (NULL), SRWL_ESTATE (no hold) or SRWL_EFORKED. Thread-safe.
 enum srwl_status srwl_generation(struct srwl_lock *lock,
                                  uint64_t *out);
+
+// Interrupts the acquire blocked on `lock` (whichever thread waits in it, on the file
+// server or for another thread of the handle), or, if none is in progress, the next acquire
+// of the handle: it returns SRWL_EINTR at once and leaves nothing on disk (no ticket, claim,
+// record or baton: the same cleanup as a timeout). An interrupt is consumed by the one
+// acquire that returns SRWL_EINTR; an acquire already granted when it arrives leaves it
+// pending for the next.
+//
+// Async-signal-safe (an atomic store and at most one write() to the handle's eventfd) and
+// thread-safe: call it from a signal handler or another thread. The handle must stay open
+// meanwhile (do not srwl_close it concurrently). Returns SRWL_OK, or SRWL_EINVAL for NULL
+// (then without a message for srwl_last_error(), which would allocate).
+enum srwl_status srwl_interrupt(struct srwl_lock *lock);
+
+// Makes `fd` the handle's interrupt descriptor: while it is set, an acquire on `lock` returns
+// SRWL_EINTR if `fd` is readable (or hung up) when it starts, or as soon as it becomes
+// readable while the acquire waits, leaving nothing on disk.
+// The library polls `fd` only; it never reads, writes or closes it: drain it yourself, or
+// every later waiting acquire ends at once. For a language runtime whose signal handler can
+// only write a byte to a descriptor (Python's signal.set_wakeup_fd). `fd` = -1 unsets it.
+// Returns SRWL_OK, or SRWL_EINVAL (NULL, or `fd` < -1). Thread-safe.
+enum srwl_status srwl_set_interrupt_fd(struct srwl_lock *lock, int fd);
 
 // Closes and frees a handle. NULL is a no-op (SRWL_OK). If the handle holds a lock it is
 // released first (all levels); the handle is freed whatever the result, which is SRWL_OK,

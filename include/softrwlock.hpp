@@ -81,6 +81,8 @@ class Error : public std::runtime_error {
     bool is_timeout() const noexcept { return status_ == SRWL_TIMEOUT; }
     /// Whether the hold was lost (SRWL_ELOST): another process evicted it.
     bool is_lost() const noexcept { return status_ == SRWL_ELOST; }
+    /// Whether the acquire was interrupted (SRWL_EINTR): Lock::interrupt() or the interrupt fd.
+    bool is_interrupted() const noexcept { return status_ == SRWL_EINTR; }
 
   private:
     Status status_;
@@ -212,6 +214,13 @@ class Lock {
         detail::check(::srwl_generation(handle_, &g));
         return g;
     }
+
+    /// Interrupts the acquire blocked on this handle, or the next one: it throws srwl::Error
+    /// with SRWL_EINTR (is_interrupted()) and leaves nothing on disk. Async-signal-safe and
+    /// thread-safe (see srwl_interrupt()).
+    Status interrupt() noexcept { return ::srwl_interrupt(handle_); }
+    /// While fd >= 0, an acquire returns SRWL_EINTR once fd is readable (srwl_set_interrupt_fd()).
+    void set_interrupt_fd(int fd) { detail::check(::srwl_set_interrupt_fd(handle_, fd)); }
 
     // Non-throwing calls: they return the status; on failure srwl::last_error() has the
     // message (until this thread's next libsoftrwlock call).

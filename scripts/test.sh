@@ -5,6 +5,7 @@
 #   3. the GlusterFS campaign: two client mounts, namespaced "hosts", stress, kills (tests/netfs/run-ci.sh)
 #   3b. GlusterFS with default options and MooseFS: the campaign and the user's data under the lock
 #       (tests/netfs/run-glusterfs-defaults.sh, tests/netfs/run-moosefs.sh)
+#      and the filesystem beds: s3fs refused, sshfs working (tests/fsbeds/)
 #   4. cargo test
 #   5. pytest: the Python package (python/tests), in a venv under target/ (pip installs pytest)
 #   6. ctest: C tests, examples (C, C++, Fortran, Python, MPI, shell), installed-package consumers
@@ -34,7 +35,7 @@ done
 if [ $ALLOW_SKIPS = 1 ]; then export SRWL_ALLOW_SKIPS=1; else unset SRWL_ALLOW_SKIPS; fi
 skipped=()
 
-PACKAGES="cmake gcc g++ gfortran make pkg-config binutils python3 python3-venv python3-pip mpich libmpich-dev spin strace valgrind glusterfs-server glusterfs-client fuse3 procps util-linux man-db lmod moosefs-master moosefs-chunkserver moosefs-client moosefs-cli e2fsprogs iproute2"
+PACKAGES="cmake gcc g++ gfortran make pkg-config binutils python3 python3-venv python3-pip mpich libmpich-dev spin strace valgrind glusterfs-server glusterfs-client fuse3 procps util-linux man-db lmod moosefs-master moosefs-chunkserver moosefs-client moosefs-cli e2fsprogs iproute2 s3fs sshfs openssh-client curl"
 missing=()
 for p in $PACKAGES; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -99,6 +100,11 @@ if [ $QUICK = 0 ]; then
 else
   skipped+=("GlusterFS and MooseFS campaigns: --quick")
 fi
+# s3fs must be refused, sshfs must work (each bed sets up and tears down its own servers on
+# 127.0.0.1; moto[server] comes from PyPI into a venv; sshfs.sh installs openssh-server itself,
+# without enabling the system's sshd).
+fsbeds() { local r=0; bash tests/fsbeds/s3fs.sh || r=1; bash tests/fsbeds/sshfs.sh || r=1; return $r; }
+step "filesystem beds (s3fs, sshfs)" fsbeds
 [ "$(id -u)" = 0 ] || { [ $ALLOW_SKIPS = 1 ] && skipped+=("cargo test/ctest: the other-uid cases (not root)"); }
 
 echo

@@ -89,6 +89,11 @@ impl Default for Name {
 #[derive(Debug)]
 pub struct Dir {
     fd: OwnedFd,
+    /// List by opening the directory afresh instead of rewinding this handle: on sshfs a
+    /// handle rewound with lseek(fd, 0) lists nothing once the directory has changed since
+    /// the last listing (the kernel's cached listing is dropped, and sshfs's own read of the
+    /// directory is at its end). Inherited by directories opened through this one.
+    reopen_to_list: bool,
 }
 
 impl AsRawFd for Dir {
@@ -172,6 +177,7 @@ impl Dir {
         })?;
         Ok(Dir {
             fd: unsafe { OwnedFd::from_raw_fd(fd) },
+            reopen_to_list: false,
         })
     }
 
@@ -187,12 +193,40 @@ impl Dir {
         })?;
         Ok(Dir {
             fd: unsafe { OwnedFd::from_raw_fd(fd) },
+            reopen_to_list: self.reopen_to_list,
         })
+    }
+
+    /// Makes every later listing through this handle, and through the directories opened
+    /// through it, open the directory afresh instead of rewinding the kept handle (see
+    /// `reopen_to_list`; fstype.rs decides where).
+    pub fn list_by_reopening(&mut self) {
+        self.reopen_to_list = true;
+    }
+
+    /// Whether listings reopen the directory: a FUSE filesystem such as sshfs (fstype.rs).
+    pub fn reopens_to_list(&self) -> bool {
+        self.reopen_to_list
     }
 
     pub fn mkdir(&self, name: &CStr) -> io::Result<()> {
         inject::point();
-        retry_eintr(|| unsafe { libc::mkdirat(self.as_raw_fd(), name.as_ptr(), 0o700) }).map(|_| ())
+        let r = retry_eintr(|| unsafe { libc::mkdirat(self.as_raw_fd(), name.as_ptr(), 0o700) })
+            .map(|_| ());
+        self.eexist_if_there(r, name)
+    }
+
+    /// sshfs reports the loser of a racing exclusive create, mkdir or link with EPERM, not
+    /// EEXIST (SFTP version 3 has no "exists" status, only a generic failure): an EPERM is
+    /// turned into EEXIST when the name exists now, so that callers that handle EEXIST do the
+    /// right thing. A name that is not there leaves the EPERM as it was.
+    fn eexist_if_there<T>(&self, r: io::Result<T>, name: &CStr) -> io::Result<T> {
+        match r {
+            Err(e) if e.raw_os_error() == Some(libc::EPERM) && self.stat(name).is_ok() => {
+                Err(io::Error::from_raw_os_error(libc::EEXIST))
+            }
+            r => r,
+        }
     }
 
     /// openat(2) of a file in this directory with `flags`, always adding O_NOFOLLOW (a symlink
@@ -219,7 +253,10 @@ impl Dir {
     /// `create_excl`, keeping the file open for writing (a reader-record template, protocol/room.rs).
     pub fn create_excl_open(&self, name: &CStr, data: &[u8]) -> io::Result<OwnedFd> {
         inject::point();
-        let fd = self.open_file(name, libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL)?;
+        let fd = self.eexist_if_there(
+            self.open_file(name, libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL),
+            name,
+        )?;
         if let Err(e) = write_all_at(fd.as_raw_fd(), data) {
             drop(fd);
             let _ = self.unlink(name);
@@ -232,7 +269,7 @@ impl Dir {
     /// fails with EEXIST if `to` exists. One atomic operation makes a reader record.
     pub fn link_into(&self, from: &CStr, to_dir: &Dir, to: &CStr) -> io::Result<()> {
         inject::point();
-        retry_eintr(|| unsafe {
+        let r = retry_eintr(|| unsafe {
             libc::linkat(
                 self.as_raw_fd(),
                 from.as_ptr(),
@@ -241,7 +278,8 @@ impl Dir {
                 0,
             )
         })
-        .map(|_| ())
+        .map(|_| ());
+        to_dir.eexist_if_there(r, to)
     }
 
     /// Rewrites an existing regular file in place (same length records: no truncate needed).
@@ -300,7 +338,7 @@ impl Dir {
     /// baton.
     pub fn link(&self, from: &CStr, to: &CStr) -> io::Result<()> {
         inject::point();
-        retry_eintr(|| unsafe {
+        let r = retry_eintr(|| unsafe {
             libc::linkat(
                 self.as_raw_fd(),
                 from.as_ptr(),
@@ -309,7 +347,8 @@ impl Dir {
                 0,
             )
         })
-        .map(|_| ())
+        .map(|_| ());
+        self.eexist_if_there(r, to)
     }
 
     /// Reads at most READ_CAP + 1 bytes of a regular file (so an oversized file shows as such).
@@ -321,7 +360,11 @@ impl Dir {
         if fstat(fd.as_raw_fd())?.kind != Kind::File {
             return Err(io::Error::from_raw_os_error(libc::EINVAL));
         }
-        read_fd(fd.as_raw_fd(), out)
+        drop_cached_pages(fd.as_raw_fd());
+        let mut buf = [0u8; READ_CAP + 1];
+        let got = pread_upto(fd.as_raw_fd(), &mut buf)?;
+        out.extend_from_slice(&buf[..got]);
+        Ok(())
     }
 
     /// Looks at a file for an observer: its bytes as `read_small` reads them, or, for a regular
@@ -340,7 +383,12 @@ impl Dir {
                 if st.kind != Kind::File {
                     return Err(io::Error::from_raw_os_error(libc::EINVAL));
                 }
-                (st, read_fd(fd.as_raw_fd(), out))
+                drop_cached_pages(fd.as_raw_fd());
+                let mut buf = [0u8; READ_CAP + 1];
+                let read = pread_upto(fd.as_raw_fd(), &mut buf).map(|got| {
+                    out.extend_from_slice(&buf[..got]);
+                });
+                (st, read)
             }
             Err(e) if is_type_error(&e) => return Err(e),
             Err(e) if matches!(e.raw_os_error(), Some(libc::ENOENT | libc::ESTALE)) => {
@@ -361,40 +409,7 @@ impl Dir {
             }
         }
     }
-}
 
-/// Reads at most READ_CAP + 1 bytes of an open regular file from offset 0, past the client's
-/// page cache.
-fn read_fd(fd: RawFd, out: &mut Vec<u8>) -> io::Result<()> {
-    drop_cached_pages(fd);
-    let mut buf = [0u8; READ_CAP + 1];
-    let mut got = 0;
-    while got < buf.len() {
-        let n = unsafe {
-            libc::pread(
-                fd,
-                buf[got..].as_mut_ptr().cast(),
-                buf.len() - got,
-                got as libc::off_t,
-            )
-        };
-        if n < 0 {
-            let e = io::Error::last_os_error();
-            if e.raw_os_error() == Some(libc::EINTR) {
-                continue;
-            }
-            return Err(e);
-        }
-        if n == 0 {
-            break;
-        }
-        got += n as usize;
-    }
-    out.extend_from_slice(&buf[..got]);
-    Ok(())
-}
-
-impl Dir {
     pub fn unlink(&self, name: &CStr) -> io::Result<()> {
         inject::point();
         retry_eintr(|| unsafe { libc::unlinkat(self.as_raw_fd(), name.as_ptr(), 0) }).map(|_| ())
@@ -476,19 +491,18 @@ impl Dir {
         if buf.len() < 8192 {
             buf.resize(8192, 0);
         }
-        // lseek returns off_t; only its sign matters here.
-        retry_eintr(|| {
-            unsafe { libc::lseek(self.as_raw_fd(), 0, libc::SEEK_SET) }.signum() as libc::c_int
-        })?;
+        // A fresh handle where rewinding a kept one may list nothing (sshfs).
+        let fresh = match self.reopen_to_list {
+            true => Some(self.open_dir(c".")?),
+            false => None,
+        };
+        let fd = fresh.as_ref().map_or(self.as_raw_fd(), |d| d.as_raw_fd());
+        if fresh.is_none() {
+            // lseek returns off_t; only its sign matters here.
+            retry_eintr(|| unsafe { libc::lseek(fd, 0, libc::SEEK_SET) }.signum() as libc::c_int)?;
+        }
         loop {
-            let n = unsafe {
-                libc::syscall(
-                    libc::SYS_getdents64,
-                    self.as_raw_fd(),
-                    buf.as_mut_ptr(),
-                    buf.len(),
-                )
-            };
+            let n = unsafe { libc::syscall(libc::SYS_getdents64, fd, buf.as_mut_ptr(), buf.len()) };
             if n < 0 {
                 let e = io::Error::last_os_error();
                 if e.raw_os_error() == Some(libc::EINTR) {
@@ -622,24 +636,16 @@ pub fn process_gone(pid: u32) -> bool {
         && io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH)
 }
 
-/// Reads a small file of the kernel's (/proc, /sys): at most 4 KiB, by absolute path. These
-/// paths are the kernel's, not the user's, but the last component is still never followed.
-pub fn read_proc(path: &CStr) -> io::Result<Vec<u8>> {
-    let fd = retry_eintr(|| unsafe {
-        libc::open(
-            path.as_ptr(),
-            libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_CLOEXEC,
-        )
-    })?;
-    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-    let mut buf = vec![0u8; 4096];
+/// Reads from offset 0 until `buf` is full or the file ends; the number of bytes read.
+fn pread_upto(fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {
     let mut got = 0;
     while got < buf.len() {
         let n = unsafe {
-            libc::read(
-                fd.as_raw_fd(),
+            libc::pread(
+                fd,
                 buf[got..].as_mut_ptr().cast(),
                 buf.len() - got,
+                got as libc::off_t,
             )
         };
         if n < 0 {
@@ -654,6 +660,21 @@ pub fn read_proc(path: &CStr) -> io::Result<Vec<u8>> {
         }
         got += n as usize;
     }
+    Ok(got)
+}
+
+/// Reads a small file of the kernel's (/proc, /sys): at most 4 KiB, by absolute path. These
+/// paths are the kernel's, not the user's, but the last component is still never followed.
+pub fn read_proc(path: &CStr) -> io::Result<Vec<u8>> {
+    let fd = retry_eintr(|| unsafe {
+        libc::open(
+            path.as_ptr(),
+            libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+        )
+    })?;
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    let mut buf = vec![0u8; 4096];
+    let got = pread_upto(fd.as_raw_fd(), &mut buf)?;
     buf.truncate(got);
     Ok(buf)
 }
@@ -708,6 +729,12 @@ pub fn random_bytes(buf: &mut [u8]) {
     }
 }
 
+/// Closes a descriptor this process inherited at fork from a thread it does not have (a child
+/// of `fork` closing the record a hung heartbeat refresh had open).
+pub fn close_inherited(fd: RawFd) {
+    unsafe { libc::close(fd) };
+}
+
 /// A point on CLOCK_BOOTTIME, which counts the time a host spends suspended (CLOCK_MONOTONIC,
 /// behind `Instant`, does not). For the stamps of our own writes ("too recent for anyone to have
 /// judged them dead"): observers on other hosts kept counting while we were suspended.
@@ -725,12 +752,6 @@ impl BootInstant {
     pub fn elapsed(&self) -> std::time::Duration {
         std::time::Duration::from_nanos(BootInstant::now().0.saturating_sub(self.0))
     }
-}
-
-/// Closes a descriptor this process inherited at fork from a thread it does not have (a child
-/// of `fork` closing the record a hung heartbeat refresh had open).
-pub fn close_inherited(fd: RawFd) {
-    unsafe { libc::close(fd) };
 }
 
 /// Describes an io::Error the way users read it: "ENOENT (No such file or directory)".
@@ -771,6 +792,9 @@ fn errno_name(code: i32) -> &'static str {
         libc::EBUSY => "EBUSY",
         libc::ENOTCONN => "ENOTCONN",
         libc::EBADF => "EBADF",
+        libc::EOPNOTSUPP => "EOPNOTSUPP",
+        libc::ENOSYS => "ENOSYS",
+        libc::EMLINK => "EMLINK",
         libc::EINTR => "EINTR",
         libc::ETIMEDOUT => "ETIMEDOUT",
         _ => "errno",
@@ -807,26 +831,25 @@ impl Watch {
 
     /// Waits up to `timeout` for an event that `wakes(wd, name)` accepts (`wd`: the watch it
     /// came from, -1 for a queue overflow, which always wakes; `name`: the entry that left, empty
-    /// for the directory itself); drains what is queued. True if such an event came.
+    /// for the directory itself); drains what is queued. Also returns, without reading them,
+    /// as soon as one of `also` (interrupt descriptors) is readable.
     pub fn wait(
         &self,
         timeout: std::time::Duration,
+        also: &[RawFd],
         mut wakes: impl FnMut(i32, &[u8]) -> bool,
-    ) -> bool {
+    ) -> Woken {
         let deadline = std::time::Instant::now() + timeout;
         // struct inotify_event { i32 wd; u32 mask; u32 cookie; u32 len; char name[len]; }
         let mut buf = [0u8; 4096];
         loop {
             let left = deadline.saturating_duration_since(std::time::Instant::now());
-            let mut pfd = libc::pollfd {
-                fd: self.fd.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            };
-            let ms = left.as_millis().min(i32::MAX as u128) as i32;
-            let n = unsafe { libc::poll(&mut pfd, 1, ms.max(if left.is_zero() { 0 } else { 1 })) };
-            if n <= 0 {
-                return false;
+            match poll_readable(Some(self.fd.as_raw_fd()), also, left) {
+                Ready::Also => return Woken::Interrupt,
+                Ready::First => {}
+                Ready::Nothing if std::time::Instant::now() >= deadline => return Woken::Timeout,
+                // A signal (EINTR): wait on.
+                Ready::Nothing => continue,
             }
             let mut woken = false;
             loop {
@@ -848,9 +871,114 @@ impl Watch {
                     at += 16 + len;
                 }
             }
-            if woken || std::time::Instant::now() >= deadline {
-                return woken;
+            if woken {
+                return Woken::Change;
+            }
+            if std::time::Instant::now() >= deadline {
+                return Woken::Timeout;
             }
         }
     }
+}
+
+/// How a wait ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Woken {
+    Change,
+    Interrupt,
+    Timeout,
+}
+
+/// Which descriptors poll_readable found readable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ready {
+    /// One of `also` (checked first: an interrupt wins over a change).
+    Also,
+    /// `first`.
+    First,
+    /// Neither, within the timeout (or a signal interrupted the poll).
+    Nothing,
+}
+
+/// One poll (no retry on EINTR: the caller looks at its interrupt flag first) for `first`
+/// and `also` to be readable (or hung up: an interrupt descriptor whose writer closed counts
+/// as readable), up to `timeout`.
+pub fn poll_readable(first: Option<RawFd>, also: &[RawFd], timeout: std::time::Duration) -> Ready {
+    let mut pfds = [libc::pollfd {
+        fd: -1,
+        events: libc::POLLIN,
+        revents: 0,
+    }; 4];
+    let n = 1 + also.len().min(3);
+    pfds[0].fd = first.unwrap_or(-1);
+    for (p, &fd) in pfds[1..n].iter_mut().zip(also) {
+        p.fd = fd;
+    }
+    let ms = timeout.as_nanos().div_ceil(1_000_000).min(i32::MAX as u128) as i32;
+    let r = unsafe { libc::poll(pfds.as_mut_ptr(), n as libc::nfds_t, ms) };
+    if r <= 0 {
+        return Ready::Nothing;
+    }
+    if pfds[1..n].iter().any(|p| p.revents != 0) {
+        Ready::Also
+    } else if pfds[0].revents != 0 {
+        Ready::First
+    } else {
+        Ready::Nothing
+    }
+}
+
+/// An eventfd that wakes a waiting thread: rung from any thread or a signal handler.
+pub struct Doorbell {
+    fd: OwnedFd,
+}
+
+impl Doorbell {
+    pub fn new() -> io::Result<Doorbell> {
+        let fd = cvt(unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) })?;
+        Ok(Doorbell {
+            fd: unsafe { OwnedFd::from_raw_fd(fd) },
+        })
+    }
+
+    /// Gives up ownership: the descriptor stays open until `close_raw`.
+    pub fn into_raw(self) -> RawFd {
+        use std::os::fd::IntoRawFd;
+        self.fd.into_raw_fd()
+    }
+}
+
+/// Rings the eventfd `fd`: async-signal-safe (one write; a full counter is already ringing).
+pub fn ring_raw(fd: RawFd) {
+    let one: u64 = 1;
+    unsafe { libc::write(fd, (&one as *const u64).cast(), 8) };
+}
+
+/// Resets the eventfd `fd` (non-blocking: does nothing if it is not ringing).
+pub fn silence_raw(fd: RawFd) {
+    let mut n: u64 = 0;
+    unsafe { libc::read(fd, (&mut n as *mut u64).cast(), 8) };
+}
+
+/// Closes a descriptor given up by `Doorbell::into_raw`.
+pub fn close_raw(fd: RawFd) {
+    unsafe { libc::close(fd) };
+}
+
+/// Blocks every signal in the calling thread, returning the mask to restore: threads started
+/// meanwhile inherit the full mask, so process-directed signals go to the application's own
+/// threads (whose handlers may call srwl_interrupt), never to a library thread.
+pub fn block_all_signals() -> libc::sigset_t {
+    unsafe {
+        let mut all: libc::sigset_t = std::mem::zeroed();
+        let mut old: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut all);
+        libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old);
+        old
+    }
+}
+
+/// Restores a mask that `block_all_signals` returned.
+pub fn restore_signals(old: &libc::sigset_t) {
+    unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, old, std::ptr::null_mut()) };
 }

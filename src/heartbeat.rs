@@ -127,9 +127,13 @@ pub fn register(
                     fd: AtomicI32::new(-1),
                 }))
             });
+            // The thread blocks every signal (it inherits the mask), so that a signal sent to
+            // the process reaches one of the application's threads and its handler.
+            let mask = crate::fs::block_all_signals();
             let spawned = std::thread::Builder::new()
                 .name("srwl-heartbeat".into())
                 .spawn(move || run(dev, refresh));
+            crate::fs::restore_signals(&mask);
             // If no thread can be made the holds still work; they are refreshed by no one and
             // will be evicted after the stale threshold, which the holder learns as SRWL_ELOST.
             if spawned.is_ok() {

@@ -6,16 +6,19 @@
 //! | module      | owns |
 //! |-------------|------|
 //! | `ffi`       | the C ABI: the only `extern "C"` |
-//! | `admin`     | for tools (the CLI): `inspect` (a lock's state as a typed snapshot), `withdraw` (a dying waiter's exit), path and host-name rules |
+//! | `admin`     | for tools (the CLI): `inspect` (a lock's state as a typed snapshot), path and host-name rules |
 //! | `lock`      | the handle: nesting, threads, fork and hold bookkeeping (`Lock`) |
 //! | `protocol`  | srwl/2 on disk, one submodule per part: `layout`, `open`, `queue`, `room`, `baton`, `reader`, `writer`, `eviction`, `waiting` (see its doc) |
 //! | `record`    | entry names and record bytes: building and bounded parsing |
-//! | `fs`        | the only raw syscalls (openat and friends, getdents64, inotify) |
+//! | `fs`        | the only raw syscalls (openat and friends, getdents64, inotify, eventfd, poll) |
+//! | `fstype`    | which filesystem a lock is on (mountinfo), and the refusal of those that cannot keep exclusion |
 //! | `heartbeat` | the one thread per process that keeps records fresh |
 //! | `fork`      | atfork handlers |
 //! | `inject`    | delay injection at protocol steps, for tests |
+//! | `interrupt` | srwl_interrupt: a handle's pending flag, eventfd doorbell and interrupt descriptor |
 //! | `options`   | `srwl_options`: defaults and validation |
 //! | `status`    | status codes and errors |
+//! | `liveness`  | same-host liveness of a record's process, for dropping dead waiters' places |
 //! | `data`      | the user's own file made coherent for one hold (`srwl_data_begin`/`end`) |
 
 pub mod admin;
@@ -23,8 +26,10 @@ pub mod data;
 pub mod ffi;
 pub mod fork;
 pub mod fs;
+pub mod fstype;
 pub mod heartbeat;
 pub mod inject;
+pub mod interrupt;
 pub mod liveness;
 pub mod lock;
 pub mod options;

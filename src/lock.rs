@@ -52,6 +52,9 @@ pub struct Lock {
     disk: std::mem::ManuallyDrop<Mutex<Disk>>,
 }
 
+/// The longest a thread waiting for its handle goes without looking for an interrupt.
+const IDLE_SLICE: Duration = Duration::from_millis(100);
+
 fn thread_id() -> u64 {
     static NEXT: AtomicU64 = AtomicU64::new(1);
     thread_local! { static ID: Cell<u64> = const { Cell::new(0) }; }
@@ -74,9 +77,12 @@ impl Lock {
         opts.validate()?;
         fork::ensure_registered();
         let sidecar = sidecar_of(path, "open")?;
-        let parent_dir = Dir::open_path(&sidecar.parent).map_err(|e| {
+        let mut parent_dir = Dir::open_path(&sidecar.parent).map_err(|e| {
             protocol::fs_error("open parent directory", &sidecar.parent_display, &e)
         })?;
+        // An object-store mount (s3fs, ...) cannot keep exclusion: refused before anything is
+        // created there. On sshfs, listings reopen their directory (fstype.rs).
+        crate::fstype::check_open(&mut parent_dir, &sidecar.lock_display)?;
         let params = Arc::new(Params::new(*opts, host_name()));
         let mut tries = 0;
         let disk = loop {
@@ -134,7 +140,29 @@ impl Lock {
         protocol::timeout_error(op, &self.path)
     }
 
-    /// Waits (on the condition variable) until this handle is idle or the wait expires.
+    /// SRWL_EINTR for `op`, if the handle was interrupted (consumes the interrupt).
+    fn check_interrupt(&self, op: &str) -> Result<()> {
+        if self.params.interrupt.take() {
+            Err(protocol::interrupted_error(op, &self.path))
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Interrupts the acquire in progress on this handle, or the next one (srwl_interrupt).
+    /// Async-signal-safe: an atomic store and at most one write to the handle's eventfd.
+    pub fn interrupt(&self) {
+        self.params.interrupt.raise();
+    }
+
+    /// While `fd` >= 0, a waiting acquire on this handle ends with SRWL_EINTR as soon as `fd`
+    /// is readable (never read or closed here); -1 stops it.
+    pub fn set_interrupt_fd(&self, fd: i32) {
+        self.params.interrupt.set_fd(fd);
+    }
+
+    /// Waits (on the condition variable) until this handle is idle, the wait expires or the
+    /// handle is interrupted.
     fn wait_idle<'a>(
         &'a self,
         mut st: MutexGuard<'a, State>,
@@ -143,10 +171,13 @@ impl Lock {
     ) -> Result<MutexGuard<'a, State>> {
         while st.busy || matches!(st.holding, Holding::Write { owner, .. } if owner != thread_id())
         {
+            self.check_interrupt(op)?;
+            // An interrupt cannot notify a condition variable from a signal handler: look at
+            // it at least every IDLE_SLICE (only threads sharing one busy handle wait here).
             let d = match wait.remaining() {
-                None => Duration::from_secs(3600),
+                None => IDLE_SLICE,
                 Some(d) if d.is_zero() => return Err(self.timeout_error(op)),
-                Some(d) => d,
+                Some(d) => d.min(IDLE_SLICE),
             };
             st.waiters += 1;
             st = self
@@ -164,6 +195,8 @@ impl Lock {
         let op = mode.acquire_op();
         self.check_fork(op)?;
         let wait = Wait::from_timeout(timeout)?;
+        // An interrupt raised while no acquire was in progress ends this one.
+        self.check_interrupt(op)?;
         let me = thread_id();
         let mut st = lock_state(&self.state);
         // Nesting and state errors first: they need no waiting.
@@ -351,6 +384,7 @@ impl Drop for Lock {
     fn drop(&mut self) {
         let _ = self.release_all("drop");
         if !self.forked() {
+            self.params.interrupt.close();
             // SAFETY: dropped once, here; the field is never used again.
             unsafe { std::mem::ManuallyDrop::drop(&mut self.disk) };
         }

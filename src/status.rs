@@ -20,13 +20,17 @@ pub enum srwl_status {
     SRWL_ESTATE = 4,
     /// The handle was inherited across fork(); open a new handle in the child.
     SRWL_EFORKED = 5,
-    /// Refused for safety: a symlink, a file of the wrong type, or a directory owned by another user.
+    /// Refused for safety: a symlink, a file of the wrong type, a directory owned by another user,
+    /// or a filesystem that cannot keep exclusion (an object-store mount such as s3fs).
     SRWL_EUNSAFE = 6,
     /// The hold was lost: another process evicted it (this process was stopped or starved past
     /// the stale threshold). Nothing belonging to the new holder was touched.
     SRWL_ELOST = 7,
     /// A bug in libsoftrwlock (a caught panic). Please report it.
     SRWL_EINTERNAL = 8,
+    /// The acquire was interrupted (srwl_interrupt(), or the handle's interrupt descriptor
+    /// became readable); nothing was left on disk, as after a timeout.
+    SRWL_EINTR = 9,
 }
 
 pub use srwl_status as Status;
@@ -44,6 +48,7 @@ impl Status {
             Status::SRWL_EUNSAFE => c"refused: unsafe filesystem object",
             Status::SRWL_ELOST => c"hold lost (evicted)",
             Status::SRWL_EINTERNAL => c"internal error",
+            Status::SRWL_EINTR => c"interrupted",
         }
     }
 
@@ -59,6 +64,7 @@ impl Status {
             Status::SRWL_EUNSAFE => c"SRWL_EUNSAFE",
             Status::SRWL_ELOST => c"SRWL_ELOST",
             Status::SRWL_EINTERNAL => c"SRWL_EINTERNAL",
+            Status::SRWL_EINTR => c"SRWL_EINTR",
         }
     }
 
@@ -73,6 +79,7 @@ impl Status {
             6 => Status::SRWL_EUNSAFE,
             7 => Status::SRWL_ELOST,
             8 => Status::SRWL_EINTERNAL,
+            9 => Status::SRWL_EINTR,
             _ => return None,
         })
     }

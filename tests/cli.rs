@@ -1150,6 +1150,11 @@ fn verify_of_a_missing_directory_fails_naming_it() {
         "{}",
         text(&o.stderr)
     );
+    assert!(
+        text(&o.stdout).starts_with("VERDICT: FAIL: cannot open /nonexistent-srwl-verify: ENOENT"),
+        "a verify that checked nothing must still give its verdict: {}",
+        text(&o.stdout)
+    );
 }
 
 /// The same job-script lines, run by flock(1) and by softrwlock with the same arguments, give
@@ -1413,4 +1418,174 @@ fn the_man_pages_render() {
             assert!(out.contains(w), "{w} missing from {page}:\n{out}");
         }
     }
+}
+
+#[test]
+fn status_marks_an_entry_whose_process_is_gone() {
+    let dir = TempDir::new("gone");
+    let mut holder = hold(&dir, "--write", "30");
+    let mut waiter = locked("--write", &dir.lock(), &[], &["true"])
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap();
+    let t0 = Instant::now();
+    while !entries(&dir.side().join("Q"))
+        .iter()
+        .any(|n| n.starts_with("w."))
+    {
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "the waiter never queued"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // Killed in line: it cannot withdraw, and no other waiter looks at the queue to drop it.
+    let dead = waiter.id();
+    signal(dead, libc::SIGKILL);
+    let _ = waiter.wait();
+    let table = status(&dir, false);
+    let row = table
+        .lines()
+        .find(|l| l.starts_with("waiting-write "))
+        .unwrap_or_else(|| panic!("no waiting-write row in\n{table}"));
+    assert_eq!(
+        row.split_whitespace().nth(2),
+        Some(dead.to_string().as_str()),
+        "{row}"
+    );
+    assert!(
+        row.contains("(process gone: no longer runs on this host)"),
+        "{row}"
+    );
+    let held = table.lines().find(|l| l.starts_with("write ")).unwrap();
+    assert!(!held.contains("process gone"), "{held}");
+    assert!(
+        table.contains("gone:       1 entry whose process no longer runs on this host"),
+        "{table}"
+    );
+    let j = status(&dir, true);
+    let waiting = &j[j.find("\"role\":\"waiting-write\"").expect("waiting entry")..];
+    assert!(waiting.contains(&format!("\"pid\":{dead},")), "{j}");
+    assert!(
+        waiting[..waiting.find('}').unwrap()].contains("\"process_gone\":true"),
+        "{j}"
+    );
+    let writing = &j[j.find("\"role\":\"write\"").expect("holder entry")..];
+    assert!(
+        writing[..writing.find('}').unwrap()].contains("\"process_gone\":false"),
+        "{j}"
+    );
+    holder.kill().unwrap();
+    let _ = holder.wait();
+}
+
+/// `--data FILE`: begin (fadvise DONTNEED) after the grant and before the command, end (fsync)
+/// after the command and before the release, seen with strace; a missing FILE at the end and a
+/// symlink at the start are reported naming FILE.
+#[test]
+fn data_option_makes_the_file_coherent_around_the_command() {
+    let dir = TempDir::new("data");
+    let file = dir.0.join("counter");
+    let trace = dir.0.join("strace.out");
+    std::fs::write(&file, b"41\n").unwrap();
+    let o = output({
+        let mut c = Command::new("strace");
+        c.args([
+            "-f",
+            "-qq",
+            "-e",
+            "trace=fadvise64,fsync,execve,unlinkat,rename,renameat,renameat2",
+            "-o",
+        ])
+        .arg(&trace)
+        .arg(bin_path())
+        .args(FAST)
+        .arg("--data")
+        .arg(&file)
+        .arg(dir.lock())
+        .args(["--", "sh", "-c", "echo 42 > \"$0\""])
+        .arg(&file);
+        c
+    });
+    assert_eq!(
+        code(&o),
+        0,
+        "strace (apt-get install strace): {}",
+        text(&o.stderr)
+    );
+    assert_eq!(std::fs::read(&file).unwrap(), b"42\n");
+    let t = std::fs::read_to_string(&trace).unwrap();
+    let lines: Vec<&str> = t.lines().collect();
+    let at = |what: &dyn Fn(&str) -> bool, name: &str| {
+        lines
+            .iter()
+            .position(|l| what(l))
+            .unwrap_or_else(|| panic!("no {name} in the trace:\n{t}"))
+    };
+    let grant = at(
+        &|l| l.contains("\"R\", AT_REMOVEDIR") && l.ends_with("= 0"),
+        "write grant (rmdir of R)",
+    );
+    let dontneed = at(&|l| l.contains("POSIX_FADV_DONTNEED"), "fadvise64 DONTNEED");
+    let exec_sh = at(
+        &|l| l.contains("execve(") && l.contains("[\"sh\"") && l.ends_with("= 0"),
+        "execve of sh",
+    );
+    let last_fsync = lines
+        .iter()
+        .rposition(|l| l.contains("fsync("))
+        .unwrap_or_else(|| panic!("no fsync in the trace:\n{t}"));
+    let release = lines
+        .iter()
+        .rposition(|l| l.contains("rename") && l.contains("R/baton.") && l.ends_with("= 0"))
+        .unwrap_or_else(|| panic!("no release (rename of the baton) in the trace:\n{t}"));
+    assert!(
+        grant < dontneed && dontneed < exec_sh && exec_sh < last_fsync && last_fsync < release,
+        "expected grant < begin < command < end < release, got {grant} {dontneed} {exec_sh} {last_fsync} {release}:\n{t}"
+    );
+
+    // A FILE the command did not leave: reported, exit 125 although the command succeeded;
+    // the lock is released all the same.
+    let missing = dir.0.join("never-written");
+    let o = output(locked(
+        "--write",
+        &dir.lock(),
+        &["--data", missing.to_str().unwrap()],
+        &["true"],
+    ));
+    assert_eq!(code(&o), 125, "{}", text(&o.stderr));
+    let err = text(&o.stderr);
+    assert!(
+        err.contains(&format!(
+            "--data {}: data end: open {}: ENOENT",
+            missing.display(),
+            missing.display()
+        )),
+        "{err}"
+    );
+    // A symlink: refused before the command runs, the lock released.
+    let link = dir.0.join("link");
+    std::os::unix::fs::symlink(&file, &link).unwrap();
+    let ran = dir.0.join("ran");
+    let o = output(locked(
+        "--read",
+        &dir.lock(),
+        &["--data", link.to_str().unwrap()],
+        &["touch", ran.to_str().unwrap()],
+    ));
+    assert_eq!(code(&o), 125, "{}", text(&o.stderr));
+    let err = text(&o.stderr);
+    assert!(err.contains(&format!("--data {}", link.display())), "{err}");
+    assert!(
+        err.contains("symlink") && err.contains("not running the command"),
+        "{err}"
+    );
+    assert!(!ran.exists(), "the command ran although --data was refused");
+    let o = output(locked("--write", &dir.lock(), &["-n"], &["true"]));
+    assert_eq!(
+        code(&o),
+        0,
+        "the lock was not released: {}",
+        text(&o.stderr)
+    );
 }

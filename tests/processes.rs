@@ -10,11 +10,6 @@ use std::time::{Duration, Instant};
 
 const CHILD_ENV: &str = "SRWL_TEST_CHILD";
 
-/// Writes straight to fd 1: the test harness captures println! even in the child.
-fn say(s: &str) {
-    unsafe { libc::write(1, s.as_ptr().cast(), s.len()) };
-}
-
 /// Child side: `SRWL_TEST_CHILD=<role>:<path>` acquires, prints "held", then waits for a
 /// line on stdin and reports check and release statuses.
 #[test]

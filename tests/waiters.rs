@@ -15,10 +15,6 @@ use std::time::{Duration, Instant};
 
 const CHILD_ENV: &str = "SRWL_WAITERS_CHILD";
 
-fn say(s: &str) {
-    unsafe { libc::write(1, s.as_ptr().cast(), s.len()) };
-}
-
 /// Child side: `SRWL_WAITERS_CHILD=<read|write>:<path>` opens the lock with default options,
 /// says "waiting", acquires with no timeout, says "held", and sleeps until killed.
 #[test]

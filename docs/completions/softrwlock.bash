@@ -29,7 +29,7 @@ _softrwlock() {
 
     case "${cmd}" in
         softrwlock)
-            opts="-s -e -x -n -w -E -o -v -F -u -c -h -V --read --shared --write --exclusive --nb --nonblock --wait --timeout --conflict-exit-code --close --verbose --heartbeat --stale --poll --kill-on-lost --no-fork --unlock --command --help --version status verify"
+            opts="-s -e -x -n -w -E -o -v -F -u -c -h -V --read --shared --write --exclusive --nb --nonblock --wait --timeout --conflict-exit-code --close --verbose --heartbeat --stale --poll --kill-on-lost --data --no-fork --unlock --command --help --version status verify"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -67,6 +67,10 @@ _softrwlock() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --data)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --command)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -101,7 +105,7 @@ _softrwlock() {
             return 0
             ;;
         softrwlock__subcmd__verify)
-            opts="-h --keep --cross-client --nodes --duration --workers --join-timeout --help"
+            opts="-h --keep --cross-client --nodes --duration --workers --join-timeout --second-mount --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -124,6 +128,10 @@ _softrwlock() {
                     return 0
                     ;;
                 --join-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --second-mount)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

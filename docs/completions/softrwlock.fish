@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_softrwlock_global_optspecs
-    string join \n s/shared x/exclusive n/nonblock w/timeout= E/conflict-exit-code= o/close v/verbose heartbeat= stale= poll= kill-on-lost F/no-fork u/unlock c/command= h/help V/version
+    string join \n s/shared x/exclusive n/nonblock w/timeout= E/conflict-exit-code= o/close v/verbose heartbeat= stale= poll= kill-on-lost data= F/no-fork u/unlock c/command= h/help V/version
 end
 
 function __fish_softrwlock_needs_command
@@ -29,6 +29,7 @@ complete -c softrwlock -n "__fish_softrwlock_needs_command" -s E -l conflict-exi
 complete -c softrwlock -n "__fish_softrwlock_needs_command" -l heartbeat -d 'Seconds between heartbeats [default: 30]' -r
 complete -c softrwlock -n "__fish_softrwlock_needs_command" -l stale -d 'Seconds a holder\'s record may go unchanged before others evict it [default: 3 x heartbeat]; every process sharing the lock should use the same values' -r
 complete -c softrwlock -n "__fish_softrwlock_needs_command" -l poll -d 'Longest pause between retries while waiting [default: min(1, heartbeat/2)]' -r
+complete -c softrwlock -n "__fish_softrwlock_needs_command" -l data -d 'Make FILE coherent for this hold (repeatable): after the lock is granted and before COMMAND starts, drop this host\'s cached pages of FILE (a missing FILE is fine: COMMAND may create it); after COMMAND ends and before the release, fsync FILE (it must exist then). See "Your data under the lock" in the README' -r
 complete -c softrwlock -n "__fish_softrwlock_needs_command" -s c -l command -d 'Run COMMAND_STRING with $SHELL -c (/bin/sh if SHELL is unset), as flock -c does' -r
 complete -c softrwlock -n "__fish_softrwlock_needs_command" -s s -l shared -l read -d 'Take a shared (read) lock: many readers at once, no writer'
 complete -c softrwlock -n "__fish_softrwlock_needs_command" -s x -s e -l exclusive -l write -d 'Take an exclusive (write) lock: one writer, no reader. The default'
@@ -50,5 +51,6 @@ complete -c softrwlock -n "__fish_softrwlock_using_subcommand verify" -l nodes -
 complete -c softrwlock -n "__fish_softrwlock_using_subcommand verify" -l duration -d 'Seconds of the exclusion test [default: 3; with --cross-client 20]' -r
 complete -c softrwlock -n "__fish_softrwlock_using_subcommand verify" -l workers -d 'Worker processes per node [default: 4]' -r
 complete -c softrwlock -n "__fish_softrwlock_using_subcommand verify" -l join-timeout -d 'How long to wait for the other nodes, in seconds [default: 600]' -r
+complete -c softrwlock -n "__fish_softrwlock_using_subcommand verify" -l second-mount -d 'The same directory through another mount (a second client): race through both' -r
 complete -c softrwlock -n "__fish_softrwlock_using_subcommand verify" -l keep -d 'Keep the scratch directory (for inspection)'
 complete -c softrwlock -n "__fish_softrwlock_using_subcommand verify" -s h -l help -d 'Print help'

@@ -138,6 +138,15 @@ static void test_guards(const std::string &dir) {
             EXPECT(e.is_timeout());
             EXPECT(!e.is_lost());
         }
+        // An interrupt (here pending: it ends the next acquire) throws is_interrupted().
+        EXPECT_STATUS(b.interrupt(), SRWL_OK);
+        try {
+            b.acquire_read(5);
+            ++failures;
+        } catch (const srwl::Error &e) {
+            EXPECT(e.is_interrupted());
+            EXPECT(!e.is_timeout());
+        }
         // Downgrade is refused.
         expect_throw([&] { a.acquire_read(0); }, SRWL_ESTATE, __LINE__);
         // Write holds nest in the owning thread.

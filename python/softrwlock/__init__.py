@@ -30,8 +30,18 @@ from a source tree); ctypes.util.find_library("softrwlock"); then libsoftrwlock.
 libsoftrwlock.so through the dynamic loader's search path.
 
 Every failing call raises a SoftRWLockError subclass chosen by the status (Timeout, Invalid,
-IOFailure, StateError, Forked, Unsafe, Lost, InternalError) carrying ``.status`` (the C
-value), ``.message`` (srwl_last_error() of the failed call) and ``.lock_file``.
+IOFailure, StateError, Forked, Unsafe, Lost, InternalError, Interrupted) carrying ``.status``
+(the C value), ``.message`` (srwl_last_error() of the failed call) and ``.lock_file``.
+
+Signals: in the main thread, a blocking acquire wakes for every signal that has a Python
+handler (Ctrl-C included): the handler runs at once; if it raises (KeyboardInterrupt), the
+exception leaves the acquire within milliseconds and nothing is left on disk (no ticket,
+claim, record or hold); if it returns, the acquire goes on with the rest of its timeout. It
+works through signal.set_wakeup_fd(): for the duration of the call the module installs its
+own descriptor and afterwards puts the previous one back, passing on the signal bytes it
+received (so asyncio's own wakeup descriptor still hears of every signal). In other threads
+(where Python runs no signal handlers) an acquire is not woken by signals;
+``lock.interrupt()`` from any thread ends it with Interrupted.
 
 Handles must not be shared across fork(): a child gets Forked errors and must open its own
 Lock. Write holds belong to the thread that took them.
@@ -43,7 +53,9 @@ import ctypes.util
 import enum
 import importlib.machinery
 import os
+import signal
 import threading
+import time
 import weakref
 
 try:  # `except filelock.Timeout` keeps working for code that switched its import only
@@ -67,6 +79,7 @@ __all__ = [
     "Unsafe",
     "Lost",
     "InternalError",
+    "Interrupted",
     "FOREVER",
     "library",
     "library_path",
@@ -96,6 +109,7 @@ class Status(enum.IntEnum):
     EUNSAFE = 6
     ELOST = 7
     EINTERNAL = 8
+    EINTR = 9
 
 
 class SoftRWLockError(Exception):
@@ -162,6 +176,12 @@ class InternalError(SoftRWLockError):
     """SRWL_EINTERNAL: a bug in libsoftrwlock."""
 
 
+class Interrupted(SoftRWLockError):
+    """SRWL_EINTR: the acquire was interrupted by Lock.interrupt() (or srwl_interrupt() on the
+    handle); nothing was left on disk. (A signal whose Python handler raises, such as Ctrl-C's
+    KeyboardInterrupt, raises that exception instead.)"""
+
+
 _ERRORS = {
     Status.TIMEOUT: Timeout,
     Status.EINVAL: Invalid,
@@ -171,6 +191,7 @@ _ERRORS = {
     Status.EUNSAFE: Unsafe,
     Status.ELOST: Lost,
     Status.EINTERNAL: InternalError,
+    Status.EINTR: Interrupted,
 }
 
 
@@ -287,6 +308,8 @@ def _declare(lib):
     optional = {
         "srwl_status_name": (c_char_p, [c_int]),
         "srwl_options_init_heartbeat": (None, [ctypes.POINTER(Options), c_double]),
+        "srwl_interrupt": (status, [_HandlePtr]),
+        "srwl_set_interrupt_fd": (status, [_HandlePtr, c_int]),
     }
     for name, (restype, argtypes) in sigs.items():
         fn = getattr(lib, name)
@@ -386,12 +409,103 @@ def _timeout(timeout):
     return float(timeout)
 
 
+class _WakeupPipe:
+    """The descriptor this module gives signal.set_wakeup_fd() while the main thread waits in
+    an acquire: Python's C-level signal handler writes the signal's number to `w`, and the
+    library, polling `r` (srwl_set_interrupt_fd), ends the wait with SRWL_EINTR. One pipe per
+    process, made at the first blocking acquire; a fork's child makes its own."""
+
+    pid = None
+    r = w = -1
+
+    @classmethod
+    def get(cls):
+        if cls.pid != os.getpid():
+            r, w = os.pipe()  # O_CLOEXEC (PEP 446)
+            os.set_blocking(r, False)
+            os.set_blocking(w, False)
+            cls.pid, cls.r, cls.w = os.getpid(), r, w
+        return cls
+
+    @classmethod
+    def drain(cls):
+        """The signal bytes written since the last drain."""
+        got = b""
+        while True:
+            try:
+                chunk = os.read(cls.r, 512)
+            except (BlockingIOError, InterruptedError):
+                return got
+            if not chunk:
+                return got
+            got += chunk
+
+
+def _run_signal_handlers():
+    """A Python-level call: the interpreter runs pending signal handlers on entering it."""
+
+
+def _interruptible(lib):
+    return (
+        hasattr(lib, "srwl_set_interrupt_fd")
+        and threading.current_thread() is threading.main_thread()
+    )
+
+
 def _acquire(lock, write, timeout):
-    """Every blocking acquisition goes through here: the one place where interruption
-    (Ctrl-C: srwl_interrupt, SRWL_EINTR) is to be handled."""
+    """Every blocking acquisition goes through here. In the main thread, signals with a Python
+    handler end the library's wait (SRWL_EINTR, nothing left on disk); their handlers run
+    here: an exception (KeyboardInterrupt) propagates, otherwise the acquire goes on with the
+    rest of the timeout. Lock.interrupt() ends it with Interrupted in any thread."""
     lib = library()
     fn = lib.srwl_acquire_write if write else lib.srwl_acquire_read
-    _check(fn(lock._h(), _timeout(timeout)), lock.path)
+    t = _timeout(timeout)
+    deadline = None if t < 0 else time.monotonic() + t
+    if t == 0 or not _interruptible(lib):
+        while True:
+            left = t if deadline is None else max(0.0, deadline - time.monotonic())
+            st = fn(lock._h(), left)
+            if st == Status.EINTR and not lock._take_interrupt():
+                # The main thread's wakeup descriptor on a handle this thread shares: go on.
+                time.sleep(0.01)
+                continue
+            _check(st, lock.path)
+            return
+    pipe = _WakeupPipe.get()
+    while True:
+        left = t if deadline is None else max(0.0, deadline - time.monotonic())
+        h = lock._h()
+        st = old = None
+        signals = b""
+        try:
+            try:
+                old = signal.set_wakeup_fd(pipe.w, warn_on_full_buffer=False)
+                lib.srwl_set_interrupt_fd(h, pipe.r)
+                st = fn(h, left)
+            except ValueError:  # not the main interpreter: signals cannot end the wait
+                st = fn(h, left)
+            finally:
+                lib.srwl_set_interrupt_fd(h, -1)
+                if old is not None:
+                    signal.set_wakeup_fd(old)
+                signals = pipe.drain()
+                if signals and old is not None and old != -1:
+                    try:  # chain: the previous owner (asyncio) hears of every signal too
+                        os.write(old, signals)
+                    except OSError:
+                        pass
+            if signals or st == Status.EINTR:
+                _run_signal_handlers()  # raises here if a handler raises
+        except BaseException:
+            if st == Status.OK:  # granted as the signal came: give the hold back
+                lib.srwl_release(h)
+            raise
+        if st == Status.EINTR:
+            if lock._take_interrupt() or not signals:
+                _check(st, lock.path)
+            continue  # the handlers returned: wait on
+        _check(st, lock.path)
+        return
 
 
 class _Hold:
@@ -449,6 +563,7 @@ class Lock:
     def __init__(self, path, heartbeat_interval=None, stale_threshold=None, poll_interval=None,
                  options=None):
         self._handle = None
+        self._interrupt_asked = False
         # Held by close() and by the calls a helper thread makes (check, held): the handle
         # must not be freed under them. A blocking acquire never holds it.
         self._close_lock = threading.Lock()
@@ -493,6 +608,18 @@ class Lock:
     def acquire_write(self, timeout=FOREVER):
         """Takes the lock for writing (exclusive). Raises Timeout, StateError (upgrade), ..."""
         _acquire(self, True, timeout)
+
+    def interrupt(self):
+        """Ends the acquire blocked on this handle (in any thread), or the next acquire, with
+        Interrupted; nothing is left on disk. Thread-safe; callable from a signal handler.
+        Do not call it while another thread closes the lock."""
+        self._interrupt_asked = True
+        # Not under _close_lock: a signal handler may run while this thread holds it.
+        _check(library().srwl_interrupt(self._h()), self.path)
+
+    def _take_interrupt(self):
+        asked, self._interrupt_asked = self._interrupt_asked, False
+        return asked
 
     def release(self):
         """Releases one level of the hold. Raises StateError (no hold), Lost, ..."""

@@ -13,8 +13,6 @@ mod run;
 mod status;
 #[path = "softrwlock/verify.rs"]
 mod verify;
-#[path = "softrwlock/withdraw.rs"]
-mod withdraw;
 
 use std::ffi::OsString;
 use std::process::ExitCode;
@@ -76,12 +74,7 @@ fn main() -> ExitCode {
             unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
             match sub {
                 args::Sub::Status(a) => status::main(&a.path, a.json, a.sample),
-                // verify parses its own options (clap has checked their names): everything
-                // after the word "verify" (clap takes no option before a subcommand).
-                args::Sub::Verify(_) => {
-                    let at = argv.iter().position(|a| a == "verify").unwrap_or(1);
-                    verify::main(&argv[at + 1..])
-                }
+                args::Sub::Verify(v) => verify::main(&v),
             }
         }
         None => run::main(cli.run),

@@ -154,7 +154,8 @@ pub unsafe extern "C" fn srwl_open(
 ///
 /// `timeout` in seconds: -1 (or +infinity) waits forever, 0 tries once, > 0 waits at most that
 /// long; NaN or any other negative value is SRWL_EINVAL. Returns SRWL_OK, SRWL_TIMEOUT (nothing is left on
-/// disk), SRWL_ESTATE (this thread holds the write lock: downgrade is not supported),
+/// disk), SRWL_EINTR (interrupted by srwl_interrupt() or the interrupt descriptor: nothing is
+/// left on disk), SRWL_ESTATE (this thread holds the write lock: downgrade is not supported),
 /// SRWL_ELOST (the current hold was lost), SRWL_EFORKED (handle inherited across fork),
 /// SRWL_EUNSAFE or SRWL_EIO. If the handle already holds a read lock, any thread of the
 /// process adds a level, which srwl_release() removes. Thread-safe.
@@ -168,7 +169,7 @@ pub unsafe extern "C" fn srwl_acquire_read(lock: *mut srwl_lock, timeout: f64) -
 /// Takes the lock for writing (exclusive against every other handle, process and host).
 ///
 /// `timeout` as for srwl_acquire_read(). Returns SRWL_OK, SRWL_TIMEOUT (nothing is left on
-/// disk), SRWL_ESTATE (the handle holds a read lock: upgrade is not supported), SRWL_ELOST,
+/// disk), SRWL_EINTR (as for srwl_acquire_read()), SRWL_ESTATE (the handle holds a read lock: upgrade is not supported), SRWL_ELOST,
 /// SRWL_EFORKED, SRWL_EUNSAFE or SRWL_EIO. Write holds nest in the owning thread only; another
 /// thread of the process that asks for the same handle waits until it is released.
 /// Thread-safe.
@@ -214,6 +215,52 @@ pub unsafe extern "C" fn srwl_generation(lock: *mut srwl_lock, out: *mut u64) ->
             return Err(null("srwl_generation", "out"));
         }
         *out = l.generation()?;
+        Ok(())
+    })
+}
+
+/// Interrupts the acquire blocked on `lock` (whichever thread waits in it, on the file
+/// server or for another thread of the handle), or, if none is in progress, the next acquire
+/// of the handle: it returns SRWL_EINTR at once and leaves nothing on disk (no ticket, claim,
+/// record or baton: the same cleanup as a timeout). An interrupt is consumed by the one
+/// acquire that returns SRWL_EINTR; an acquire already granted when it arrives leaves it
+/// pending for the next.
+///
+/// Async-signal-safe (an atomic store and at most one write() to the handle's eventfd) and
+/// thread-safe: call it from a signal handler or another thread. The handle must stay open
+/// meanwhile (do not srwl_close it concurrently). Returns SRWL_OK, or SRWL_EINVAL for NULL
+/// (then without a message for srwl_last_error(), which would allocate).
+#[no_mangle]
+pub unsafe extern "C" fn srwl_interrupt(lock: *mut srwl_lock) -> srwl_status {
+    // No guard(): its failure path allocates; nothing below can fail but the NULL check.
+    catch_unwind(AssertUnwindSafe(|| {
+        if lock.is_null() {
+            return srwl_status::SRWL_EINVAL;
+        }
+        (*(lock as *const Lock)).interrupt();
+        srwl_status::SRWL_OK
+    }))
+    .unwrap_or(srwl_status::SRWL_EINTERNAL)
+}
+
+/// Makes `fd` the handle's interrupt descriptor: while it is set, an acquire on `lock` returns
+/// SRWL_EINTR if `fd` is readable (or hung up) when it starts, or as soon as it becomes
+/// readable while the acquire waits, leaving nothing on disk.
+/// The library polls `fd` only; it never reads, writes or closes it: drain it yourself, or
+/// every later waiting acquire ends at once. For a language runtime whose signal handler can
+/// only write a byte to a descriptor (Python's signal.set_wakeup_fd). `fd` = -1 unsets it.
+/// Returns SRWL_OK, or SRWL_EINVAL (NULL, or `fd` < -1). Thread-safe.
+#[no_mangle]
+pub unsafe extern "C" fn srwl_set_interrupt_fd(lock: *mut srwl_lock, fd: c_int) -> srwl_status {
+    guard("srwl_set_interrupt_fd", || {
+        let l = handle("srwl_set_interrupt_fd", lock)?;
+        if fd < -1 {
+            return Err(Error::new(
+                Status::SRWL_EINVAL,
+                format!("srwl_set_interrupt_fd: fd = {fd}: must be a descriptor or -1"),
+            ));
+        }
+        l.set_interrupt_fd(fd);
         Ok(())
     })
 }

@@ -2,7 +2,6 @@
 //! A writer takes it from the room, closes the room (its rmdir is the write grant) and gives
 //! it back; the generation in its name is the fencing token.
 
-use std::ffi::CStr;
 use std::time::Duration;
 
 use super::eviction::Absence;
@@ -282,30 +281,4 @@ impl Disk {
             }
         }
     }
-}
-
-/// Hands the baton `Q/<held>` back to the room as `R/baton.<gen>`, as a release does, for a
-/// process that gives up (see `admin::withdraw`): makes the room if it is absent (EEXIST is
-/// fine), opens it by name, renames the baton into it; a few tries. Allocates nothing. The
-/// baton is never removed: if this fails it stays in the queue under our name, where others
-/// take it over once our record has gone unchanged past the stale threshold.
-pub fn hand_back_resting(side: &Dir, queue: &Dir, held: &CStr, gen: u64) -> bool {
-    let resting = Baton::resting_name(gen);
-    for _ in 0..5 {
-        let _ = side.mkdir(ROOM);
-        if let Ok(room) = side.open_dir(ROOM) {
-            match queue.rename(held, &room, resting.as_cstr()) {
-                Ok(()) => return true,
-                Err(_) if queue.stat(held).is_err() => {
-                    // Gone from the queue: the rename happened after all (a network client
-                    // that retried it), or someone took it over.
-                    return room.stat(resting.as_cstr()).is_ok();
-                }
-                // Still ours: the room was removed between our mkdir and the rename (by a
-                // zombie writer's rmdir), or the handle went stale. Again.
-                Err(_) => {}
-            }
-        }
-    }
-    false
 }

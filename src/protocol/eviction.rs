@@ -191,7 +191,11 @@ impl Disk {
         if listed.is_ok() {
             let init = self.side.stat(INIT).ok();
             for name in names.iter() {
-                if Baton::parse_resting(name).is_some() && Self::is_baton(&room, name, &init) {
+                if Baton::parse_resting(name).is_some() && self.is_baton(&room, name, &init) {
+                    continue;
+                }
+                if fuse_hidden(name) {
+                    Self::evict_entry(&room, name);
                     continue;
                 }
                 let key = [b"R/", name.as_slice()].concat();
@@ -211,12 +215,25 @@ impl Disk {
     }
 
     /// Whether `name` in `dir` may be the baton: a regular file with the inode of `init` (the
-    /// baton is init's second name). Anything else under a baton's name (a directory, a FIFO,
-    /// a stray file) is junk and evicted like any other. When a stat fails, it may be.
-    fn is_baton(dir: &Dir, name: &[u8], init: &Option<crate::fs::Stat>) -> bool {
+    /// baton is init's second name), or, where inode numbers are invented (sshfs), with the
+    /// bytes of `init`. Anything else under a baton's name (a directory, a FIFO, a stray file)
+    /// is junk and evicted like any other. When a stat or read fails, it may be.
+    fn is_baton(&self, dir: &Dir, name: &[u8], init: &Option<crate::fs::Stat>) -> bool {
         let Some(init) = init else { return true };
-        match dir.stat(Name::from_bytes(&[name]).as_cstr()) {
-            Ok(st) => st.kind == Kind::File && st.dev == init.dev && st.ino == init.ino,
+        let n = Name::from_bytes(&[name]);
+        match dir.stat(n.as_cstr()) {
+            Ok(st) if st.kind != Kind::File => false,
+            Ok(st) if st.dev == init.dev && st.ino == init.ino => true,
+            Ok(_) => {
+                let (mut a, mut b) = (Vec::new(), Vec::new());
+                match (
+                    self.side.read_small(INIT, &mut a),
+                    dir.read_small(n.as_cstr(), &mut b),
+                ) {
+                    (Ok(()), Ok(())) => a == b,
+                    _ => true,
+                }
+            }
             Err(_) => true,
         }
     }
@@ -272,6 +289,10 @@ impl Disk {
                     && ticket.is_none_or(|t| t.kind == TicketKind::Reader)
                     && Baton::parse_held(name).is_none()
                 {
+                    continue;
+                }
+                if fuse_hidden(name) {
+                    Self::evict_entry(queue, name);
                     continue;
                 }
                 if ticket.is_none() && !holds {
@@ -552,6 +573,15 @@ impl Disk {
         self.scratch.names = names;
         listed
     }
+}
+
+/// A name that the high-level libfuse (sshfs) gives a file unlinked while a process on that
+/// client still had it open: a record or ticket its owner already removed (a release), which
+/// the client failed to delete at the last close (its release raced with the rename). Nothing
+/// live is ever renamed so (the protocol never unlinks or renames over a live entry), so it is
+/// evicted at once instead of after the stale threshold, which kept the room shut that long.
+fn fuse_hidden(name: &[u8]) -> bool {
+    name.starts_with(b".fuse_hidden")
 }
 
 /// How long a record of ours must stay absent before we conclude that it was evicted. A name

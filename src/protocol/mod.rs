@@ -28,6 +28,7 @@ use std::time::Duration;
 
 use crate::fs::{self, describe, BootInstant, Dir, Name};
 use crate::heartbeat::{self, Registration};
+use crate::interrupt::Interrupt;
 use crate::options::Options;
 use crate::record::{Record, Role, Ticket, Token};
 use crate::status::{Error, Result, Status};
@@ -42,7 +43,6 @@ mod room;
 pub mod waiting;
 mod writer;
 
-pub use baton::hand_back_resting;
 pub use eviction::{remove_tree, Absence, ABSENCE_CONFIRM};
 pub use layout::{sidecar_of, Sidecar, INIT, QUEUE, ROOM};
 pub use waiting::Wait;
@@ -90,6 +90,14 @@ pub fn timeout_error(op: &str, path: &str) -> Error {
     Error::new(Status::SRWL_TIMEOUT, format!("{op} {path}: timed out"))
 }
 
+/// SRWL_EINTR for `op` on the lock at `path`.
+pub fn interrupted_error(op: &str, path: &str) -> Error {
+    Error::new(
+        Status::SRWL_EINTR,
+        format!("{op} {path}: interrupted (srwl_interrupt, or the interrupt descriptor became readable); nothing was left on disk"),
+    )
+}
+
 /// SRWL_ELOST for `op` on the lock at `path`.
 pub fn lost_error(op: &str, path: &str, params: &Params) -> Error {
     Error::new(
@@ -104,11 +112,17 @@ pub struct Params {
     pub opts: Options,
     /// This host's name as records carry it (`record::sanitize_host`).
     pub host: String,
+    /// The handle's interrupt (srwl_interrupt), seen by every wait of its acquires.
+    pub interrupt: Interrupt,
 }
 
 impl Params {
     pub fn new(opts: Options, host: String) -> Params {
-        Params { opts, host }
+        Params {
+            opts,
+            host,
+            interrupt: Interrupt::default(),
+        }
     }
 
     /// How long an entry may stay unchanged before it is evicted.

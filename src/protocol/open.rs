@@ -72,20 +72,26 @@ impl Disk {
             .map_err(|e| fs_error("create", &self.path(tmp.as_bytes()), &e))?;
         if let Err(e) = self.side.link(tmp.as_cstr(), INIT) {
             // The link may have happened and still report an error (EEXIST from a retransmitted
-            // NFS request that missed the server's duplicate-request cache; EIO or ETIMEDOUT on
-            // a soft mount): then t.<me> is the baton's only other name and must not be
-            // removed. Look at what exists.
-            match (self.side.stat(tmp.as_cstr()), self.side.stat(INIT)) {
-                // One inode: we were elected after all.
-                (Ok(mine), Ok(init)) if mine.dev == init.dev && mine.ino == init.ino => {}
-                // Another process's init: we lost the election.
-                (Ok(_), Ok(init)) if init.kind == Kind::File => {
+            // NFS request that missed the server's duplicate-request cache, or sshfs's EPERM
+            // turned into EEXIST by fs.rs; EIO or ETIMEDOUT on a soft mount): then t.<me> is
+            // the baton's only other name and must not be removed. `init` holding our own
+            // record's bytes (random token) is our link; compared by content, not inode: sshfs
+            // invents inode numbers.
+            let ours = std::mem::take(&mut self.scratch.read_buf);
+            let mut found = Vec::new();
+            let init = self.side.read_small(INIT, &mut found);
+            self.scratch.read_buf = ours;
+            match init {
+                // Elected after all.
+                Ok(()) if found == self.scratch.read_buf => {}
+                // Another process's init (a regular file, or read_small would refuse it).
+                Ok(()) => {
                     let _ = self.side.unlink(tmp.as_cstr());
                     return Ok(());
                 }
                 // No init, and a refusal that cannot have linked anything (a filesystem
                 // without hard links): t.<me> is nobody's baton.
-                (Ok(_), Err(ie))
+                Err(ie)
                     if errno(&ie) == libc::ENOENT
                         && matches!(
                             errno(&e),
@@ -102,7 +108,7 @@ impl Disk {
                 // Cannot tell: leave t.<me>. If it is the baton, waiters take it over
                 // (`recover_orphan_baton`); if not, the same scan removes it as a dead
                 // loser's file.
-                _ => {
+                Err(_) => {
                     return Err(fs_error(
                         "link (hard links are needed once, to initialise the lock)",
                         &self.path(b"init"),

@@ -69,8 +69,8 @@ impl Disk {
                 break Ok(gen);
             }
             inject::point();
-            if wait.expired() {
-                break Err(self.timed_out_waiting(Mode::Read, &r.awaiting()));
+            if let Some(e) = self.wait_over(Mode::Read, wait, &r.awaiting()) {
+                break Err(e);
             }
             if let Err(e) = self.keep_in_line(&mut r) {
                 match self.retry_after(e, Mode::Read, wait, &mut r.backoff) {
@@ -79,7 +79,9 @@ impl Disk {
                 }
             }
             let awaiting = r.awaiting();
-            r.backoff.wait_on(wait, self, &awaiting);
+            if let Err(e) = r.backoff.wait_on(Mode::Read, wait, self, &awaiting) {
+                break Err(e);
+            }
         };
         self.leave(r.ticket.take());
         if outcome.is_err() {

@@ -266,6 +266,16 @@ impl Disk {
     /// and is evicted like any dead record.
     pub(super) fn retire_template(&mut self) {
         if let Some(t) = self.templates.current.take() {
+            if self.side.reopens_to_list() {
+                // A FUSE filesystem built on the high-level libfuse (sshfs): the kernel sends
+                // the release of a closed file asynchronously, and an unlink that libfuse sees
+                // before it renames the file to `.fuse_hidden*`, which a release racing with
+                // that rename then never removes (left in the sidecar on sshfs). Unlinked while
+                // still open, it is renamed for sure, and removed by our close's release.
+                let _ = self.side.unlink(t.name.as_cstr());
+                drop(t.fd);
+                return;
+            }
             drop(t.fd);
             let _ = self.side.unlink(t.name.as_cstr());
         }

@@ -3,8 +3,8 @@
 use std::time::{Duration, Instant};
 
 use super::layout::ROOM;
-use super::{timeout_error, Disk, Mode};
-use crate::fs::{self, Watch};
+use super::{interrupted_error, timeout_error, Disk, Mode};
+use crate::fs::{self, Watch, Woken};
 use crate::record::{Baton, Ticket, TicketKind, Token};
 use crate::status::{Error, Result, Status};
 
@@ -90,8 +90,9 @@ impl Backoff {
         }
     }
 
-    pub(super) fn sleep(&mut self, wait: &Wait) {
-        std::thread::sleep(self.step(wait));
+    /// Sleeps one step; true if an interrupt ended it.
+    pub(super) fn sleep(&mut self, wait: &Wait, disk: &Disk) -> bool {
+        disk.params.interrupt.sleep(self.step(wait))
     }
 
     /// Starts short again: what we wait for has moved (the line ahead shrank, or we took the
@@ -101,14 +102,26 @@ impl Backoff {
     }
 
     /// Waits one step, waking early on a change made on this host (then the next step starts
-    /// short again: the lock may have moved).
-    pub(super) fn wait_on(&mut self, wait: &Wait, disk: &mut Disk, awaiting: &Awaiting) {
+    /// short again: the lock may have moved). SRWL_EINTR if the handle was interrupted.
+    pub(super) fn wait_on(
+        &mut self,
+        mode: Mode,
+        wait: &Wait,
+        disk: &mut Disk,
+        awaiting: &Awaiting,
+    ) -> Result<()> {
         if awaiting.next() {
             self.next = self.next.min(self.max / 4);
         }
         let d = self.step(wait);
-        if disk.wait_for_change(d, awaiting) {
-            self.reset();
+        match disk.wait_for_change(d, awaiting) {
+            Woken::Change => self.reset(),
+            Woken::Interrupt => {}
+            Woken::Timeout => return Ok(()),
+        }
+        match disk.params.interrupt.take() {
+            true => Err(disk.interrupted(mode)),
+            false => Ok(()),
         }
     }
 
@@ -172,8 +185,33 @@ impl Disk {
         if wait.expired() {
             return Err(self.timed_out(mode));
         }
-        backoff.sleep(wait);
+        if backoff.sleep(wait, self) {
+            return Err(self.interrupted(mode));
+        }
         Ok(())
+    }
+
+    /// In a wait loop, before waiting again: the error that ends the wait, if any: SRWL_EINTR
+    /// if the handle was interrupted, SRWL_TIMEOUT (naming what kept us out) if the wait
+    /// expired.
+    pub(super) fn wait_over(
+        &mut self,
+        mode: Mode,
+        wait: &Wait,
+        awaiting: &Awaiting,
+    ) -> Option<Error> {
+        if self.params.interrupt.take() {
+            Some(self.interrupted(mode))
+        } else if wait.expired() {
+            Some(self.timed_out_waiting(mode, awaiting))
+        } else {
+            None
+        }
+    }
+
+    /// SRWL_EINTR for an acquire in `mode`, naming the lock.
+    pub(super) fn interrupted(&self, mode: Mode) -> Error {
+        interrupted_error(mode.acquire_op(), &self.lock_path)
     }
 
     /// SRWL_TIMEOUT for an acquire in `mode`, naming the lock.
@@ -202,9 +240,10 @@ impl Disk {
     /// our place, or all if we have none; only writers' claims for a reader), or, once
     /// none is ahead, the held baton leaving. Other changes (a claim behind us, or one ahead
     /// while others remain) wake no one: with many waiters on one host, each would otherwise
-    /// list the queue at every change. Returns true if woken. Without inotify this is a plain
-    /// sleep. A wakeup is only a hint: a missed one costs a poll step.
-    fn wait_for_change(&mut self, d: Duration, awaiting: &Awaiting) -> bool {
+    /// list the queue at every change. An interrupt (the handle's doorbell, or the caller's
+    /// descriptor) ends the sleep at once. Without inotify only interrupts wake it. A wakeup
+    /// is only a hint: a missed one costs a poll step.
+    fn wait_for_change(&mut self, d: Duration, awaiting: &Awaiting) -> Woken {
         let (room, mine, writers_only) = match *awaiting {
             Awaiting::RoomToDrain => (true, None, false),
             Awaiting::Turn {
@@ -220,9 +259,18 @@ impl Disk {
                 Some(w)
             });
         }
+        // The doorbell is made (and published) before the last look at the flag: an interrupt
+        // raised after that look rings it.
+        let (fds, n) = self.params.interrupt.fds();
+        let also = &fds[..n];
+        if self.params.interrupt.is_pending() {
+            return Woken::Interrupt;
+        }
         let Some(watch) = &self.waker.watch else {
-            std::thread::sleep(d);
-            return false;
+            return match fs::poll_readable(None, also, d) {
+                fs::Ready::Also => Woken::Interrupt,
+                _ => Woken::Timeout,
+            };
         };
         if room {
             // The room is a new inode after every write cycle: watch the current one.
@@ -239,7 +287,7 @@ impl Disk {
         };
         let mut ahead = self.scratch.tickets.iter().filter(|t| blocks(t)).count();
         let queue_wd = self.waker.queue_wd;
-        watch.wait(d, |wd, name| {
+        watch.wait(d, also, |wd, name| {
             if wd != queue_wd {
                 return true; // the room
             }

@@ -76,10 +76,12 @@ impl Disk {
                     next_in_line: w.first_in_line,
                 },
             };
-            if wait.expired() {
-                break Err(self.timed_out_waiting(Mode::Write, &awaiting));
+            if let Some(e) = self.wait_over(Mode::Write, wait, &awaiting) {
+                break Err(e);
             }
-            w.backoff.wait_on(wait, self, &awaiting);
+            if let Err(e) = w.backoff.wait_on(Mode::Write, wait, self, &awaiting) {
+                break Err(e);
+            }
         };
         self.leave(w.claim.take());
         let baton_token = self.baton.token;

@@ -143,7 +143,8 @@ int main(int argc, char **argv)
           o.stale_threshold, o.poll_interval);
     CHECK(strcmp(srwl_status_name(SRWL_OK), "SRWL_OK") == 0, "srwl_status_name(SRWL_OK)");
     CHECK(strcmp(srwl_status_name(SRWL_EINTERNAL), "SRWL_EINTERNAL") == 0, "srwl_status_name(SRWL_EINTERNAL)");
-    CHECK(srwl_status_name(9) == NULL && srwl_status_name(-1) == NULL, "srwl_status_name of an unknown value is not NULL");
+    CHECK(strcmp(srwl_status_name(SRWL_EINTR), "SRWL_EINTR") == 0, "srwl_status_name(SRWL_EINTR)");
+    CHECK(srwl_status_name(10) == NULL && srwl_status_name(-1) == NULL, "srwl_status_name of an unknown value is not NULL");
     /* The short test intervals and the defaults are valid; NULL options mean the defaults. */
     l = tu_open(lockpath);
     EXPECT_OK(srwl_close(l));

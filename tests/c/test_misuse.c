@@ -56,6 +56,8 @@ int main(void) {
     MCHECK(srwl_check(NULL) == SRWL_EINVAL, "check(NULL)");
     MCHECK(srwl_generation(NULL, NULL) == SRWL_EINVAL, "generation(NULL)");
     MCHECK(srwl_close(NULL) == SRWL_OK, "close(NULL)");
+    MCHECK(srwl_interrupt(NULL) == SRWL_EINVAL, "interrupt(NULL)");
+    MCHECK(srwl_set_interrupt_fd(NULL, -1) == SRWL_EINVAL, "set_interrupt_fd(NULL)");
     srwl_options_init(NULL);
     MCHECK(srwl_status_str(-1) != NULL && srwl_status_str(1000) != NULL, "status_str(bad)");
 
@@ -65,6 +67,18 @@ int main(void) {
     MCHECK(srwl_generation(l, NULL) == SRWL_EINVAL, "generation(out NULL)");
     MCHECK(srwl_release(l) == SRWL_OK, "release");
     MCHECK(srwl_release(l) == SRWL_ESTATE, "double release");
+
+    /* a waiter's eventfd and inotify descriptor, made at its first wait, freed at close; an
+     * interrupt ends its wait */
+    {
+        srwl_lock *w = opened(path);
+        MCHECK(srwl_acquire_write(l, 0) == SRWL_OK, "acquire");
+        MCHECK(srwl_acquire_read(w, 0.05) == SRWL_TIMEOUT, "a read behind the write times out");
+        MCHECK(srwl_interrupt(w) == SRWL_OK, "interrupt");
+        MCHECK(srwl_acquire_read(w, 5) == SRWL_EINTR, "an interrupted read");
+        MCHECK(srwl_close(w) == SRWL_OK, "close the waiter");
+        MCHECK(srwl_release(l) == SRWL_OK, "release");
+    }
 
     /* release of a write hold from another thread */
     MCHECK(srwl_acquire_write(l, 0) == SRWL_OK, "acquire");

@@ -9,8 +9,8 @@
  * fewer is an improvement to record: the figures in README.md and docs/PROTOCOL.md are
  * checked to be these, so they cannot drift); without strace it fails (or, with
  * SRWL_ALLOW_SKIPS=1, is skipped: 77). First it checks a handle's file descriptors: exactly 3
- * after srwl_open, 4 after a read cycle, 3 after a write cycle, 5 after a read that waited for
- * a writer on this host (inotify), none after srwl_close.
+ * after srwl_open, 4 after a read cycle, 3 after a write cycle, 6 after a read that waited for
+ * a writer on this host (inotify, eventfd), none after srwl_close.
  *
  *   test_syscalls                      the check
  *   test_syscalls cycles MODE N LOCK   (child) N cycles of MODE (r or w) on LOCK
@@ -133,7 +133,8 @@ static void doc_says(const char *rel, const char *figure) {
 
 /* A handle's descriptors, exactly as README promises: 3 after srwl_open (the sidecar and its
  * two subdirectories), 4 after a read cycle (and the reader-record template), 3 after a write
- * cycle, and one more (inotify) once it has waited for a holder on this host; none after
+ * cycle, and two more (inotify, and the eventfd that srwl_interrupt rings) once it has waited for a
+ * holder on this host; none after
  * srwl_close. */
 static void descriptors(void) {
     const char *lock = tu_fmt("%s/lock-fds", tu_dir);
@@ -167,11 +168,12 @@ static void descriptors(void) {
     CHECK(read == 4, "after a read cycle %d descriptors are open, expected 4", read);
     CHECK(wrote == 3, "after a write cycle %d descriptors are open, expected 3", wrote);
     CHECK(waited >= 0.25, "the read acquire did not wait for the writer (%.3f s)", waited);
-    CHECK(after_wait == 5, "after a read that waited %d descriptors are open, expected 5 (the reader-record "
-          "template and the inotify descriptor of a waiter)", after_wait);
+    CHECK(after_wait == 6, "after a read that waited %d descriptors are open, expected 6 (the reader-record "
+          "template, and the inotify descriptor and srwl_interrupt's eventfd of a waiter)", after_wait);
     CHECK(closed == 0, "srwl_close left %d descriptors open", closed);
     doc_says("README.md", tu_fmt("%d after `srwl_open`, %d after a read cycle,\n  %d after a write cycle, none after", opened,
                                  read, wrote));
+    doc_says("README.md", tu_fmt("%d after a read that waited", after_wait));
 }
 
 int main(int argc, char **argv) {

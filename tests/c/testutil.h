@@ -110,7 +110,7 @@ static TU_UNUSED const char *tu_st(int s)
 {
     static const char *names[] = {"SRWL_OK", "SRWL_TIMEOUT", "SRWL_EINVAL", "SRWL_EIO",
                                   "SRWL_ESTATE", "SRWL_EFORKED", "SRWL_EUNSAFE", "SRWL_ELOST",
-                                  "SRWL_EINTERNAL"};
+                                  "SRWL_EINTERNAL", "SRWL_EINTR"};
     if (s >= 0 && s < (int)(sizeof names / sizeof names[0]))
         return names[s];
     return "SRWL_<unknown>";
@@ -434,13 +434,14 @@ static TU_UNUSED int tu_parse_record(const char *buf, size_t n, struct tu_record
         return 0;
     for (i = 0; i < 7; i++) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
-        size_t klen = strlen(keys[i]), vlen;
-        const char *v;
+        /* After host: an optional `proc <boot>.<pidns>.<start>` line (same-host liveness). */
         if (i == 5 && nl != NULL && (size_t)(nl - p) > 5 && memcmp(p, "proc ", 5) == 0) {
-            /* the optional process line (origin of the pid: boot id, pid namespace, start) */
+            stable_len = (size_t)(nl + 1 - buf);
             p = nl + 1;
             nl = memchr(p, '\n', (size_t)(end - p));
         }
+        size_t klen = strlen(keys[i]), vlen;
+        const char *v;
         if (nl == NULL || (size_t)(nl - p) < klen || memcmp(p, keys[i], klen) != 0)
             return 0;
         v = p + klen;

@@ -67,3 +67,9 @@ pub fn entries(p: &std::path::Path) -> Vec<String> {
     v.sort();
     v
 }
+
+/// Writes straight to fd 1, for a test binary re-executed as a child process: the harness
+/// captures println! even there.
+pub fn say(s: &str) {
+    unsafe { libc::write(1, s.as_ptr().cast(), s.len()) };
+}

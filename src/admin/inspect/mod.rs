@@ -16,12 +16,14 @@
 //! Liveness is judged the way the library judges it: a live holder's heartbeat rewrites its
 //! record, so each record is read twice, `sample` seconds apart, on this host's monotonic
 //! clock. A record's mtime compared with this host's clock is kept as well, as a hint: it
-//! mixes the file server's clock with ours.
+//! mixes the file server's clock with ours. A record whose process ran on this host and is
+//! gone (pid and start time, `liveness::check`) is marked at once, without sampling.
 
 use std::rc::Rc;
 use std::time::Duration;
 
 use crate::fs::{describe, Dir, Kind};
+use crate::liveness::{self, Liveness};
 use crate::protocol::sidecar_of;
 use crate::record::Record;
 
@@ -153,6 +155,11 @@ pub fn inspect(path: &[u8], sample: f64) -> Result<Inspection, InspectError> {
     // The baton (the file init names) first.
     scan.batons.sort_by_key(|b| b.is_init != Some(true));
     scan.annotate();
+    for e in &mut scan.entries {
+        if let Some(r) = &e.record {
+            e.process_gone = liveness::check(r.origin.as_ref(), r.pid) == Liveness::Gone;
+        }
+    }
     Ok(Inspection::State(scan))
 }
 
@@ -171,6 +178,10 @@ pub struct Entry {
     pub changing: Option<bool>,
     pub gone: bool,
     pub mtime_age: Option<f64>,
+    /// The record's process ran on this host and no longer does (`liveness::check`: pid and
+    /// start time, same boot and pid namespace). False when it runs, or cannot be judged here
+    /// (another host, another pid namespace, a record without its `proc` line).
+    pub process_gone: bool,
 }
 
 impl Entry {
@@ -186,6 +197,7 @@ impl Entry {
             changing: None,
             gone: false,
             mtime_age: None,
+            process_gone: false,
         }
     }
 

@@ -148,6 +148,18 @@ pub struct RunArgs {
     #[arg(long)]
     pub kill_on_lost: bool,
 
+    /// Make FILE coherent for this hold (repeatable): after the lock is granted and before
+    /// COMMAND starts, drop this host's cached pages of FILE (a missing FILE is fine: COMMAND
+    /// may create it); after COMMAND ends and before the release, fsync FILE (it must exist
+    /// then). See "Your data under the lock" in the README
+    #[arg(
+        long = "data",
+        value_name = "FILE",
+        action = clap::ArgAction::Append,
+        value_parser = OsStringValueParser::new()
+    )]
+    pub data: Vec<OsString>,
+
     /// flock's -F (exec COMMAND in place of flock) is refused: softrwlock must keep running to
     /// hold the lock
     #[arg(short = 'F', long = "no-fork", hide = true)]
@@ -234,6 +246,10 @@ pub struct VerifyArgs {
     #[arg(long, value_name = "S")]
     pub join_timeout: Option<String>,
 
+    /// The same directory through another mount (a second client): race through both
+    #[arg(long, value_name = "DIR2", value_parser = OsStringValueParser::new())]
+    pub second_mount: Option<OsString>,
+
     /// A directory on the filesystem to check
     #[arg(value_name = "DIR", value_parser = OsStringValueParser::new())]
     pub dir: OsString,
@@ -280,65 +296,7 @@ pub fn sample_seconds(s: &str) -> Result<f64, String> {
     Ok(v)
 }
 
-// ---- The hand-written helpers `verify` uses for its own options. ----
-
-pub enum Arg {
-    /// An option, with its value if given inline (`--name=value`).
-    Opt(String, Option<String>),
-    Positional(OsString),
-    /// `--`: everything after it is positional.
-    DoubleDash,
-}
-
-pub struct Parser<'a> {
-    args: &'a [OsString],
-    pos: usize,
-}
-
-impl<'a> Parser<'a> {
-    pub fn new(args: &'a [OsString]) -> Parser<'a> {
-        Parser { args, pos: 0 }
-    }
-
-    pub fn next_arg(&mut self) -> Option<Arg> {
-        let a = self.args.get(self.pos)?;
-        self.pos += 1;
-        let b = a.as_bytes();
-        if b == b"--" {
-            return Some(Arg::DoubleDash);
-        }
-        // "-" alone and negative numbers are positional; "-x" and "--name" are options.
-        if b.len() >= 2 && b[0] == b'-' && !b[1].is_ascii_digit() {
-            let s = a.to_string_lossy().into_owned();
-            if let Some(rest) = s.strip_prefix("--") {
-                if let Some((name, value)) = rest.split_once('=') {
-                    return Some(Arg::Opt(format!("--{name}"), Some(value.to_string())));
-                }
-            }
-            return Some(Arg::Opt(s, None));
-        }
-        Some(Arg::Positional(a.clone()))
-    }
-
-    /// The value of option `name`: inline, or the next argument.
-    pub fn value(&mut self, name: &str, inline: Option<String>) -> Result<String, String> {
-        if let Some(v) = inline {
-            return Ok(v);
-        }
-        match self.args.get(self.pos) {
-            Some(v) => {
-                self.pos += 1;
-                Ok(v.to_string_lossy().into_owned())
-            }
-            None => Err(format!("option {name} needs a value")),
-        }
-    }
-
-    /// The arguments not consumed yet.
-    pub fn rest(&self) -> &'a [OsString] {
-        &self.args[self.pos.min(self.args.len())..]
-    }
-}
+// ---- Checks of `verify`'s option values (clap parses them as text). ----
 
 /// Parses a number of seconds (a decimal number; -1 only where `allow_forever`).
 pub fn seconds(name: &str, s: &str, allow_forever: bool) -> Result<f64, String> {

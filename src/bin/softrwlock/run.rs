@@ -7,8 +7,9 @@
 //! them between fork and exec (a signal mask survives exec).
 //!
 //! What a signal does depends on the phase:
-//! - waiting for the lock: the waiting thread is frozen, softrwlock withdraws its queue entry
-//!   (see withdraw.rs) and ends at once, killed by that signal;
+//! - waiting for the lock: the acquire is interrupted (`Lock::interrupt`, srwl_interrupt): it
+//!   returns at once having left nothing on disk (its ticket or claim removed, a baton it had
+//!   taken handed back), and softrwlock ends, killed by that signal;
 //! - holding, command not started yet: remembered; the lock is released and softrwlock then
 //!   ends killed by that signal, without starting the command;
 //! - command running: sent on to the command (except a signal the kernel sent to the whole
@@ -16,17 +17,16 @@
 //! - command ended, releasing: the first one is ignored (the release is quick and should not be
 //!   cut short); a second one ends softrwlock at once.
 
-use std::ffi::OsString;
+use std::ffi::{CString, OsString};
 use std::os::unix::ffi::OsStrExt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
 use softrwlock::{Error, Lock, Mode, Options, Status};
 
 use crate::args::{self, RunArgs};
-use crate::withdraw::{freeze_thread, install_freeze_handler, Withdrawal};
 use crate::{exit, usage_error};
 
 pub const FORWARDED: [libc::c_int; 6] = [
@@ -49,6 +49,8 @@ struct Job {
     verbose: bool,
     path: OsString,
     command: Vec<OsString>,
+    /// --data FILEs: made coherent for the hold (`softrwlock::data`).
+    data: Vec<CString>,
 }
 
 /// Lock options from the command line: the library's defaults for a heartbeat
@@ -124,6 +126,11 @@ fn job(a: RunArgs) -> Result<Job, String> {
         verbose: a.verbose,
         path,
         command,
+        data: a
+            .data
+            .iter()
+            .map(|f| CString::new(f.as_bytes()).map_err(|_| "--data: FILE contains a NUL byte"))
+            .collect::<Result<_, _>>()?,
     })
 }
 
@@ -144,10 +151,14 @@ struct Ctl {
 struct Shared {
     ctl: Mutex<Ctl>,
     path: String,
-    path_bytes: Vec<u8>,
-    /// The thread that waits in acquire (frozen before a withdrawal).
-    waiting_tid: libc::pid_t,
+    /// The handle, once open (set under `ctl`): a signal while waiting interrupts its acquire.
+    /// Weak: the main thread's drop closes the handle (which removes its record template).
+    lock: OnceLock<Weak<Lock>>,
 }
+
+/// How long a signal while waiting gives the interrupted acquire to end (it takes
+/// milliseconds; only a hung file server makes it longer) before softrwlock dies anyway.
+const INTERRUPT_GRACE: Duration = Duration::from_secs(5);
 
 impl Shared {
     fn ctl(&self) -> MutexGuard<'_, Ctl> {
@@ -155,8 +166,7 @@ impl Shared {
     }
 }
 
-/// The signal's name (borrowed for the usual ones: called after a freeze, when nothing may
-/// allocate).
+/// The signal's name (borrowed for the usual ones: no allocation needed).
 pub fn signal_name(sig: libc::c_int) -> std::borrow::Cow<'static, str> {
     let n = match sig {
         libc::SIGHUP => "SIGHUP",
@@ -215,19 +225,27 @@ fn signal_thread(shared: Arc<Shared>, set: libc::sigset_t) {
         let mut ctl = shared.ctl();
         match ctl.phase {
             Phase::Waiting => {
-                // Stop the waiting thread where it is, then take our entries out of the queue.
-                let w = Withdrawal::prepare(&shared.path_bytes);
-                freeze_thread(shared.waiting_tid);
-                let n = w.map_or(0, |w| w.run());
+                let Some(lock) = shared.lock.get().and_then(Weak::upgrade) else {
+                    // Not open yet: nothing of ours is in the queue.
+                    eprintln!(
+                        "softrwlock: {} while opening the lock on {}: giving up",
+                        signal_name(sig),
+                        shared.path
+                    );
+                    die_by_signal(sig);
+                };
+                // The acquire ends with SRWL_EINTR, having withdrawn from the queue; the main
+                // thread then dies of the signal. Granted meanwhile, it finds the signal
+                // pending and releases before it dies.
+                ctl.pending.get_or_insert(sig);
+                lock.interrupt();
+                drop(ctl);
+                std::thread::sleep(INTERRUPT_GRACE);
                 eprintln!(
-                    "softrwlock: {} while waiting for the lock on {}: giving up{}",
+                    "softrwlock: {} while waiting for the lock on {}: the interrupted wait did not end within {} s; giving up (entries left in the queue are dropped by the next waiter on this host, or after the place lease on others)",
                     signal_name(sig),
                     shared.path,
-                    if n > 0 {
-                        " (withdrew from the queue)"
-                    } else {
-                        ""
-                    }
+                    INTERRUPT_GRACE.as_secs()
                 );
                 die_by_signal(sig);
             }
@@ -305,10 +323,8 @@ pub fn main(args: RunArgs) -> u8 {
             pending: None,
         }),
         path: path_display.clone(),
-        path_bytes: args::path_bytes(&a.path).to_vec(),
-        waiting_tid: unsafe { libc::syscall(libc::SYS_gettid) } as libc::pid_t,
+        lock: OnceLock::new(),
     });
-    install_freeze_handler();
     {
         let shared = shared.clone();
         if let Err(e) = std::thread::Builder::new()
@@ -327,8 +343,21 @@ pub fn main(args: RunArgs) -> u8 {
         Err(e) if e.status == Status::SRWL_EINVAL => return usage_error(&e.to_string()),
         Err(e) => return lock_error(&e),
     };
+    {
+        let _ctl = shared.ctl();
+        let _ = shared.lock.set(Arc::downgrade(&lock));
+    }
     let started = Instant::now();
     if let Err(e) = lock.acquire(a.role, a.timeout) {
+        if e.status == Status::SRWL_EINTR {
+            if let Some(sig) = shared.ctl().pending {
+                eprintln!(
+                    "softrwlock: {} while waiting for the lock on {path_display}: giving up (withdrew from the queue)",
+                    signal_name(sig)
+                );
+                die_by_signal(sig);
+            }
+        }
         if e.status == Status::SRWL_TIMEOUT {
             // As flock: busy (-n) or timed out (-w) is quiet unless --verbose, and exits -E N.
             if a.verbose {
@@ -349,6 +378,23 @@ pub fn main(args: RunArgs) -> u8 {
             "softrwlock: acquired {role} lock on {path_display} (generation {g}) after {:.3} s",
             started.elapsed().as_secs_f64()
         );
+    }
+
+    // --data: before the command reads, drop what this host cached of each file. A failure
+    // (a symlink, not a regular file, an I/O error) stops here: the command is not run.
+    for f in &a.data {
+        if let Err(e) = softrwlock::data::begin_path_for_job(f) {
+            shared.ctl().phase = Phase::Finished;
+            eprintln!(
+                "softrwlock: --data {}: {}; not running the command",
+                f.to_string_lossy(),
+                e.message
+            );
+            if let Err(e) = lock.release() {
+                eprintln!("softrwlock: {e}");
+            }
+            return exit::LOCK_ERROR;
+        }
     }
 
     let mut cmd = std::process::Command::new(&a.command[0]);
@@ -467,6 +513,21 @@ pub fn main(args: RunArgs) -> u8 {
             exit::LOCK_ERROR
         }
     };
+
+    // --data: the command's writes reach the file server before the next holder may read.
+    let mut code = code;
+    for f in &a.data {
+        if let Err(e) = softrwlock::data::end_path(f) {
+            eprintln!(
+                "softrwlock: --data {}: {} (the command had ended with status {code}); its writes to the file may not have reached the file server",
+                f.to_string_lossy(),
+                e.message
+            );
+            if code == 0 {
+                code = exit::LOCK_ERROR;
+            }
+        }
+    }
 
     match lock.release() {
         Ok(()) => {

@@ -116,6 +116,7 @@ fn entry_json(e: &Entry, sample: f64) -> Value {
             Value::opt_num((e.changing == Some(false) && !e.gone).then_some(sample)),
         ),
         ("mtime_age_seconds_hint", Value::opt_num(e.mtime_age)),
+        ("process_gone", Value::Bool(e.process_gone)),
         ("valid", Value::Bool(e.problem.is_none() && r.is_some())),
         ("problem", Value::opt_str(e.problem.clone())),
         ("note", Value::opt_str(e.note.clone())),
@@ -226,6 +227,13 @@ fn print_table(scan: &Snapshot, path: &str, side: &str, sample: f64) {
         plural(wwait, "writer", "writers"),
         plural(rwait, "reader", "readers")
     );
+    let dead = scan.entries.iter().filter(|e| e.process_gone).count();
+    if dead > 0 {
+        println!(
+            "gone:       {} whose process no longer runs on this host (marked below; waiters drop them at once)",
+            plural(dead, "entry", "entries")
+        );
+    }
     let junk = scan.unexpected();
     if junk > 0 {
         println!(
@@ -258,6 +266,9 @@ fn print_entries(scan: &Snapshot, sample: f64) {
             let mut name = e.name.clone();
             if let Some(p) = e.problem.as_ref().or(e.note.as_ref()) {
                 name.push_str(&format!("  ({p})"));
+            }
+            if e.process_gone {
+                name.push_str("  (process gone: no longer runs on this host)");
             }
             [
                 e.role.as_str().to_string(),

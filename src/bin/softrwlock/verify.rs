@@ -21,9 +21,10 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use softrwlock::fs::{describe, random_bytes, Dir};
+use softrwlock::fstype::{self, Mount};
 use softrwlock::{Lock, Mode, Options, Status};
 
-use crate::args::{self, Arg, Parser};
+use crate::args;
 use crate::{exit, usage_error};
 
 pub const WORKER_CMD: &str = "__verify-worker";
@@ -70,6 +71,7 @@ fn cpath(p: &Path) -> CString {
 struct Report {
     passed: u32,
     failed: u32,
+    undecided: u32,
 }
 
 impl Report {
@@ -89,6 +91,12 @@ impl Report {
             }
         }
     }
+
+    /// A check that this run could not decide (neither PASS nor FAIL).
+    fn undecided(&mut self, what: &str, why: &str) {
+        self.undecided += 1;
+        println!("UNDECIDED  {what}: {why}");
+    }
 }
 
 /// Expects `r` to fail with one of `want`.
@@ -107,32 +115,15 @@ fn must(r: std::io::Result<()>, op: &str) -> Result<(), String> {
     r.map_err(|e| format!("{op}: {}", describe(&e)))
 }
 
-fn filesystem_type(dir: &Dir) -> String {
-    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
-    if unsafe { libc::fstatfs(std::os::fd::AsRawFd::as_raw_fd(dir), &mut st) } != 0 {
-        return "unknown".into();
+/// The filesystem under `dir`, as mountinfo names it: type, what it is, source, mount point.
+fn filesystem_of(dir: &Dir) -> (String, Option<Mount>) {
+    match fstype::mount_of(dir) {
+        Some(m) => (m.describe(), Some(m)),
+        None => (
+            "unknown (no mount in /proc/self/mountinfo matches)".into(),
+            None,
+        ),
     }
-    let magic = st.f_type as u64 & 0xffff_ffff;
-    let name = match magic {
-        0x6969 => "nfs",
-        0x0BD0_0BD0 => "lustre",
-        0x1983_0326 => "beegfs",
-        0x4750_4653 => "gpfs",
-        0x6573_5546 => "fuse (glusterfs, sshfs, ...)",
-        0xFF53_4D42 => "cifs",
-        0xFE53_4D42 => "smb2",
-        0x0102_1994 => "tmpfs",
-        0xEF53 => "ext2/3/4",
-        0x5846_5342 => "xfs",
-        0x9123_683E => "btrfs",
-        0x2FC1_2FC1 => "zfs",
-        0x794C_7630 => "overlayfs",
-        0x0027_e0eb => "cgroup",
-        0x5346_414F => "afs",
-        0x00C3_6400 => "ceph",
-        _ => "other",
-    };
-    format!("{name} (magic 0x{magic:x})")
 }
 
 // ---- the filesystem checks -----------------------------------------------------------------
@@ -594,9 +585,11 @@ fn spawn_worker(
 }
 
 /// Runs `workers` worker processes for `duration` seconds; returns each one's counts.
+/// `paths`: the lock and the counter; `second`: the same through a second mount, which every
+/// other worker uses.
 fn run_workers(
-    lock: &Path,
-    counter: &Path,
+    paths: (&Path, &Path),
+    second: Option<(&Path, &Path)>,
     workers: u32,
     duration: f64,
     o: (f64, f64, f64),
@@ -605,6 +598,10 @@ fn run_workers(
     for i in 0..workers {
         // A mix: worker 0 writes often, the others mostly read.
         let permille = if i == 0 { 500 } else { 150 };
+        let (lock, counter) = match second {
+            Some(p) if i % 2 == 1 => p,
+            _ => paths,
+        };
         match spawn_worker(lock, counter, duration, permille, o) {
             Ok(c) => children.push(c),
             Err(e) => {
@@ -693,31 +690,54 @@ fn judge(
     }
 }
 
-fn exclusion_check(scratch: &Path, workers: u32, duration: f64) -> Result<String, String> {
+fn exclusion_check(
+    scratch: &Path,
+    second: Option<&Path>,
+    workers: u32,
+    duration: f64,
+) -> Result<String, String> {
     let dir = scratch.join("excl");
     std::fs::create_dir(&dir).map_err(|e| format!("mkdir {}: {e}", dir.display()))?;
     let lock = dir.join("lock");
     let counter = dir.join("counter");
     init_counter(&counter)?;
-    let counts = run_workers(&lock, &counter, workers, duration, EXCL_OPTS)?;
+    let other = second.map(|s| (s.join("excl").join("lock"), s.join("excl").join("counter")));
+    let t0 = Instant::now();
+    let counts = run_workers(
+        (&lock, &counter),
+        other.as_ref().map(|(l, c)| (l.as_path(), c.as_path())),
+        workers,
+        duration,
+        EXCL_OPTS,
+    )?;
     let mut total = Counts::default();
     counts.iter().for_each(|c| total.add(c));
     let value = read_counter(&counter)?;
-    judge(
+    let verdict = judge(
         &format!("{workers} processes"),
         &counts,
         &total,
         value,
         duration,
-    )
+    );
+    // Workers stop asking at the end of the run; one still waiting then is granted within 60 s
+    // or gives up. Safe is not enough: a lock whose waiters wait that long is not live.
+    let overrun = t0.elapsed().as_secs_f64() - duration;
+    match verdict {
+        Ok(_) if overrun > LIVENESS_SLACK => Err(format!(
+            "the {duration} s run took {overrun:.1} s longer: a process waited that long for a grant ({} read, {} write grants in all; exclusion held). On sshfs, mount with -o cache=no",
+            total.reads, total.writes
+        )),
+        v => v,
+    }
 }
 
-/// After the exclusion test every lock is released: the sidecar holds `init`, `R` and `Q`;
-/// `Q` is empty; `R` holds the baton at rest and nothing else, and the baton is still the file
-/// `init` names (it was only ever renamed, never copied or made again).
-fn leftovers_check(scratch: &Path) -> Result<String, String> {
-    use std::os::unix::fs::MetadataExt;
-    let side = scratch.join("excl").join("lock.srwl");
+/// How much longer than its duration the exclusion run may take (a waiter's last wait).
+const LIVENESS_SLACK: f64 = 30.0;
+
+/// The entries of a released lock's sidecar other than `init`, `R`, `Q`, and the batons at
+/// rest in `R/`.
+fn sidecar_entries(side: &Path) -> Result<(Vec<String>, Vec<String>), String> {
     let mut left = Vec::new();
     let mut batons = Vec::new();
     for sub in ["", "R", "Q"] {
@@ -733,9 +753,48 @@ fn leftovers_check(scratch: &Path) -> Result<String, String> {
             }
         }
     }
-    if !left.is_empty() {
+    Ok((left, batons))
+}
+
+/// After the exclusion test every lock is released: the sidecar holds `init`, `R` and `Q`;
+/// `Q` is empty; `R` holds the baton at rest and nothing else, and the baton is still the file
+/// `init` names (it was only ever renamed, never copied or made again).
+fn leftovers_check(scratch: &Path) -> Result<String, String> {
+    use std::os::unix::fs::MetadataExt;
+    let side = scratch.join("excl").join("lock.srwl");
+    // A file unlinked while a process on this client had it open is renamed by the client
+    // (`.fuse_hidden*` on FUSE, `.nfs*` on NFS) and removed at the last close, which the
+    // kernel sends to the client after the process has gone: such names may linger a moment.
+    let t0 = Instant::now();
+    let (left, batons) = loop {
+        let (left, batons) = sidecar_entries(&side)?;
+        let lingering = |n: &String| {
+            let base = n.rsplit('/').next().unwrap_or(n);
+            base.starts_with(".fuse_hidden") || base.starts_with(".nfs")
+        };
+        if left.is_empty() || !left.iter().all(lingering) || t0.elapsed() > Duration::from_secs(3) {
+            break (left, batons);
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let is_litter = |n: &String| {
+        let base = n.rsplit('/').next().unwrap_or(n);
+        base.starts_with(".fuse_hidden") || base.starts_with(".nfs")
+    };
+    if !left.iter().all(is_litter) {
         return Err(format!("left behind: {}", left.join(", ")));
     }
+    // Left by the client, not by the lock (libfuse: an unlink racing with the release of the
+    // file's last close): in R/ or Q/ waiting writers evict it after the stale threshold like
+    // any leftover; elsewhere it blocks nothing.
+    let litter = if left.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "; the client left {} (a file renamed because it was open when unlinked; blocks no one for longer than the stale threshold)",
+            left.join(", ")
+        )
+    };
     let [baton] = batons.as_slice() else {
         return Err(format!(
             "expected one baton at rest in R/, found {}",
@@ -750,14 +809,51 @@ fn leftovers_check(scratch: &Path) -> Result<String, String> {
         std::fs::symlink_metadata(&p).map_err(|e| format!("stat {}: {e}", p.display()))
     };
     let (b, i) = (meta(side.join("R").join(baton))?, meta(side.join("init"))?);
-    if (b.dev(), b.ino()) != (i.dev(), i.ino()) {
-        return Err(format!(
-            "R/{baton} is not the file init names (inode {} vs {}): the baton was copied or made again",
-            b.ino(),
-            i.ino()
-        ));
+    if (b.dev(), b.ino()) == (i.dev(), i.ino()) {
+        return Ok(format!("R/{baton}, the file init names{litter}"));
     }
-    Ok(format!("R/{baton}, the file init names"))
+    // Different inode numbers are no proof: sshfs (and other FUSE filesystems) invent them
+    // per name. Ask the file itself: bytes written through `init` must show through the
+    // baton's name (the lock is released and no longer used).
+    same_file_by_content(&side.join("init"), &side.join("R").join(baton))
+        .map(|()| {
+            format!(
+                "R/{baton}, the file init names (their inode numbers differ, {} and {}: this filesystem makes them up; a write through init shows through the baton){litter}",
+                b.ino(),
+                i.ino()
+            )
+        })
+        .map_err(|m| format!("R/{baton} is not the file init names: {m}: the baton was copied or made again"))
+}
+
+/// Whether `a` and `b` are one file: a random marker written through `a` is read through `b`.
+fn same_file_by_content(a: &Path, b: &Path) -> Result<(), String> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let marker = format!("srwl verify identity {:016x}\n", rand_u64());
+    let open = |p: &Path, write: bool| {
+        OpenOptions::new()
+            .read(!write)
+            .write(write)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+            .open(p)
+            .map_err(|e| format!("open {}: {e}", p.display()))
+    };
+    open(a, true)?
+        .write_all_at(marker.as_bytes(), 0)
+        .map_err(|e| format!("write {}: {e}", a.display()))?;
+    let mut got = vec![0u8; marker.len()];
+    open(b, false)?
+        .read_exact_at(&mut got, 0)
+        .map_err(|e| format!("read {}: {e}", b.display()))?;
+    if got == marker.as_bytes() {
+        Ok(())
+    } else {
+        Err(format!(
+            "a marker written through {} did not show through {}",
+            a.display(),
+            b.display()
+        ))
+    }
 }
 
 fn read_line_within(child: &mut Child, within: Duration) -> Option<String> {
@@ -773,10 +869,14 @@ fn read_line_within(child: &mut Child, within: Duration) -> Option<String> {
 
 /// A holder of `role` is SIGKILLed; a writer must get the lock within the stale threshold
 /// plus a margin.
-fn eviction_check(scratch: &Path, role: &str) -> Result<String, String> {
-    let dir = scratch.join(format!("evict-{role}"));
+/// With a second mount, the holder works through the first and the evicting writer through
+/// the second (a dead host's lock taken over by another host).
+fn eviction_check(scratch: &Path, second: Option<&Path>, role: &str) -> Result<String, String> {
+    let sub = format!("evict-{role}");
+    let dir = scratch.join(&sub);
     std::fs::create_dir(&dir).map_err(|e| format!("mkdir {}: {e}", dir.display()))?;
     let lock_path = dir.join("lock");
+    let other_path = second.map_or_else(|| lock_path.clone(), |s| s.join(&sub).join("lock"));
     let o = EVICT_OPTS;
     let mut child = Command::new(self_exe())
         .arg(HOLD_CMD)
@@ -793,7 +893,7 @@ fn eviction_check(scratch: &Path, role: &str) -> Result<String, String> {
             return Err("the holder process did not take the lock".to_string());
         }
         let lock =
-            Lock::open(lock_path.as_os_str().as_bytes(), &opts(o)).map_err(|e| e.to_string())?;
+            Lock::open(other_path.as_os_str().as_bytes(), &opts(o)).map_err(|e| e.to_string())?;
         match lock.acquire(Mode::Write, 0.0) {
             Err(e) if e.status == Status::SRWL_TIMEOUT => {}
             Ok(()) => {
@@ -836,80 +936,61 @@ struct VerifyArgs {
     dir: OsString,
     keep: bool,
     cross: Option<String>,
+    /// The same directory through another mount of the filesystem (a second client).
+    second: Option<OsString>,
     nodes: u64,
     duration: Option<f64>,
     workers: u64,
     join_timeout: f64,
 }
 
-fn parse(argv: &[OsString]) -> Result<VerifyArgs, String> {
-    let mut p = Parser::new(argv);
+/// Checks the values of the options clap has parsed (`args::VerifyArgs`).
+fn parse(c: &args::VerifyArgs) -> Result<VerifyArgs, String> {
     let mut a = VerifyArgs {
-        dir: OsString::new(),
-        keep: false,
+        dir: c.dir.clone(),
+        keep: c.keep,
         cross: None,
+        second: c.second_mount.clone(),
         nodes: 2,
         duration: None,
         workers: 4,
         join_timeout: 600.0,
     };
-    let mut dir = None;
-    while let Some(arg) = p.next_arg() {
-        match arg {
-            Arg::Opt(name, inline) => match name.as_str() {
-                "--keep" => a.keep = true,
-                "--cross-client" => {
-                    let v = p.value(&name, inline)?;
-                    let ok = !v.is_empty()
-                        && v.len() <= 64
-                        && !v.starts_with('.')
-                        && v.bytes()
-                            .all(|c| c.is_ascii_alphanumeric() || b"._-".contains(&c));
-                    if !ok {
-                        return Err(format!(
-                            "--cross-client {v:?}: use letters, digits, '.', '_' and '-' (not starting with '.')"
-                        ));
-                    }
-                    a.cross = Some(v);
-                }
-                "--nodes" => a.nodes = args::count(&name, &p.value(&name, inline)?, 10_000)?,
-                "--workers" => a.workers = args::count(&name, &p.value(&name, inline)?, 64)?,
-                "--duration" => {
-                    let v = args::seconds(&name, &p.value(&name, inline)?, false)?;
-                    if !(0.1..=3600.0).contains(&v) {
-                        return Err("--duration: from 0.1 to 3600 seconds".into());
-                    }
-                    a.duration = Some(v);
-                }
-                "--join-timeout" => {
-                    a.join_timeout = args::seconds(&name, &p.value(&name, inline)?, false)?
-                }
-                _ => return Err(format!("verify: unknown option {name}")),
-            },
-            Arg::DoubleDash => {
-                if let Some(v) = p.rest().first() {
-                    dir.get_or_insert(v.clone());
-                }
-                break;
-            }
-            Arg::Positional(v) => {
-                if dir.is_some() {
-                    return Err("verify: give exactly one DIR".into());
-                }
-                dir = Some(v);
-            }
+    if let Some(v) = &c.cross_client {
+        let ok = !v.is_empty()
+            && v.len() <= 64
+            && !v.starts_with('.')
+            && v.bytes()
+                .all(|c| c.is_ascii_alphanumeric() || b"._-".contains(&c));
+        if !ok {
+            return Err(format!(
+                "--cross-client {v:?}: use letters, digits, '.', '_' and '-' (not starting with '.')"
+            ));
         }
+        a.cross = Some(v.clone());
     }
-    a.dir = dir.ok_or("verify: missing DIR")?;
+    if let Some(v) = &c.nodes {
+        a.nodes = args::count("--nodes", v, 10_000)?;
+    }
+    if let Some(v) = &c.workers {
+        a.workers = args::count("--workers", v, 64)?;
+    }
+    if let Some(v) = &c.duration {
+        let v = args::seconds("--duration", v, false)?;
+        if !(0.1..=3600.0).contains(&v) {
+            return Err("--duration: from 0.1 to 3600 seconds".into());
+        }
+        a.duration = Some(v);
+    }
+    if let Some(v) = &c.join_timeout {
+        a.join_timeout = args::seconds("--join-timeout", v, false)?;
+    }
     Ok(a)
 }
 
-pub fn main(argv: &[OsString]) -> u8 {
-    if argv.iter().any(|a| a == "--help" || a == "-h") {
-        print!("{}", crate::USAGE);
-        return 0;
-    }
-    let a = match parse(argv) {
+/// `softrwlock verify [OPTIONS] DIR` (the options parsed by clap).
+pub fn main(c: &args::VerifyArgs) -> u8 {
+    let a = match parse(c) {
         Ok(a) => a,
         Err(m) => return usage_error(&m),
     };
@@ -922,12 +1003,40 @@ pub fn main(argv: &[OsString]) -> u8 {
                 dir_path.display(),
                 describe(&e)
             );
+            println!(
+                "VERDICT: FAIL: cannot open {}: {}: nothing was checked",
+                dir_path.display(),
+                describe(&e)
+            );
             return exit::VERIFY_FAILED;
         }
     };
     let host = hostname();
     println!("softrwlock verify {}", dir_path.display());
-    println!("host {host}, filesystem {}", filesystem_type(&root));
+    let (fs_name, mount) = filesystem_of(&root);
+    println!("host {host}, filesystem {fs_name}");
+    let second = match &a.second {
+        Some(p) => match open_second(p, &root) {
+            Ok(x) => Some(x),
+            Err(m) => {
+                eprintln!("softrwlock: verify: --second-mount: {m}");
+                return exit::VERIFY_FAILED;
+            }
+        },
+        None => None,
+    };
+    if let Some((p, _, name)) = &second {
+        println!("second mount {}, filesystem {name}", p.display());
+    }
+    if mount.as_ref().is_some_and(|m| m.fstype == "fuse.sshfs") {
+        // Not visible in mountinfo, and not decidable from one client.
+        println!(
+            "note: sshfs must be mounted with -o cache=no on every client: with its default 20 s cache \
+             a client sees the others' changes late, and waiters on it can wait that long per handoff"
+        );
+    }
+    // Refused by the library: the lock checks cannot run; the racing checks show why.
+    let refusal = mount.as_ref().and_then(fstype::refusal);
 
     let scratch_name = format!(
         "softrwlock-verify.{host}.{}.{:08x}",
@@ -947,6 +1056,7 @@ pub fn main(argv: &[OsString]) -> u8 {
     let mut rep = Report {
         passed: 0,
         failed: 0,
+        undecided: 0,
     };
     match root.open_dir(&scratch_c) {
         Ok(d) => {
@@ -956,6 +1066,26 @@ pub fn main(argv: &[OsString]) -> u8 {
                 Err(e) => rep.check(
                     "scratch directory",
                     Err(format!("mkdir {}: {}", fs_dir.display(), describe(&e))),
+                ),
+            }
+            // Before any thread is started: the racing processes are forked.
+            match d.mkdir(c"race").and_then(|_| d.open_dir(c"race")) {
+                Ok(r1) => match &second {
+                    Some((p, sroot, _)) => {
+                        match open_within(sroot, &[&scratch_name, "race"], p, 30.0) {
+                            Ok(r2) => race_checks(&mut rep, [&r1, &r2], true),
+                            Err(m) => rep.check("racing operations from two clients", Err(m)),
+                        }
+                    }
+                    None => race_checks(&mut rep, [&r1, &r1], false),
+                },
+                Err(e) => rep.check(
+                    "scratch directory",
+                    Err(format!(
+                        "mkdir {}/race: {}",
+                        scratch.display(),
+                        describe(&e)
+                    )),
                 ),
             }
         }
@@ -970,27 +1100,28 @@ pub fn main(argv: &[OsString]) -> u8 {
     } else {
         a.duration.unwrap_or(3.0)
     };
-    rep.check(
-        &format!(
-            "exclusion: {} processes mixing readers and writers on one lock",
-            a.workers
-        ),
-        exclusion_check(&scratch, a.workers as u32, duration),
-    );
-    rep.check(
-        "released locks leave the baton at rest in R/ and nothing else behind",
-        leftovers_check(&scratch),
-    );
-    rep.check(
-        "eviction: a SIGKILLed writer's lock is taken over after the stale threshold",
-        eviction_check(&scratch, "write"),
-    );
-    rep.check(
-        "eviction: a SIGKILLed reader's lock is taken over after the stale threshold",
-        eviction_check(&scratch, "read"),
-    );
+    if let Some(why) = &refusal {
+        rep.check(
+            "the library can be used on this filesystem",
+            Err(format!("srwl_open refuses it (SRWL_EUNSAFE): {why}")),
+        );
+        println!("SKIP  exclusion, leftovers and eviction with the real lock: the library refuses this filesystem");
+    } else {
+        let second_scratch = second.as_ref().map(|(p, _, _)| p.join(&scratch_name));
+        lock_checks(&mut rep, &scratch, second_scratch.as_deref(), &a, duration);
+    }
+    let local = mount.as_ref().is_some_and(Mount::is_local);
+    if second.is_none() && a.cross.is_none() && !local {
+        rep.undecided(
+            "atomicity between two clients",
+            "every racing operation above went through one mount, where the kernel serialises \
+             creates, renames and links of one name: that says nothing about two hosts. Give \
+             --second-mount (the same directory through a second mount of the filesystem) or \
+             run --cross-client from two nodes",
+        );
+    }
 
-    if let Some(name) = &a.cross {
+    if let (Some(name), None) = (&a.cross, &refusal) {
         let r = cross_client(&dir_path, &root, name, &a, &host);
         rep.check(
             &format!(
@@ -1004,11 +1135,18 @@ pub fn main(argv: &[OsString]) -> u8 {
 
     if a.keep {
         println!("kept {}", scratch.display());
-    } else if let Err(e) = std::fs::remove_dir_all(&scratch) {
+    } else if let Err(e) = remove_scratch(&scratch) {
         println!("note: could not remove {}: {e}", scratch.display());
     }
     let total = rep.passed + rep.failed;
-    if rep.failed == 0 {
+    if rep.failed == 0 && rep.undecided > 0 {
+        println!(
+            "VERDICT: PASS: all {total} checks passed, {} undecided (see UNDECIDED above): softrwlock can be used on {} from this host",
+            rep.undecided,
+            dir_path.display()
+        );
+        0
+    } else if rep.failed == 0 {
         println!(
             "VERDICT: PASS: all {total} checks passed: softrwlock can be used on {}",
             dir_path.display()
@@ -1021,6 +1159,129 @@ pub fn main(argv: &[OsString]) -> u8 {
             dir_path.display()
         );
         exit::VERIFY_FAILED
+    }
+}
+
+/// The checks with the real lock: exclusion between worker processes (half of them through
+/// the second mount, if given), what a released lock leaves, eviction of killed holders.
+fn lock_checks(
+    rep: &mut Report,
+    scratch: &Path,
+    second: Option<&Path>,
+    a: &VerifyArgs,
+    duration: f64,
+) {
+    let through = if second.is_some() {
+        " (half of them through the second mount)"
+    } else {
+        ""
+    };
+    rep.check(
+        &format!(
+            "exclusion: {} processes mixing readers and writers on one lock{through}",
+            a.workers
+        ),
+        exclusion_check(scratch, second, a.workers as u32, duration),
+    );
+    rep.check(
+        "released locks leave the baton at rest in R/ and nothing else behind",
+        leftovers_check(scratch),
+    );
+    rep.check(
+        "eviction: a SIGKILLed writer's lock is taken over after the stale threshold",
+        eviction_check(scratch, second, "write"),
+    );
+    rep.check(
+        "eviction: a SIGKILLed reader's lock is taken over after the stale threshold",
+        eviction_check(scratch, second, "read"),
+    );
+}
+
+/// `--second-mount P`: opens P, checks that it is another mount (another device) showing the
+/// same directory as `root` (a file made through `root` appears there). Returns P, its handle
+/// and the description of its filesystem.
+fn open_second(p: &OsString, root: &Dir) -> Result<(PathBuf, Dir, String), String> {
+    let path = PathBuf::from(p);
+    let d = Dir::open_path(&cpath(&path))
+        .map_err(|e| format!("open {}: {}", path.display(), describe(&e)))?;
+    let (st1, st2) = (root.fstat(), d.fstat());
+    if let (Ok(a), Ok(b)) = (&st1, &st2) {
+        if a.dev == b.dev {
+            return Err(format!(
+                "{} is on the same mount as DIR (device {}:{}): give the same directory through another mount of the filesystem (a second client)",
+                path.display(),
+                libc::major(a.dev),
+                libc::minor(a.dev)
+            ));
+        }
+    }
+    let probe = format!(
+        "softrwlock-verify-probe.{}.{:08x}",
+        std::process::id(),
+        rand_u64() as u32
+    );
+    let pc = CString::new(probe.clone()).expect("no NUL");
+    root.create_excl(&pc, b"probe")
+        .map_err(|e| format!("create {probe} in DIR: {}", describe(&e)))?;
+    let seen = (0..150).any(|i| {
+        if i > 0 {
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        d.stat(&pc).is_ok()
+    });
+    let _ = root.unlink(&pc);
+    if !seen {
+        return Err(format!(
+            "a file created in DIR did not appear in {} within 30 s: not the same directory",
+            path.display()
+        ));
+    }
+    let name = filesystem_of(&d).0;
+    Ok((path, d, name))
+}
+
+/// Opens `parts` below `root` (made through another mount: it may take a while to appear).
+fn open_within(root: &Dir, parts: &[&str], display: &Path, within: f64) -> Result<Dir, String> {
+    let t0 = Instant::now();
+    loop {
+        let mut r: Option<std::io::Result<Dir>> = None;
+        for part in parts {
+            let c = CString::new(*part).expect("no NUL");
+            r = Some(match r {
+                None => root.open_dir(&c),
+                Some(prev) => prev.and_then(|d| d.open_dir(&c)),
+            });
+        }
+        match r.unwrap_or_else(|| Dir::open_path(&cpath(display))) {
+            Ok(d) => return Ok(d),
+            Err(e) if t0.elapsed().as_secs_f64() > within => {
+                return Err(format!(
+                    "open {}/{}: {}",
+                    display.display(),
+                    parts.join("/"),
+                    describe(&e)
+                ))
+            }
+            Err(_) => std::thread::sleep(Duration::from_millis(200)),
+        }
+    }
+}
+
+/// Removes the scratch directory; tries again for a while where a client lists a directory
+/// from a cache that does not show what another mount removed (sshfs, 20 s by default).
+fn remove_scratch(scratch: &Path) -> std::io::Result<()> {
+    let t0 = Instant::now();
+    loop {
+        match std::fs::remove_dir_all(scratch) {
+            Err(e)
+                if t0.elapsed() < Duration::from_secs(30)
+                    && e.kind() != std::io::ErrorKind::NotFound =>
+            {
+                std::thread::sleep(Duration::from_millis(500))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            r => return r,
+        }
     }
 }
 
@@ -1126,7 +1387,13 @@ fn cross_client(
         a.workers
     );
     let lock = base.join("lock");
-    let counts = run_workers(&lock, &counter, a.workers as u32, duration, CROSS_OPTS)?;
+    let counts = run_workers(
+        (&lock, &counter),
+        None,
+        a.workers as u32,
+        duration,
+        CROSS_OPTS,
+    )?;
     let mut mine = Counts::default();
     counts.iter().for_each(|c| mine.add(c));
     let starved = counts.iter().filter(|c| c.reads + c.writes == 0).count();
@@ -1180,4 +1447,240 @@ fn cross_client(
         let _ = std::fs::remove_dir_all(&base);
     }
     r
+}
+
+// ---- racing operations from two processes ------------------------------------------------------
+
+/// Rounds of each racing operation.
+const RACE_ROUNDS: u32 = 30;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum RaceOp {
+    Create,
+    Rename,
+    Link,
+}
+
+impl RaceOp {
+    const ALL: [RaceOp; 3] = [RaceOp::Create, RaceOp::Rename, RaceOp::Link];
+
+    fn code(self) -> u8 {
+        match self {
+            RaceOp::Create => b'c',
+            RaceOp::Rename => b'r',
+            RaceOp::Link => b'l',
+        }
+    }
+}
+
+/// Names of round `round` for the process on `side` (0 or 1): what it creates, renames from
+/// and to, links from and to.
+fn race_names(round: u32, side: usize) -> [CString; 5] {
+    let c = |s: String| CString::new(s).expect("no NUL");
+    [
+        c(format!("c.{round}")),
+        c(format!("src.{round}")),
+        c(format!("dst.{round}.{side}")),
+        c(format!("t.{round}.{side}")),
+        c(format!("l.{round}")),
+    ]
+}
+
+/// The racing side: waits for an operation code on `go`, does round `n`'s operation through
+/// `dir`, answers the errno (0: success) on `out`, until `go` closes. Runs in a forked child.
+fn race_child(dir: &Dir, side: usize, go: libc::c_int, out: libc::c_int) -> ! {
+    let mut round = [0u32; 3];
+    loop {
+        let mut b = [0u8; 1];
+        if unsafe { libc::read(go, b.as_mut_ptr().cast(), 1) } != 1 {
+            unsafe { libc::_exit(0) };
+        }
+        let slot = RaceOp::ALL
+            .iter()
+            .position(|o| o.code() == b[0])
+            .unwrap_or(0);
+        let n = race_names(round[slot], side);
+        round[slot] += 1;
+        let r = match RaceOp::ALL[slot] {
+            RaceOp::Create => dir.create_excl(&n[0], b"x"),
+            RaceOp::Rename => dir.rename(&n[1], dir, &n[2]),
+            RaceOp::Link => dir.link(&n[3], &n[4]),
+        };
+        let code: i32 = match r {
+            Ok(()) => 0,
+            Err(e) => errno(&e).max(1),
+        };
+        let bytes = code.to_ne_bytes();
+        if unsafe { libc::write(out, bytes.as_ptr().cast(), 4) } != 4 {
+            unsafe { libc::_exit(1) };
+        }
+    }
+}
+
+/// The outcome of racing one operation for many rounds.
+#[derive(Default)]
+struct RaceTally {
+    both: u32,
+    one: u32,
+    none: u32,
+    errors: Vec<i32>,
+}
+
+/// Races exclusive creates of one name, renames of one file and links to one name between
+/// two processes, each through its own directory handle (`dirs`: one per process, through
+/// two mounts if the user gave two). Forks: call it while this process has one thread.
+fn race_ops(dirs: [&Dir; 2]) -> Result<[RaceTally; 3], String> {
+    // Each round's files, made beforehand through the first handle.
+    for round in 0..RACE_ROUNDS {
+        for side in 0..2 {
+            let n = race_names(round, side);
+            if side == 0 {
+                must(
+                    dirs[0].create_excl(&n[1], b"baton"),
+                    "create a file to rename",
+                )?;
+            }
+            must(dirs[0].create_excl(&n[3], b"x"), "create a file to link")?;
+        }
+    }
+    let mut pipes = Vec::new();
+    let mut kids = Vec::new();
+    for (side, dir) in dirs.iter().enumerate() {
+        let (mut go, mut out) = ([0; 2], [0; 2]);
+        if unsafe { libc::pipe2(go.as_mut_ptr(), libc::O_CLOEXEC) } != 0
+            || unsafe { libc::pipe2(out.as_mut_ptr(), libc::O_CLOEXEC) } != 0
+        {
+            return Err(format!("pipe: {}", std::io::Error::last_os_error()));
+        }
+        let pid = unsafe { libc::fork() };
+        if pid < 0 {
+            return Err(format!("fork: {}", std::io::Error::last_os_error()));
+        }
+        if pid == 0 {
+            // Only its own ends: a copy of another child's `go` would keep that one from
+            // seeing the end.
+            unsafe {
+                libc::close(go[1]);
+                libc::close(out[0]);
+                for &(g, o) in &pipes {
+                    libc::close(g);
+                    libc::close(o);
+                }
+            }
+            race_child(dir, side, go[0], out[1]);
+        }
+        unsafe {
+            libc::close(go[0]);
+            libc::close(out[1]);
+        }
+        pipes.push((go[1], out[0]));
+        kids.push(pid);
+    }
+    let mut tallies: [RaceTally; 3] = Default::default();
+    let mut broken = None;
+    'rounds: for _ in 0..RACE_ROUNDS {
+        for (slot, op) in RaceOp::ALL.iter().enumerate() {
+            // Both told at once: they race for the same name.
+            for &(go, _) in &pipes {
+                if unsafe { libc::write(go, [op.code()].as_ptr().cast(), 1) } != 1 {
+                    broken = Some("a racing process went away".to_string());
+                    break 'rounds;
+                }
+            }
+            let mut ok = 0;
+            for &(_, out) in &pipes {
+                let mut b = [0u8; 4];
+                if unsafe { libc::read(out, b.as_mut_ptr().cast(), 4) } != 4 {
+                    broken = Some("a racing process went away".to_string());
+                    break 'rounds;
+                }
+                match i32::from_ne_bytes(b) {
+                    0 => ok += 1,
+                    e => tallies[slot].errors.push(e),
+                }
+            }
+            let t = &mut tallies[slot];
+            match ok {
+                2 => t.both += 1,
+                1 => t.one += 1,
+                _ => t.none += 1,
+            }
+        }
+    }
+    for (go, out) in pipes {
+        unsafe {
+            libc::close(go);
+            libc::close(out);
+        }
+    }
+    for pid in kids {
+        unsafe { libc::waitpid(pid, std::ptr::null_mut(), 0) };
+    }
+    match broken {
+        Some(b) => Err(b),
+        None => Ok(tallies),
+    }
+}
+
+/// The errno values of the losers, as "EEXIST x29, EPERM x1".
+fn loser_errors(t: &RaceTally) -> String {
+    let mut seen: Vec<(i32, u32)> = Vec::new();
+    for &e in &t.errors {
+        match seen.iter_mut().find(|(x, _)| *x == e) {
+            Some((_, n)) => *n += 1,
+            None => seen.push((e, 1)),
+        }
+    }
+    seen.iter()
+        .map(|(e, n)| {
+            let d = describe(&std::io::Error::from_raw_os_error(*e));
+            format!("{} x{n}", d.split(' ').next().unwrap_or(&d))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Reports the racing checks. `two_clients`: the processes went through two mounts.
+fn race_checks(rep: &mut Report, dirs: [&Dir; 2], two_clients: bool) {
+    let how = if two_clients {
+        "two processes through two mounts (two clients)"
+    } else {
+        "two processes through one mount"
+    };
+    let tallies = match race_ops(dirs) {
+        Ok(t) => t,
+        Err(e) => {
+            rep.check(&format!("racing operations from {how}"), Err(e));
+            return;
+        }
+    };
+    let what = [
+        "racing exclusive creates (O_CREAT|O_EXCL) of one name: never both succeed",
+        "racing renames of one file to two names: never both succeed (the baton is never duplicated)",
+        "racing links to one name: never both succeed (one process initialises a lock)",
+    ];
+    for (i, t) in tallies.iter().enumerate() {
+        let detail = format!(
+            "{how}, {RACE_ROUNDS} rounds: one succeeded {}, both {}, neither {}; the losers got {}",
+            t.one,
+            t.both,
+            t.none,
+            if t.errors.is_empty() {
+                "nothing".to_string()
+            } else {
+                loser_errors(t)
+            }
+        );
+        let r = if t.both > 0 {
+            Err(format!(
+                "BOTH SUCCEEDED in {} of {RACE_ROUNDS} rounds: {detail}",
+                t.both
+            ))
+        } else if t.one == 0 {
+            Err(format!("the operation never succeeded: {detail}"))
+        } else {
+            Ok(detail)
+        };
+        rep.check(what[i], r);
+    }
 }
