@@ -94,6 +94,10 @@ pub struct Dir {
     /// the last listing (the kernel's cached listing is dropped, and sshfs's own read of the
     /// directory is at its end). Inherited by directories opened through this one.
     reopen_to_list: bool,
+    /// Whether a waiting reader may ask the server about an absent room with a mkdir (an NFS
+    /// client's cached "no such name"; see `room_absence_is_cached`). Off where that probe's
+    /// mkdir and rmdir of the room slow handoffs (MooseFS; fstype.rs). Inherited.
+    probe_absence: bool,
 }
 
 impl AsRawFd for Dir {
@@ -178,6 +182,7 @@ impl Dir {
         Ok(Dir {
             fd: unsafe { OwnedFd::from_raw_fd(fd) },
             reopen_to_list: false,
+            probe_absence: true,
         })
     }
 
@@ -194,6 +199,7 @@ impl Dir {
         Ok(Dir {
             fd: unsafe { OwnedFd::from_raw_fd(fd) },
             reopen_to_list: self.reopen_to_list,
+            probe_absence: self.probe_absence,
         })
     }
 
@@ -207,6 +213,16 @@ impl Dir {
     /// Whether listings reopen the directory: a FUSE filesystem such as sshfs (fstype.rs).
     pub fn reopens_to_list(&self) -> bool {
         self.reopen_to_list
+    }
+
+    /// Turns off the absent-room probe for this handle and those opened through it (fstype.rs).
+    pub fn never_probe_absence(&mut self) {
+        self.probe_absence = false;
+    }
+
+    /// Whether a waiting reader may probe an absent room with a mkdir.
+    pub fn probes_absence(&self) -> bool {
+        self.probe_absence
     }
 
     pub fn mkdir(&self, name: &CStr) -> io::Result<()> {

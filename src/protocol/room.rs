@@ -97,8 +97,12 @@ impl Disk {
     /// host that long. A mkdir asks the server: EEXIST makes the client drop its negative
     /// entry (true: open again); a mkdir that succeeds made an empty room, which is removed at
     /// once (an rmdir removes only an empty room: a baton or record put there meanwhile keeps
-    /// it, which is what their makers want anyway). At most once a second per handle.
+    /// it, which is what their makers want anyway). At most once a second per handle; never on
+    /// MooseFS, where it slowed handoffs (fstype.rs).
     fn room_absence_is_cached(&mut self) -> bool {
+        if !self.side.probes_absence() {
+            return false;
+        }
         let now = Instant::now();
         if Self::throttled(
             &mut self.templates.last_absence_probe,
