@@ -75,8 +75,14 @@ impl Origin {
     }
 }
 
+/// A decimal u64 as records write it: no sign, no leading zero (so that a record accepted
+/// is a record written: parsing and formatting again give the same bytes).
 fn parse_u64(s: &[u8]) -> Option<u64> {
-    if s.is_empty() || s.len() > 20 || !s.iter().all(u8::is_ascii_digit) {
+    if s.is_empty()
+        || s.len() > 20
+        || !s.iter().all(u8::is_ascii_digit)
+        || (s.len() > 1 && s[0] == b'0')
+    {
         return None;
     }
     std::str::from_utf8(s).ok()?.parse().ok()
