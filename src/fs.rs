@@ -260,6 +260,27 @@ impl Dir {
         Ok(unsafe { OwnedFd::from_raw_fd(fd) })
     }
 
+    /// Opens (creating it 0600 if absent) a file of ours in this directory for reading and
+    /// writing: the host share's local file (protocol/share.rs). Refused unless it is a
+    /// regular file owned by `uid` (EPERM), a symlink is refused (ELOOP).
+    pub fn open_local_rw(&self, name: &CStr, uid: u32) -> io::Result<OwnedFd> {
+        let fd = self.open_file(name, libc::O_RDWR | libc::O_CREAT)?;
+        let st = fstat(fd.as_raw_fd())?;
+        if st.kind != Kind::File || st.uid != uid {
+            return Err(io::Error::from_raw_os_error(libc::EPERM));
+        }
+        Ok(fd)
+    }
+
+    /// Makes an empty 0600 regular file `name` (mknodat: no descriptor); EEXIST if the name
+    /// exists. The host share's entry markers.
+    pub fn make_empty(&self, name: &CStr) -> io::Result<()> {
+        retry_eintr(|| unsafe {
+            libc::mknodat(self.as_raw_fd(), name.as_ptr(), libc::S_IFREG | 0o600, 0)
+        })
+        .map(|_| ())
+    }
+
     /// Exclusive create of a 0600 file holding `data`. EEXIST if the name exists (of any type).
     /// If the write fails the file is removed again.
     pub fn create_excl(&self, name: &CStr, data: &[u8]) -> io::Result<()> {
@@ -641,6 +662,63 @@ pub fn write_all_at(fd: RawFd, data: &[u8]) -> io::Result<()> {
     Ok(())
 }
 
+/// pwrite all of `data` at `offset` (a small local file: the host share's header).
+pub fn write_at(fd: RawFd, data: &[u8], offset: u64) -> io::Result<()> {
+    let n = retry_eintr(|| unsafe {
+        libc::pwrite(fd, data.as_ptr().cast(), data.len(), offset as libc::off_t) as libc::c_int
+    })?;
+    if n as usize != data.len() {
+        return Err(io::Error::from_raw_os_error(libc::EIO));
+    }
+    Ok(())
+}
+
+/// Reads from offset 0 into `buf` until it is full or the file ends (a small local file).
+pub fn read_start(fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {
+    pread_upto(fd, buf)
+}
+
+/// A byte-range lock of an open file description (Linux OFD locks: they belong to the
+/// description, not the process, so threads and handles of one process are separate owners,
+/// and closing any other descriptor of the file leaves them alone; they go when the
+/// description's last descriptor is closed, as at a process's death).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RangeLock {
+    Shared,
+    Exclusive,
+    Unlock,
+}
+
+/// F_OFD_SETLK of `kind` on `len` bytes at `start` (0: to the end of any file), never
+/// waiting: false if another description holds a conflicting lock.
+fn set_lock(fd: RawFd, kind: RangeLock, start: u64, len: u64) -> io::Result<bool> {
+    let mut fl: libc::flock = unsafe { std::mem::zeroed() };
+    fl.l_type = match kind {
+        RangeLock::Shared => libc::F_RDLCK,
+        RangeLock::Exclusive => libc::F_WRLCK,
+        RangeLock::Unlock => libc::F_UNLCK,
+    } as libc::c_short;
+    fl.l_whence = libc::SEEK_SET as libc::c_short;
+    fl.l_start = start as libc::off_t;
+    fl.l_len = len as libc::off_t;
+    match retry_eintr(|| unsafe { libc::fcntl(fd, libc::F_OFD_SETLK, &fl) }) {
+        Ok(_) => Ok(true),
+        Err(e) if matches!(e.raw_os_error(), Some(libc::EAGAIN | libc::EACCES)) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// Sets `kind` on the one byte at `offset`. Converting our own shared lock to exclusive is
+/// atomic: it fails, keeping the shared lock, while anyone else holds one.
+pub fn lock_byte(fd: RawFd, kind: RangeLock, offset: u64) -> io::Result<bool> {
+    set_lock(fd, kind, offset, 1)
+}
+
+/// An exclusive lock of the whole file: false if any other description holds any lock in it.
+pub fn lock_whole(fd: RawFd) -> io::Result<bool> {
+    set_lock(fd, RangeLock::Exclusive, 0, 0)
+}
+
 /// Whether no process with this pid exists in our pid namespace (kill(pid, 0) says ESRCH).
 /// Used only to tidy up files whose loss costs their owner nothing (read-record templates).
 pub fn process_gone(pid: u32) -> bool {
@@ -767,6 +845,15 @@ impl BootInstant {
 
     pub fn elapsed(&self) -> std::time::Duration {
         std::time::Duration::from_nanos(BootInstant::now().0.saturating_sub(self.0))
+    }
+
+    /// Nanoseconds since boot: how a stamp is shared between processes of one host.
+    pub fn nanos(&self) -> u64 {
+        self.0
+    }
+
+    pub fn from_nanos(ns: u64) -> BootInstant {
+        BootInstant(ns)
     }
 }
 

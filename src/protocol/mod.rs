@@ -17,6 +17,7 @@
 //! | `queue`    | tickets and claims: listing, enqueueing, refreshing, leaving; keeping a place in line |
 //! | `room`     | the room and reader records: entry, reader-record templates, reader release |
 //! | `baton`    | the baton: take, close the room (the write grant), give back, still-ours checks |
+//! | `share`    | the host share: readers of one host holding through one record (local file, kernel locks) |
 //! | `reader`   | the reader's acquire loop and its policy (when to enter, wait, scan) |
 //! | `writer`   | the writer's acquire loop and its policy (when to take, close, scan) |
 //! | `eviction` | observing entries, evicting dead ones, taking over a dead holder's baton |
@@ -40,6 +41,7 @@ mod open;
 mod queue;
 mod reader;
 mod room;
+mod share;
 pub mod waiting;
 mod writer;
 
@@ -174,6 +176,8 @@ pub struct Hold {
     pub registration: Registration,
     /// A writer's grant; for a reader, the generation of the baton it found in the room.
     pub generation: u64,
+    /// A reader holding through an entry of the host share: its number (share.rs).
+    pub share: Option<u64>,
 }
 
 /// Reusable buffers: no allocation per acquire.
@@ -212,6 +216,7 @@ pub struct Disk {
     params: Arc<Params>,
     scratch: Scratch,
     templates: room::Templates,
+    shares: share::Shares,
     baton: baton::BatonState,
     evictor: eviction::Evictor,
     waker: waiting::Waker,
@@ -259,7 +264,10 @@ impl Disk {
     pub fn release(&mut self, hold: &Hold, written: BootInstant) -> Result<bool> {
         match hold.mode {
             Mode::Write => self.give_back(hold.generation, &hold.token, written),
-            Mode::Read => self.release_read(&hold.token, written),
+            Mode::Read => match hold.share {
+                Some(e) => self.release_shared(e, &hold.token, written),
+                None => self.release_read(&hold.token, written),
+            },
         }
     }
 

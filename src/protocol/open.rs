@@ -35,6 +35,7 @@ impl Disk {
             params,
             scratch: Scratch::new(),
             templates: Templates::default(),
+            shares: Default::default(),
             baton: BatonState::new(),
             evictor: Evictor::new(),
             waker: Waker::default(),

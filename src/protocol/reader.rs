@@ -8,6 +8,7 @@ use crate::fs::BootInstant;
 
 use super::queue::Place;
 use super::room::Entry;
+use super::share::Shared;
 use super::waiting::{Awaiting, Backoff, Wait};
 use super::{Disk, Hold, Mode};
 use crate::inject;
@@ -30,6 +31,9 @@ struct Reader {
     blocked: bool,
     /// The largest seq in the last look at the queue: a new ticket goes behind it.
     max_seq: u64,
+    /// The host share's entry we hold through, if any (then `token` and `record` are the
+    /// entry's).
+    share: Option<u64>,
 }
 
 impl Reader {
@@ -56,9 +60,10 @@ impl Disk {
             written: BootInstant::now(),
             blocked: false,
             max_seq: 0,
+            share: None,
         };
         let outcome = loop {
-            let entered = match self.try_enter(&mut r) {
+            let entered = match self.try_enter(&mut r, wait) {
                 Ok(entered) => entered,
                 Err(e) => match self.retry_after(e, Mode::Read, wait, &mut r.backoff) {
                     Ok(()) => continue,
@@ -89,7 +94,7 @@ impl Disk {
         }
         let generation = outcome?;
         let rel = Disk::read_record_path(&r.token);
-        let registration = self.register(self.record(Role::Read, r.token), rel, r.written);
+        let registration = self.register(r.record.clone(), rel, r.written);
         Ok(Hold {
             mode: Mode::Read,
             written: r.written,
@@ -97,12 +102,13 @@ impl Disk {
             rel,
             registration,
             generation,
+            share: r.share,
         })
     }
 
-    /// Looks at the queue and, unless a writer goes first, tries to enter the room. The
-    /// generation of the baton in the room if we entered.
-    fn try_enter(&mut self, r: &mut Reader) -> Result<Option<u64>> {
+    /// Looks at the queue and, unless a writer goes first, tries to enter the room (through
+    /// the host share: share.rs). The generation of the baton in the room if we entered.
+    fn try_enter(&mut self, r: &mut Reader, wait: &Wait) -> Result<Option<u64>> {
         let mine = r.ticket.as_ref().map(Place::key);
         let q = self.list_queue()?;
         // A writer holding the baton, or a writer that claimed before us, goes first.
@@ -115,9 +121,19 @@ impl Disk {
             return Ok(None);
         }
         r.written = BootInstant::now();
-        match self.enter_room(&r.token, &r.record)? {
-            Entry::Entered(gen) => Ok(Some(gen)),
-            Entry::Shut => {
+        match self.enter_shared(&r.token, &r.record, wait)? {
+            Shared::Held {
+                e,
+                gen,
+                token,
+                record,
+                written,
+            } => {
+                (r.token, r.record, r.written, r.share) = (token, record, written, Some(e));
+                Ok(Some(gen))
+            }
+            Shared::Alone(Entry::Entered(gen)) => Ok(Some(gen)),
+            Shared::Alone(Entry::Shut) => {
                 r.token = Token::random();
                 r.record = self.record(Role::Read, r.token);
                 r.shut_since.get_or_insert_with(Instant::now);

@@ -43,6 +43,9 @@ pub(super) struct Templates {
     no_links: bool,
     /// When `room` last probed an absent room with mkdir (see there).
     last_absence_probe: Option<Instant>,
+    /// How many names the last entry's listing went through before it saw our record and the
+    /// baton: about two thirds of the room. The host share (share.rs) starts at a crowd.
+    pub(super) room_seen: usize,
 }
 
 impl Disk {
@@ -144,9 +147,11 @@ impl Disk {
         // short can hide them and delay us, never grant us wrongly, so it may stop as soon as
         // both were seen.
         let (own, odd, gen) = (Cell::new(false), Cell::new(false), Cell::new(None));
+        let seen = Cell::new(0usize);
         let listed = room.list_until(
             &mut self.scratch.list_buf,
             |n, file| {
+                seen.set(seen.get() + 1);
                 if n == name.as_bytes() {
                     // A hard link of a template replaced by a symlink or FIFO is not ours.
                     if file {
@@ -162,6 +167,7 @@ impl Disk {
             |_| own.get() && gen.get().is_some(),
         );
         let (own, odd, gen) = (own.get(), odd.get(), gen.get());
+        self.templates.room_seen = seen.get();
         if listed.is_ok() && own {
             if let Some(g) = gen {
                 self.baton.gen_guess = Some(g);
@@ -371,9 +377,10 @@ fn link_unsupported(e: &io::Error) -> bool {
 }
 
 impl Drop for Disk {
-    /// srwl_close: the handle's template goes with it. (A handle inherited across fork is
+    /// srwl_close: the handle's template goes with it, and the host share's file if unused. (A handle inherited across fork is
     /// never dropped: the parent still uses the template.)
     fn drop(&mut self) {
         self.retire_template();
+        self.close_share();
     }
 }

@@ -93,6 +93,7 @@ impl Disk {
                 rel: Disk::baton_path(gen, &baton_token),
                 registration: b.registration,
                 generation: gen,
+                share: None,
             }),
             (Ok(_), None) => unreachable!("granted with the baton"),
             (Err(e), baton) => {

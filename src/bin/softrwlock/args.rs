@@ -16,8 +16,8 @@ pub const ABOUT: &str =
 const LONG_ABOUT: &str = "\
 Runs COMMAND while holding a shared (read) or exclusive (write) lock on PATH, the way flock(1) \
 does on one machine, for processes on many hosts that share a network filesystem (NFS, Lustre, \
-GPFS, BeeGFS, GlusterFS), with no lock server and no kernel locks. The lock's state lives in \
-the directory PATH.srwl/; PATH itself is never created or opened.
+GPFS, BeeGFS, GlusterFS), with no lock server and no kernel locks on the shared filesystem. The lock's \
+state lives in the directory PATH.srwl/; PATH itself is never created or opened.
 
 The lock is exclusive unless -s is given. softrwlock waits for the lock (forever unless -n or \
 -w), starts COMMAND as its child, keeps the lock alive with a heartbeat while COMMAND runs, \

@@ -1,0 +1,463 @@
+//! The host share: the readers of one host that hold at the same time hold through one record
+//! in the room. The first enters the room (room.rs); the others join its entry through a local
+//! file and kernel locks; the last to leave removes the record. So the file-server work of a
+//! read acquire does not grow with the number of readers, and a crowd of N readers on a host
+//! costs the room one record, not N (issue 13).
+//!
+//! The local files are in `/dev/shm/softrwlock-<euid>/`, named after the sidecar directory's
+//! `<dev>-<ino>`: the share file, whose header names the current entry and carries its record,
+//! with one-byte OFD locks: the door (byte 0, held by the one process entering the room) and
+//! the holders of entry `e` (byte `HOLDERS + e`, a shared lock per holder); and one empty
+//! marker `<dev>-<ino>.<e>` per open entry. Locks go with their process, so a death never
+//! leaves the share locked.
+//!
+//! Why a join is safe: the entry's record was made at or after `entered` and seen beside the
+//! baton by its maker's listing (room.rs). No observer evicts it before it has seen it unchanged
+//! for its lease, and joins end `window` after `entered`, well before that: while the record is
+//! in the room no writer's rmdir succeeds, so a joiner's hold is as good as its maker's. A
+//! joiner takes the holders lock before it looks for the entry's marker; a closer removes the
+//! marker while it holds that lock exclusively (no holder left, none can come), and only then
+//! removes the record. A removed marker never comes back (each entry has its own number), so a
+//! closer delayed anywhere cannot make a closed entry look open.
+
+use std::ffi::CString;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::time::{Duration, Instant};
+
+use super::room::Entry;
+use super::{Disk, Mode};
+use crate::fs::{self, BootInstant, Dir, RangeLock};
+use crate::record::{Record, Role, Token};
+use crate::status::Result;
+
+/// Where the share files live: a local tmpfs, one directory per user.
+const SHARE_ROOT: &std::ffi::CStr = c"/dev/shm";
+const MAGIC: &[u8; 8] = b"srwlhs1\n";
+/// Header: magic, entry, generation, entered (ns of CLOCK_BOOTTIME), record length, checksum,
+/// crowd; the record's bytes follow.
+const HEADER: usize = 64;
+const RECORD_MAX: usize = 512;
+/// Until when (ns of CLOCK_BOOTTIME) readers that find the door taken wait for it rather than
+/// enter alone: set by an entry that found the room crowded. Written alone, not checksummed.
+const CROWD_AT: u64 = 48;
+/// A room whose entry listing went through this many names is crowded: from then on a
+/// reader's entry would list more than one getdents batch on GlusterFS (33 names), and the
+/// host's readers share one record. Below it every reader has its own record, as `softrwlock
+/// status` shows them.
+const CROWD: usize = 32;
+/// The door: held (exclusive) by the process entering the room for this host.
+const DOOR: u64 = 0;
+/// Entry `e`'s holders lock is the byte at `HOLDERS + e`.
+const HOLDERS: u64 = 1 << 32;
+/// Joins end this long after the entry was made at most (and at half its lease).
+const WINDOW_MAX: Duration = Duration::from_secs(2);
+/// How long a reader waits for another process's door before it enters the room alone: a
+/// stopped process holding the door delays the host's readers by this much, never more.
+const DOOR_PATIENCE: Duration = Duration::from_secs(1);
+const DOOR_STEP_MIN: Duration = Duration::from_micros(200);
+const DOOR_STEP_MAX: Duration = Duration::from_millis(8);
+
+/// This handle's host share, opened at its first read acquire.
+#[derive(Default)]
+pub(super) enum Shares {
+    #[default]
+    Untried,
+    /// No usable share directory here: every read enters the room alone.
+    Off,
+    On(Share),
+}
+
+pub(super) struct Share {
+    /// The handle's own open file description of the share file: it owns our locks.
+    fd: OwnedFd,
+    /// This user's share directory, where the entry markers are.
+    dir: Dir,
+    /// `<dev>-<ino>` of the sidecar: the share file's name, and its markers' prefix.
+    stem: String,
+    /// The last entry this handle made, unless this handle closed it: its record may still be
+    /// in the room as a name of our template's inode, so the template is retired before the
+    /// next entry (a rewrite would otherwise refresh that record).
+    made_open: Option<u64>,
+}
+
+/// The outcome of a read acquire's entry through the host share.
+pub(super) enum Shared {
+    /// Holding through entry `e`'s record (made by us or joined).
+    Held {
+        e: u64,
+        gen: u64,
+        token: Token,
+        record: Record,
+        written: BootInstant,
+    },
+    /// Entered the room alone, with our own record: no share here (or none could be made).
+    Alone(Entry),
+}
+
+struct Header {
+    e: u64,
+    gen: u64,
+    entered: u64,
+    record: Option<Record>,
+}
+
+/// FNV-1a over the header's fixed part, the record and the sidecar's path: detects a torn
+/// header, and one written for another sidecar that had the same st_dev and st_ino (a lock
+/// removed and another made in its place). Nothing here is secret.
+fn checksum(fixed: &[u8], record: &[u8], side: &[u8]) -> u64 {
+    fixed
+        .iter()
+        .chain(record)
+        .chain(side)
+        .fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        })
+}
+
+fn word(b: &[u8], at: usize) -> u64 {
+    u64::from_le_bytes(b[at..at + 8].try_into().expect("8 bytes"))
+}
+
+/// Parses a header (bounded: at most HEADER + RECORD_MAX bytes were read). None if it is not
+/// one of ours, torn or damaged.
+fn parse_header(b: &[u8], side: &[u8]) -> Option<Header> {
+    if b.len() < HEADER || &b[..8] != MAGIC {
+        return None;
+    }
+    let len = u32::from_le_bytes(b[32..36].try_into().ok()?) as usize;
+    if len > RECORD_MAX || b.len() < HEADER + len {
+        return None;
+    }
+    let record = &b[HEADER..HEADER + len];
+    if word(b, 40) != checksum(&b[..40], record, side) {
+        return None;
+    }
+    Some(Header {
+        e: word(b, 8),
+        gen: word(b, 16),
+        entered: word(b, 24),
+        record: Record::parse(record),
+    })
+}
+
+fn encode_header(e: u64, gen: u64, entered: u64, record: &[u8], side: &[u8], out: &mut Vec<u8>) {
+    out.clear();
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&e.to_le_bytes());
+    out.extend_from_slice(&gen.to_le_bytes());
+    out.extend_from_slice(&entered.to_le_bytes());
+    out.extend_from_slice(&(record.len() as u32).to_le_bytes());
+    out.extend_from_slice(&[0; 4]);
+    let sum = checksum(&out[..40], record, side);
+    out.extend_from_slice(&sum.to_le_bytes());
+    out.extend_from_slice(&[0; HEADER - 48]);
+    out.extend_from_slice(record);
+}
+
+/// Opens this user's share directory and the share file of the sidecar `side`. None where
+/// there is no usable one (no /dev/shm, a symlink or someone else's directory there).
+fn open_share(side: &Dir) -> Option<Share> {
+    let uid = fs::geteuid();
+    let root = Dir::open_path(SHARE_ROOT).ok()?;
+    let name = CString::new(format!("softrwlock-{uid}")).ok()?;
+    let _ = root.mkdir(&name);
+    let dir = root.open_dir(&name).ok()?;
+    let st = dir.fstat().ok()?;
+    if st.uid != uid || st.mode & 0o077 != 0 {
+        return None;
+    }
+    let me = side.fstat().ok()?;
+    let stem = format!("{:x}-{:x}", me.dev, me.ino);
+    let fd = dir
+        .open_local_rw(&CString::new(stem.as_str()).ok()?, uid)
+        .ok()?;
+    Some(Share {
+        fd,
+        dir,
+        stem,
+        made_open: None,
+    })
+}
+
+impl Share {
+    /// The name of entry `e`'s marker: present while the entry is open.
+    fn marker(&self, e: u64) -> CString {
+        CString::new(format!("{}.{e:x}", self.stem)).expect("no NUL")
+    }
+}
+
+impl Disk {
+    /// This handle's share, opened at first use; None if there is none here.
+    fn share(&mut self) -> Option<&mut Share> {
+        if let Shares::Untried = self.shares {
+            self.shares = match open_share(&self.side) {
+                Some(share) => Shares::On(share),
+                None => Shares::Off,
+            };
+        }
+        match &mut self.shares {
+            Shares::On(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The share file's header (None if absent or damaged) and its crowd mark.
+    fn read_header(&mut self) -> (Option<Header>, u64) {
+        let Some(s) = self.share() else {
+            return (None, 0);
+        };
+        let mut buf = [0u8; HEADER + RECORD_MAX];
+        let n = fs::read_start(s.fd.as_raw_fd(), &mut buf).unwrap_or(0);
+        let crowd = if n >= HEADER {
+            word(&buf, CROWD_AT as usize)
+        } else {
+            0
+        };
+        (parse_header(&buf[..n], self.display.as_bytes()), crowd)
+    }
+
+    /// Marks the room crowded: for a join window, readers that find the door taken wait for
+    /// the entry it is making instead of entering alone.
+    fn mark_crowd(&mut self) {
+        let until = BootInstant::now().nanos() + self.join_window().as_nanos() as u64;
+        if let Some(s) = self.share() {
+            let _ = fs::write_at(s.fd.as_raw_fd(), &until.to_le_bytes(), CROWD_AT);
+        }
+    }
+
+    fn share_lock(&mut self, kind: RangeLock, at: u64) -> bool {
+        match self.share() {
+            Some(s) => fs::lock_byte(s.fd.as_raw_fd(), kind, at).unwrap_or(false),
+            None => false,
+        }
+    }
+
+    /// Before our template is linked into the room again: retires it if the last entry we made
+    /// may still be in the room (a name of the template's inode).
+    fn forget_made_entry(&mut self) {
+        if self.share().is_some_and(|s| s.made_open.take().is_some()) {
+            self.retire_template();
+        }
+    }
+
+    /// How long after its record was made an entry may still be joined.
+    fn join_window(&self) -> Duration {
+        (self.params.stale() / 2).min(WINDOW_MAX)
+    }
+
+    /// Joins entry `h` (the header as just read) if it may be joined: made less than the join
+    /// window ago, with our lease, and still open. Its holders lock is taken first, then its
+    /// marker is looked for: a closer removes the marker while it holds that lock exclusively.
+    fn try_join(&mut self, h: Header) -> Option<Shared> {
+        let window = self.join_window().as_nanos() as u64;
+        let record = h.record.filter(|r| {
+            r.role == Role::Read
+                && r.lease_ms == self.params.lease_ms()
+                && BootInstant::now().nanos() < h.entered.saturating_add(window)
+        })?;
+        if !self.share_lock(RangeLock::Shared, HOLDERS + h.e) {
+            return None;
+        }
+        let open = self
+            .share()
+            .is_some_and(|s| s.dir.stat(&s.marker(h.e)).is_ok());
+        if !open {
+            self.share_lock(RangeLock::Unlock, HOLDERS + h.e);
+            return None;
+        }
+        Some(Shared::Held {
+            e: h.e,
+            gen: h.gen,
+            token: record.token,
+            record,
+            written: BootInstant::from_nanos(h.entered),
+        })
+    }
+
+    /// A reader's entry, through the host share where there is one. Readers enter the room one
+    /// at a time through the door, each with its own record, until one finds the room crowded:
+    /// that one publishes its entry, and the host's next readers join it. A reader that finds
+    /// the door taken joins what is published, or enters alone while the room is not crowded
+    /// (so that a few readers never queue for each other), or waits for the door (at most
+    /// DOOR_PATIENCE: a stopped process holding the door does not hold the host's readers).
+    pub(super) fn enter_shared(
+        &mut self,
+        token: &Token,
+        record: &Record,
+        wait: &super::Wait,
+    ) -> Result<Shared> {
+        if self.share().is_none() {
+            return self.enter_room(token, record).map(Shared::Alone);
+        }
+        self.forget_made_entry();
+        let give_up = Instant::now() + DOOR_PATIENCE;
+        let mut step = DOOR_STEP_MIN;
+        loop {
+            if self.share_lock(RangeLock::Exclusive, DOOR) {
+                let entered = self.enter_behind_door(token, record);
+                self.share_lock(RangeLock::Unlock, DOOR);
+                return entered;
+            }
+            let (header, crowd) = self.read_header();
+            if let Some(joined) = header.and_then(|h| self.try_join(h)) {
+                return Ok(joined);
+            }
+            let crowded = BootInstant::now().nanos() < crowd;
+            if !crowded || Instant::now() >= give_up || wait.expired() {
+                return self.enter_alone(token, record);
+            }
+            if self.params.interrupt.sleep(step) {
+                return Err(self.interrupted(Mode::Read));
+            }
+            step = (step * 2).min(DOOR_STEP_MAX);
+        }
+    }
+
+    /// Enters the room with our own record, beside the door; a crowd found there is marked.
+    fn enter_alone(&mut self, token: &Token, record: &Record) -> Result<Shared> {
+        let entry = self.enter_room(token, record)?;
+        if self.templates.room_seen >= CROWD {
+            self.mark_crowd();
+        }
+        Ok(Shared::Alone(entry))
+    }
+
+    /// Holding the door: join the current entry, or enter the room; an entry that found the
+    /// room crowded is published for the host's next readers to join.
+    fn enter_behind_door(&mut self, token: &Token, record: &Record) -> Result<Shared> {
+        let (header, _) = self.read_header();
+        let last = header.as_ref().map(|h| h.e);
+        if let Some(joined) = header.and_then(|h| self.try_join(h)) {
+            return Ok(joined);
+        }
+        let entered = BootInstant::now();
+        let gen = match self.enter_room(token, record)? {
+            Entry::Entered(gen) if self.templates.room_seen >= CROWD => gen,
+            entry => return Ok(Shared::Alone(entry)),
+        };
+        self.mark_crowd();
+        // A damaged header loses the count: a random number cannot meet a live entry's.
+        let e = match last {
+            Some(e) => e.wrapping_add(1).max(1),
+            None => {
+                let mut b = [0u8; 4];
+                fs::random_bytes(&mut b);
+                u64::from(u32::from_le_bytes(b)) + 1
+            }
+        };
+        let marked = self
+            .share()
+            .is_some_and(|s| s.dir.make_empty(&s.marker(e)).is_ok());
+        if !marked {
+            return Ok(Shared::Alone(Entry::Entered(gen)));
+        }
+        if !self.share_lock(RangeLock::Shared, HOLDERS + e) {
+            if let Some(s) = self.share() {
+                let _ = s.dir.unlink(&s.marker(e));
+            }
+            return Ok(Shared::Alone(Entry::Entered(gen)));
+        }
+        let mut bytes = std::mem::take(&mut self.scratch.read_buf);
+        record.encode(&mut bytes);
+        let mut header = Vec::with_capacity(HEADER + bytes.len());
+        let side = self.display.as_bytes();
+        encode_header(e, gen, entered.nanos(), &bytes, side, &mut header);
+        self.scratch.read_buf = bytes;
+        if let Some(s) = self.share() {
+            // The crowd mark (written alone) is left as mark_crowd wrote it.
+            if fs::write_at(s.fd.as_raw_fd(), &header[..CROWD_AT as usize], 0).is_ok()
+                && fs::write_at(s.fd.as_raw_fd(), &header[HEADER..], HEADER as u64).is_ok()
+            {
+                s.made_open = Some(e);
+            }
+        }
+        Ok(Shared::Held {
+            e,
+            gen,
+            token: *token,
+            record: record.clone(),
+            written: entered,
+        })
+    }
+
+    /// srwl_close: removes the share file's name if no process holds any of its locks (no door,
+    /// no holders), so that /dev/shm does not keep a file for every lock ever read here. A
+    /// process that has it open without a lock goes on with the nameless file, and later
+    /// handles make a new one: two groups that do not share with each other, each safe.
+    pub(super) fn close_share(&mut self) {
+        if let Shares::On(s) = &self.shares {
+            if fs::lock_whole(s.fd.as_raw_fd()).unwrap_or(false) {
+                if let Ok(name) = CString::new(s.stem.as_str()) {
+                    let _ = s.dir.unlink(&name);
+                }
+            }
+        }
+        self.shares = Shares::Off;
+    }
+
+    /// Releases a hold through entry `e` of the host share: the last holder closes the entry
+    /// (marks it closed, then removes its record, with release_read's eviction check); the
+    /// others only drop their lock. False if the hold was evicted.
+    pub(super) fn release_shared(
+        &mut self,
+        e: u64,
+        token: &Token,
+        written: BootInstant,
+    ) -> Result<bool> {
+        let at = HOLDERS + e;
+        // Converting our shared lock to exclusive fails while anyone else holds; two holders
+        // leaving together can both fail, so each tries once more after dropping its own.
+        let last = self.share_lock(RangeLock::Exclusive, at) || {
+            self.share_lock(RangeLock::Unlock, at);
+            self.share_lock(RangeLock::Exclusive, at)
+        };
+        if !last {
+            // Someone still holds through the record and keeps it fresh. Ours was refreshed
+            // recently, or we ask whether it is still there (an eviction, if not).
+            return Ok(self.fresh(written)
+                || Disk::record_exists(&self.side, &Disk::read_record_path(token)));
+        }
+        if let Some(s) = self.share() {
+            let _ = s.dir.unlink(&s.marker(e));
+            if s.made_open == Some(e) {
+                s.made_open = None;
+            }
+        }
+        let released = self.release_read(token, written);
+        self.share_lock(RangeLock::Unlock, at);
+        released
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_round_trip_and_damage() {
+        let rec = b"srwl/2\nrole read\n";
+        let mut out = Vec::new();
+        encode_header(7, 9, 11, rec, b"/x/L.srwl", &mut out);
+        let h = parse_header(&out, b"/x/L.srwl").expect("parses");
+        assert_eq!((h.e, h.gen, h.entered), (7, 9, 11));
+        // Not a valid record: parsed as None, never joined.
+        assert!(h.record.is_none());
+        let mut torn = out.clone();
+        torn[20] ^= 1;
+        assert!(
+            parse_header(&torn, b"/x/L.srwl").is_none(),
+            "a torn header is refused"
+        );
+        assert!(parse_header(&out[..HEADER - 1], b"/x/L.srwl").is_none());
+        assert!(
+            parse_header(&out, b"/y/L.srwl").is_none(),
+            "another sidecar's header is refused"
+        );
+        let mut long = out.clone();
+        long[32..36].copy_from_slice(&(RECORD_MAX as u32 + 1).to_le_bytes());
+        assert!(
+            parse_header(&long, b"/x/L.srwl").is_none(),
+            "an oversized length is refused"
+        );
+    }
+}
