@@ -719,6 +719,121 @@ pub fn lock_whole(fd: RawFd) -> io::Result<bool> {
     set_lock(fd, RangeLock::Exclusive, 0, 0)
 }
 
+use std::sync::atomic::{AtomicU32, Ordering::SeqCst};
+
+/// A 32-bit word in the first page of a small local file, mapped shared, that processes wait
+/// on with a futex and bump to wake each other (the host share's door), and beside it the
+/// number of processes waiting, so that a bump with no one waiting makes no syscall. Waiting
+/// this way costs no CPU, is bounded by a timeout, and needs no inotify instance (128 per user
+/// by default: a crowd of thousands would run out). A waiter killed while waiting leaves the
+/// count high: later bumps then make one futex call each, nothing worse.
+pub struct SharedWord {
+    page: *mut u8,
+    offset: usize,
+}
+
+// The mapping is plain shared memory, used only through atomics.
+unsafe impl Send for SharedWord {}
+
+const PAGE: usize = 4096;
+
+impl SharedWord {
+    /// Maps the first page of `fd` (growing the file to a page first: a mapping beyond its
+    /// end would fault) and names the word at `offset` (a multiple of 4, below a page; the
+    /// count of waiters is the word before it).
+    pub fn map(fd: RawFd, offset: usize) -> io::Result<SharedWord> {
+        assert!(offset % 4 == 0 && (4..=PAGE - 4).contains(&offset));
+        if fstat(fd)?.stamp[0] < PAGE as i64 {
+            retry_eintr(|| unsafe { libc::ftruncate(fd, PAGE as libc::off_t) })?;
+        }
+        let page = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                PAGE,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED,
+                fd,
+                0,
+            )
+        };
+        if page == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(SharedWord {
+            page: page.cast(),
+            offset,
+        })
+    }
+
+    fn at(&self, offset: usize) -> &AtomicU32 {
+        // SAFETY: inside the mapped page, aligned (offset % 4 == 0), alive as long as self.
+        unsafe { &*self.page.add(offset).cast::<AtomicU32>() }
+    }
+
+    fn word(&self) -> &AtomicU32 {
+        self.at(self.offset)
+    }
+
+    fn waiting(&self) -> &AtomicU32 {
+        self.at(self.offset - 4)
+    }
+
+    pub fn load(&self) -> u32 {
+        self.word().load(SeqCst)
+    }
+
+    /// Counts this process among the waiters: before it first reads the word it may wait on.
+    pub fn start_waiting(&self) {
+        self.waiting().fetch_add(1, SeqCst);
+    }
+
+    pub fn done_waiting(&self) {
+        self.waiting().fetch_sub(1, SeqCst);
+    }
+
+    /// Changes the word and wakes every process waiting on it. A waiter counted itself before
+    /// it read the word: if it read the old value it is counted here (and woken); if the new
+    /// one, its wait returns at once. With no one counted, no syscall.
+    pub fn bump(&self) {
+        self.word().fetch_add(1, SeqCst);
+        if self.waiting().load(SeqCst) == 0 {
+            return;
+        }
+        unsafe {
+            libc::syscall(
+                libc::SYS_futex,
+                self.word().as_ptr(),
+                libc::FUTEX_WAKE,
+                i32::MAX,
+                std::ptr::null::<libc::timespec>(),
+            )
+        };
+    }
+
+    /// Sleeps until the word is no longer `seen` (a bump), or `timeout` passes, or a signal.
+    pub fn wait(&self, seen: u32, timeout: std::time::Duration) {
+        let ts = libc::timespec {
+            tv_sec: timeout.as_secs() as libc::time_t,
+            tv_nsec: timeout.subsec_nanos() as libc::c_long,
+        };
+        unsafe {
+            libc::syscall(
+                libc::SYS_futex,
+                self.word().as_ptr(),
+                libc::FUTEX_WAIT,
+                seen,
+                &ts as *const libc::timespec,
+            )
+        };
+    }
+}
+
+impl Drop for SharedWord {
+    fn drop(&mut self) {
+        unsafe { libc::munmap(self.page.cast(), PAGE) };
+    }
+}
+
 /// Whether no process with this pid exists in our pid namespace (kill(pid, 0) says ESRCH).
 /// Used only to tidy up files whose loss costs their owner nothing (read-record templates).
 pub fn process_gone(pid: u32) -> bool {

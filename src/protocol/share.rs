@@ -37,8 +37,9 @@ const MAGIC: &[u8; 8] = b"srwlhs1\n";
 /// crowd; the record's bytes follow.
 const HEADER: usize = 64;
 const RECORD_MAX: usize = 512;
-/// Until when (ns of CLOCK_BOOTTIME) readers that find the door taken wait for it rather than
-/// enter alone: set by an entry that found the room crowded. Written alone, not checksummed.
+/// Until when (ns of CLOCK_BOOTTIME) an entry is published for others to join: set by a reader
+/// that found the door taken (others arrive at the same moment) or the room crowded. Written
+/// alone, not checksummed.
 const CROWD_AT: u64 = 48;
 /// A room whose entry listing went through this many names is crowded: from then on a
 /// reader's entry would list more than one getdents batch on GlusterFS (33 names), and the
@@ -51,11 +52,16 @@ const DOOR: u64 = 0;
 const HOLDERS: u64 = 1 << 32;
 /// Joins end this long after the entry was made at most (and at half its lease).
 const WINDOW_MAX: Duration = Duration::from_secs(2);
-/// How long a reader waits for another process's door before it enters the room alone: a
-/// stopped process holding the door delays the host's readers by this much, never more.
+/// How long a reader waits at the door without seeing the share file written (an entry
+/// published, a holder leaving the door) before it enters the room alone: a stopped process
+/// holding the door delays the host's readers by this much, never more.
 const DOOR_PATIENCE: Duration = Duration::from_secs(1);
-const DOOR_STEP_MIN: Duration = Duration::from_micros(200);
-const DOOR_STEP_MAX: Duration = Duration::from_millis(8);
+/// A reader waiting for the door sleeps on the share file's door word (a futex that each holder
+/// of the door bumps when it leaves); these bound each sleep, for an interrupt to be seen.
+const DOOR_STEP_MIN: Duration = Duration::from_millis(1);
+const DOOR_STEP_MAX: Duration = Duration::from_millis(100);
+/// The door word's offset: in the share file's first page, after the header and its record.
+const DOOR_WORD: usize = 4092;
 
 /// This handle's host share, opened at its first read acquire.
 #[derive(Default)]
@@ -78,6 +84,8 @@ pub(super) struct Share {
     /// in the room as a name of our template's inode, so the template is retired before the
     /// next entry (a rewrite would otherwise refresh that record).
     made_open: Option<u64>,
+    /// The door word, mapped from the share file.
+    door: fs::SharedWord,
 }
 
 /// The outcome of a read acquire's entry through the host share.
@@ -171,11 +179,13 @@ fn open_share(side: &Dir) -> Option<Share> {
     let fd = dir
         .open_local_rw(&CString::new(stem.as_str()).ok()?, uid)
         .ok()?;
+    let door = fs::SharedWord::map(fd.as_raw_fd(), DOOR_WORD).ok()?;
     Some(Share {
         fd,
         dir,
         stem,
         made_open: None,
+        door,
     })
 }
 
@@ -275,11 +285,12 @@ impl Disk {
     }
 
     /// A reader's entry, through the host share where there is one. Readers enter the room one
-    /// at a time through the door, each with its own record, until one finds the room crowded:
-    /// that one publishes its entry, and the host's next readers join it. A reader that finds
-    /// the door taken joins what is published, or enters alone while the room is not crowded
-    /// (so that a few readers never queue for each other), or waits for the door (at most
-    /// DOOR_PATIENCE: a stopped process holding the door does not hold the host's readers).
+    /// at a time through the door, each with its own record, while they come one at a time
+    /// and the room is not crowded. A reader that finds the door taken marks the crowd and
+    /// waits for the door, joining what is published meanwhile; the door's holder publishes
+    /// its entry when the crowd is marked or its listing found the room crowded, and the
+    /// host's next readers join it. The wait for the door is at most DOOR_PATIENCE: a stopped
+    /// process holding the door delays the host's readers by that much, then they enter alone.
     pub(super) fn enter_shared(
         &mut self,
         token: &Token,
@@ -290,24 +301,57 @@ impl Disk {
             return self.enter_room(token, record).map(Shared::Alone);
         }
         self.forget_made_entry();
-        let give_up = Instant::now() + DOOR_PATIENCE;
+        if let Some(s) = self.share() {
+            s.door.start_waiting();
+        }
+        let (outcome, held_door) = self.enter_at_door(token, record, wait);
+        if let Some(s) = self.share() {
+            s.door.done_waiting();
+            if held_door {
+                s.door.bump();
+            }
+        }
+        outcome
+    }
+
+    /// `enter_shared` at the door; true if we held the door (then its waiters are woken).
+    fn enter_at_door(
+        &mut self,
+        token: &Token,
+        record: &Record,
+        wait: &super::Wait,
+    ) -> (Result<Shared>, bool) {
+        let mut give_up = Instant::now() + DOOR_PATIENCE;
+        let mut last_seen = None;
         let mut step = DOOR_STEP_MIN;
         loop {
+            // Read before the door is tried: a holder that leaves after that bumps it.
+            let seen = self.share().map_or(0, |s| s.door.load());
             if self.share_lock(RangeLock::Exclusive, DOOR) {
                 let entered = self.enter_behind_door(token, record);
                 self.share_lock(RangeLock::Unlock, DOOR);
-                return entered;
+                return (entered, true);
+            }
+            // The door's holders make progress: keep waiting for them.
+            if last_seen.replace(seen).is_some_and(|last| last != seen) {
+                give_up = Instant::now() + DOOR_PATIENCE;
             }
             let (header, crowd) = self.read_header();
             if let Some(joined) = header.and_then(|h| self.try_join(h)) {
-                return Ok(joined);
+                return (Ok(joined), false);
             }
-            let crowded = BootInstant::now().nanos() < crowd;
-            if !crowded || Instant::now() >= give_up || wait.expired() {
-                return self.enter_alone(token, record);
+            if BootInstant::now().nanos() >= crowd {
+                self.mark_crowd();
             }
-            if self.params.interrupt.sleep(step) {
-                return Err(self.interrupted(Mode::Read));
+            if Instant::now() >= give_up || wait.expired() {
+                return (self.enter_alone(token, record), false);
+            }
+            if self.params.interrupt.take() {
+                return (Err(self.interrupted(Mode::Read)), false);
+            }
+            let nap = step.min(give_up.saturating_duration_since(Instant::now()));
+            if let Some(s) = self.share() {
+                s.door.wait(seen, nap);
             }
             step = (step * 2).min(DOOR_STEP_MAX);
         }
@@ -322,8 +366,9 @@ impl Disk {
         Ok(Shared::Alone(entry))
     }
 
-    /// Holding the door: join the current entry, or enter the room; an entry that found the
-    /// room crowded is published for the host's next readers to join.
+    /// Holding the door: join the current entry, or enter the room; an entry made while the
+    /// crowd is marked, or that found the room crowded, is published for the host's next
+    /// readers to join.
     fn enter_behind_door(&mut self, token: &Token, record: &Record) -> Result<Shared> {
         let (header, _) = self.read_header();
         let last = header.as_ref().map(|h| h.e);
@@ -331,11 +376,16 @@ impl Disk {
             return Ok(joined);
         }
         let entered = BootInstant::now();
-        let gen = match self.enter_room(token, record)? {
-            Entry::Entered(gen) if self.templates.room_seen >= CROWD => gen,
+        let entry = self.enter_room(token, record)?;
+        // Read after the entry: readers that came meanwhile found the door taken and marked.
+        let marked = BootInstant::now().nanos() < self.read_header().1;
+        let gen = match entry {
+            Entry::Entered(gen) if marked || self.templates.room_seen >= CROWD => gen,
             entry => return Ok(Shared::Alone(entry)),
         };
-        self.mark_crowd();
+        if !marked {
+            self.mark_crowd();
+        }
         // A damaged header loses the count: a random number cannot meet a live entry's.
         let e = match last {
             Some(e) => e.wrapping_add(1).max(1),
