@@ -787,6 +787,11 @@ impl SharedWord {
         self.waiting().fetch_add(1, SeqCst);
     }
 
+    /// Whether another process than ours is counted among the waiters (we are).
+    pub fn others_waiting(&self) -> bool {
+        self.waiting().load(SeqCst) > 1
+    }
+
     pub fn done_waiting(&self) {
         self.waiting().fetch_sub(1, SeqCst);
     }

@@ -370,15 +370,16 @@ impl Disk {
     /// crowd is marked, or that found the room crowded, is published for the host's next
     /// readers to join.
     fn enter_behind_door(&mut self, token: &Token, record: &Record) -> Result<Shared> {
-        let (header, _) = self.read_header();
+        let (header, crowd) = self.read_header();
         let last = header.as_ref().map(|h| h.e);
         if let Some(joined) = header.and_then(|h| self.try_join(h)) {
             return Ok(joined);
         }
         let entered = BootInstant::now();
         let entry = self.enter_room(token, record)?;
-        // Read after the entry: readers that came meanwhile found the door taken and marked.
-        let marked = BootInstant::now().nanos() < self.read_header().1;
+        // Readers that came meanwhile wait at the door (we count among the waiters ourselves).
+        let marked = BootInstant::now().nanos() < crowd
+            || self.share().is_some_and(|s| s.door.others_waiting());
         let gen = match entry {
             Entry::Entered(gen) if marked || self.templates.room_seen >= CROWD => gen,
             entry => return Ok(Shared::Alone(entry)),

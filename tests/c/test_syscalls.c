@@ -18,7 +18,7 @@
  */
 #include "testutil.h"
 
-#define CYCLES 500
+#define CYCLES 1000
 
 /* The file and descriptor calls; futex, getrandom, mmap and the like are not file server
  * round trips. */
