@@ -396,10 +396,10 @@ impl Disk {
                 u64::from(u32::from_le_bytes(b)) + 1
             }
         };
-        let marked = self
+        let made_marker = self
             .share()
             .is_some_and(|s| s.dir.make_empty(&s.marker(e)).is_ok());
-        if !marked {
+        if !made_marker {
             return Ok(Shared::Alone(Entry::Entered(gen)));
         }
         if !self.share_lock(RangeLock::Shared, HOLDERS + e) {
