@@ -363,13 +363,15 @@ impl Lock {
     }
 
     /// Ends a hold on disk: stops its heartbeat, then removes its record (unless it was
-    /// already lost: then nothing is touched). SRWL_ELOST if the record was gone.
+    /// already lost: then nothing on the file server is touched, only what this host keeps of
+    /// a host share). SRWL_ELOST if the record was gone.
     fn give_up(&self, hold: Hold, op: &str) -> Result<()> {
         let written = heartbeat::unregister(hold.registration.id).unwrap_or(hold.written);
+        let mut disk = self.disk.lock().unwrap_or_else(|p| p.into_inner());
         if hold.registration.lost.load(Ordering::SeqCst) {
+            disk.abandon(&hold);
             return Err(self.lost_error(op));
         }
-        let mut disk = self.disk.lock().unwrap_or_else(|p| p.into_inner());
         match disk.release(&hold, written) {
             Ok(true) => Ok(()),
             Ok(false) => Err(self.lost_error(op)),

@@ -657,11 +657,10 @@ fn a_stopped_joiner_is_evicted_and_told_at_release() {
 }
 
 /// The release of a hold through a share that was lost (its record evicted) still closes the
-/// entry it was the last holder of: no marker stays in /dev/shm. Fails today: once the hold is
-/// known lost (check, or the heartbeat), release returns SRWL_ELOST before it reaches the share
-/// (Lock::give_up), so the marker (and the handle's holders lock) stay.
+/// entry it was the last holder of: no marker stays in /dev/shm. (It failed while a release of
+/// a hold known lost, through check or the heartbeat, returned SRWL_ELOST before it reached the
+/// share: the marker and the handle's holders lock stayed.)
 #[test]
-#[ignore = "known leak: a lost share hold's release leaves its entry's marker in /dev/shm"]
 fn a_lost_share_holds_release_leaves_no_marker() {
     let _g = serial();
     let dir = TempDir::new("share-lost-marker");

@@ -271,6 +271,14 @@ impl Disk {
         }
     }
 
+    /// Forgets a hold that was lost (evicted): nothing on the file server is touched, but a
+    /// hold through the host share leaves it (the last one out removes the entry's marker).
+    pub fn abandon(&mut self, hold: &Hold) {
+        if let Some(e) = hold.share {
+            self.leave_share(e);
+        }
+    }
+
     /// Whether bytes we wrote at `written` are too recent for any observer to have judged them
     /// dead: observers evict only what they saw unchanged for the stale threshold, on their
     /// own clock, after we wrote it. Half the threshold leaves room for clock rate drift.

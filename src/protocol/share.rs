@@ -435,11 +435,22 @@ impl Disk {
     /// no holders), so that /dev/shm does not keep a file for every lock ever read here. A
     /// process that has it open without a lock goes on with the nameless file, and later
     /// handles make a new one: two groups that do not share with each other, each safe.
+    /// With no holder left, any marker of this sidecar's entries is a dead one's (holders
+    /// that were all killed): removed too. Removing a marker can only make an entry unjoinable.
     pub(super) fn close_share(&mut self) {
         if let Shares::On(s) = &self.shares {
             if fs::lock_whole(s.fd.as_raw_fd()).unwrap_or(false) {
-                if let Ok(name) = CString::new(s.stem.as_str()) {
-                    let _ = s.dir.unlink(&name);
+                let prefix = format!("{}.", s.stem);
+                let mut names = Vec::new();
+                let _ = s.dir.list(&mut self.scratch.list_buf, |n| {
+                    if n.starts_with(prefix.as_bytes()) {
+                        names.push(n.to_vec());
+                    }
+                });
+                for n in names.iter().chain([&s.stem.as_bytes().to_vec()]) {
+                    if let Ok(name) = CString::new(n.as_slice()) {
+                        let _ = s.dir.unlink(&name);
+                    }
                 }
             }
         }
@@ -456,27 +467,47 @@ impl Disk {
         written: BootInstant,
     ) -> Result<bool> {
         let at = HOLDERS + e;
-        // Converting our shared lock to exclusive fails while anyone else holds; two holders
-        // leaving together can both fail, so each tries once more after dropping its own.
-        let last = self.share_lock(RangeLock::Exclusive, at) || {
-            self.share_lock(RangeLock::Unlock, at);
-            self.share_lock(RangeLock::Exclusive, at)
-        };
-        if !last {
+        if !self.last_out(e) {
             // Someone still holds through the record and keeps it fresh. Ours was refreshed
             // recently, or we ask whether it is still there (an eviction, if not).
             return Ok(self.fresh(written)
                 || Disk::record_exists(&self.side, &Disk::read_record_path(token)));
         }
+        self.close_entry(e);
+        let released = self.release_read(token, written);
+        self.share_lock(RangeLock::Unlock, at);
+        released
+    }
+
+    /// Drops our hold of entry `e` and tells whether we were the last: then we hold its
+    /// holders lock exclusively (no one can join). Converting our shared lock to exclusive
+    /// fails while anyone else holds; two holders leaving together can both fail, so each
+    /// tries once more after dropping its own.
+    fn last_out(&mut self, e: u64) -> bool {
+        let at = HOLDERS + e;
+        self.share_lock(RangeLock::Exclusive, at) || {
+            self.share_lock(RangeLock::Unlock, at);
+            self.share_lock(RangeLock::Exclusive, at)
+        }
+    }
+
+    /// Closes entry `e` (we are its last holder): its marker goes, so no one joins it again.
+    fn close_entry(&mut self, e: u64) {
         if let Some(s) = self.share() {
             let _ = s.dir.unlink(&s.marker(e));
             if s.made_open == Some(e) {
                 s.made_open = None;
             }
         }
-        let released = self.release_read(token, written);
-        self.share_lock(RangeLock::Unlock, at);
-        released
+    }
+
+    /// Leaves entry `e` of a hold that was lost (its record evicted): the last one out closes
+    /// the entry here; the file server is not touched.
+    pub(super) fn leave_share(&mut self, e: u64) {
+        if self.last_out(e) {
+            self.close_entry(e);
+        }
+        self.share_lock(RangeLock::Unlock, HOLDERS + e);
     }
 }
 
