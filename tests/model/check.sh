@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Exhaustive SPIN checks of the srwl/2 model (see docs/model/README.md).
 #
-#   tests/model/check.sh            the standard set (about 2 min on this 2-core machine, 65 s of CPU)
+#   tests/model/check.sh            the standard set (about 1-2 min on this 2-core machine, 100 s of CPU)
 #   tests/model/check.sh --full     also the larger configurations (several more minutes)
 #   JOBS=1 tests/model/check.sh     run one check at a time (default: 2)
 #
@@ -41,7 +41,10 @@ trap 'rm -rf "$WORK"' EXIT
 CHECKS=(
   "safety-2r2w|srwl2.pml||-DSAFETY|-E -m8000000 -w23|pass"
   "wedge-1cyc-2crash|live.pml|-DNCYC=1 -DCB=2 -DZB=1|-DSAFETY|-m500000 -w24|pass"
+  "share-safety-2r1w|srwl2.pml|-DSHARE -DNW=1|-DSAFETY|-E -m8000000 -w24|pass"
   "wedge-1cyc-1crash|live.pml|-DNCYC=1 -DCB=1 -DZB=1|-DSAFETY|-m500000 -w24|pass"
+  "share-wedge-2cyc-2r1w|live.pml|-DSHARE -DNCYC=2 -DCB=0 -DZB=1 -DNW=1|-DSAFETY|-m500000 -w24|pass"
+  "bug-share-markrace|bug_share_markrace.pml|-DNW=1|-DSAFETY|-E -m8000000 -w23|assert"
   "wedge-init-faults-1r2w|live.pml|-DNR=1 -DINIT -DFB=1 -DCB=1 -DZB=1|-DSAFETY|-m500000 -w24|pass"
   "wedge-2evictors-faults-1r2w|live.pml|-DNR=1 -DNE=2 -DFB=1 -DCB=1 -DZB=1|-DSAFETY|-m500000 -w24|pass"
   "safety-init-faults-1r2w|srwl2.pml|-DNR=1 -DINIT -DFB=2|-DSAFETY|-E -m8000000 -w23|pass"
@@ -55,6 +58,11 @@ CHECKS=(
   "bug-no-takeover|bug_no_takeover.pml||-DSAFETY|-m500000 -w24|endstate"
   "bug-strand-evictor-baton|bug_strand_evictor_baton.pml|-DNR=1 -DFB=1|-DSAFETY|-m500000 -w24|endstate"
   "bug-samename-handback|bug_samename_handback.pml||-DSAFETY|-E -m8000000 -w23|assert"
+  "share-wedge-1cyc-2crash-2r1w|live.pml|-DSHARE -DNCYC=1 -DCB=2 -DZB=1 -DNW=1|-DSAFETY|-m500000 -w24|pass"
+  "bug-share-norecheck|bug_share_norecheck.pml|-DNW=1|-DSAFETY|-E -m8000000 -w23|assert"
+  "bug-share-nomark|bug_share_nomark.pml|-DNW=1|-DSAFETY|-E -m8000000 -w23|assert"
+  "bug-share-nowindow|bug_share_nowindow.pml|-DNW=1|-DSAFETY|-E -m8000000 -w23|assert"
+  "bug-share-dropjoin|bug_share_dropjoin.pml|-DNCYC=2 -DCB=0 -DZB=1 -DNW=1|-DSAFETY|-m500000 -w24|endstate"
 )
 if [ "$FULL" = 1 ]; then
   CHECKS=(
@@ -63,6 +71,10 @@ if [ "$FULL" = 1 ]; then
     "wedge-1cyc-3crash|live.pml|-DNCYC=1 -DCB=3 -DZB=1|-DSAFETY|-m500000 -w26|pass"
     "safety-faults-2r2w|srwl2.pml|-DFB=1|-DSAFETY|-E -m12000000 -w25|pass"
     "safety-init-2evictors-1r2w|srwl2.pml|-DNR=1 -DINIT -DFB=1 -DNE=2|-DSAFETY|-E -m8000000 -w24|pass"
+    "share-wedge-1cyc-1crash-3r1w|live.pml|-DSHARE -DNR=3 -DNW=1 -DNCYC=1 -DCB=1 -DZB=0|-DSAFETY -DCOLLAPSE|-m500000 -w26|pass"
+    "share-safety-faults-2r1w|srwl2.pml|-DSHARE -DNW=1 -DFB=1|-DSAFETY|-E -m8000000 -w25|pass"
+    "share-wedge-2cyc-1crash-2r1w|live.pml|-DSHARE -DNW=1 -DNCYC=2 -DCB=1 -DZB=1|-DSAFETY|-m500000 -w25|pass"
+    "share-wedge-1cyc-2crash-2r2w|live.pml|-DSHARE -DNCYC=1 -DCB=2 -DZB=1|-DSAFETY|-m500000 -w25|pass"
     "${CHECKS[@]}"
   )
 fi

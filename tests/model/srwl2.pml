@@ -42,6 +42,21 @@
  *   BUG_UNLINK      an evictor unlinks a held baton it cannot read, as junk (fault 1): a wedge.
  *   BUG_NOTAKEOVER  the evictor never takes over a writer's baton: a wedge (shows that the
  *                   no-wedge check can find one at all, issue 14 item 7).
+ *
+ * The host share (issue 13; docs/model/README.md, "The host share"):
+ *   SHARE     readers 0..NRS-1 (default: all) run on one host and share one room record per entry
+ *             through the share file: the first enters the room (under the door) and publishes the
+ *             entry, the others join it within its join window, the last holder closes it.
+ *   Known-bad variants of the share, each must make SPIN fail:
+ *   BUG_NOWINDOW    a joiner does not check the join window (joins an entry whose record may
+ *                   have been evicted): an exclusion violation.
+ *   BUG_NOMARK      a closer unlinks the record without marking the entry closed: a violation.
+ *   BUG_NORECHECK   a joiner does not read the header again after taking the holders lock.
+ *   BUG_MARKRACE    the closer's "if header.e == e, write closed = e" is a pread and a later
+ *                   pwrite (as SHARE.md has it): a violation (see the README for the fix).
+ *   BUG_DROPJOIN    a joiner that took the holders lock and then finds the entry replaced just
+ *                   drops the lock (as SHARE.md has it): the entry may be left without a closer
+ *                   (no-wedge configuration: a wedge, the record waits for a stale eviction).
  */
 
 #ifndef NR
@@ -102,6 +117,39 @@ byte faults = 0;          /* file-server faults so far (bounded by FB)          
 byte lastheld[NE];        /* evictor e: the writer (w + 1) whose baton it took over last   */
 #endif
 
+#ifdef SHARE
+/* ---------------- the host share ----------------
+   Entries are named by slots 1..NS (0: none). A slot stands for an entry number: it is taken
+   only when nothing refers to it any more (not the header's entry, no record, no reader attached
+   to it; a `closed` naming it is then cleared, as a real old number never equals a new one), so
+   comparing slots is comparing entry numbers. At most NRS entries are attached to a reader at
+   once, plus the header's: NS = NRS + 1 suffices (the allocation asserts a free slot). */
+#ifndef NRS
+#define NRS NR
+#endif
+#ifndef NS
+#define NS (NRS + 1)
+#endif
+#if NS > 4 || NR > 3
+#error "the share's macros (SREC_NONE, EVS, WCL, RENT_NONE, SREF) cover NS <= 4 slots and NR <= 3 readers"
+#endif
+byte she = 0;             /* header: the current entry e (0: none)                          */
+byte sclosed = 0;         /* header: `closed` (the entry it names is closed)                */
+bool swin[NS + 1];        /* the entry's join window is open: now < entered + min(lease/2, 2 s) */
+bool srec[NS + 1];        /* the entry's record R/r.<tok> exists (in the current R)         */
+byte shold[NS + 1];       /* read locks on H(e): one bit per reader                          */
+byte swl[NS + 1];         /* the write lock on H(e): reader + 1 (0: none)                   */
+byte door = 0;            /* the door (byte 0): reader + 1 (0: free)                        */
+byte rent[NR];            /* the entry reader i is attached to (enterer, joiner, holder,
+                             closer; 0: none). A crashed reader keeps it (for the evictor). */
+#define RENT_NONE(x) (rent[0] != (x) && (NR < 2 || rent[1 % NR] != (x)) && (NR < 3 || rent[2 % NR] != (x)))
+#define SFREE(x) ((x) != she && !srec[x] && RENT_NONE(x))
+#define SREC_NONE (!srec[1] && (NS < 2 || !srec[2 % (NS + 1)]) && (NS < 3 || !srec[3 % (NS + 1)]) && \
+                   (NS < 4 || !srec[4 % (NS + 1)]))
+#else
+#define SREC_NONE true
+#endif
+
 /* ---------------- process state ---------------- */
 bool hst[NR];             /* reader i's room handle names a removed room (stale)          */
 bool rhold[NR];           /* reader i believes it holds the read lock                     */
@@ -127,8 +175,8 @@ byte zombies;             /* evictions of live processes so far (bounded by ZB) 
 /* The property: a writer that believes it holds the write lock and has not been evicted is
    alone: no other such writer, no such reader. */
 #define WALONE(w) (!whold[w] || wev[w] || \
-    ((NW < 2 || (w == 0 -> (!whold[1] || wev[1]) : (!whold[0] || wev[0]))) && nrhold == 0))
-#define INV (WALONE(0) && WALONE(1))
+    ((NW < 2 || (w == 0 -> (!whold[1 % NW] || wev[1 % NW]) : (!whold[0] || wev[0]))) && nrhold == 0))
+#define INV (WALONE(0) && (NW < 2 || WALONE(1 % NW)))
 
 /* The room is removed (a write grant, or a zombie's rmdir): every reader handle on it is
    stale from now on. */
@@ -139,13 +187,44 @@ inline room_removed() {
 }
 
 /* The room holds nothing: no baton, no reader record (an expression, usable as a guard). */
-#define ROOM_EMPTY (bat != INR && !rrec[0] && (NR < 2 || !rrec[1 % NR]) && (NR < 3 || !rrec[2 % NR]))
+#define ROOM_EMPTY (bat != INR && !rrec[0] && (NR < 2 || !rrec[1 % NR]) && (NR < 3 || !rrec[2 % NR]) && SREC_NONE)
 
 inline room_empty(result) {
     result = (bat != INR);
     for (k : 0 .. NR - 1) { result = result && !rrec[k] }
+#ifdef SHARE
+    for (k : 1 .. NS) { result = result && !srec[k] }
+#endif
     k = 0
 }
+
+#ifdef SHARE
+/* slot x no longer names anything: forget its window and a `closed` naming it (canonical state) */
+inline gc(x) {
+    if
+    :: (x) != 0 && SFREE(x) -> swin[x] = false; if :: sclosed == (x) -> sclosed = 0 :: else fi
+    :: else
+    fi
+}
+/* reader i lets go of its entry (its locks are already released) */
+inline detach() {
+    k = rent[i]; rent[i] = 0; rev[i] = false; gc(k); k = 0
+}
+#ifdef LIVE
+/* a crash: the kernel releases the process's OFD locks (door, holders lock); a crashed holder
+   holds nothing. rent[i] stays: the evictor may remove what it left. */
+#define SCRASH :: atomic { crashes < CB -> crashes++; rdead[i] = true; \
+        if :: rent[i] != 0 -> shold[rent[i]] = shold[rent[i]] & ~(1 << i); \
+              if :: swl[rent[i]] == i + 1 -> swl[rent[i]] = 0 :: else fi \
+        :: else fi; \
+        if :: door == i + 1 -> door = 0 :: else fi; \
+        if :: rhold[i] -> rhold[i] = false; if :: !rev[i] -> nrhold-- :: else fi :: else fi }; goto done
+#define SCRASH2 if SCRASH :: true fi
+#else
+#define SCRASH
+#define SCRASH2 skip
+#endif
+#endif
 
 /* ---------------- initialisation (INIT) ----------------
    Disk::initialise: stat init; absent -> create t.<me> (a record), link(t.<me>, init): the link
@@ -206,10 +285,16 @@ proctype reader(byte i) {
 #ifdef LIVE
     byte cyc = 0;
 #endif
+#ifdef BUG_MARKRACE
+    bool cur;
+#endif
 #ifdef INIT
     bool linked, elected, opened;
     initialise(i, opened, rdead[i]);
     if :: !opened -> goto done :: else fi;
+#endif
+#ifdef SHARE
+    if :: i < NRS -> goto sstart :: else fi;
 #endif
 start:
 #ifdef LIVE
@@ -283,6 +368,147 @@ start:
     cyc++;
 #endif
     goto start;
+#ifdef SHARE
+    /* ---- a reader of the host share (SHARE.md) ----
+       rent[i]: the entry we are attached to. rev[i]: its record was evicted after our evidence
+       that it could not have been (the enterer: its create; a joiner: the open window).
+       Steps that nothing else can tell apart are merged (see the README). */
+sstart:
+#ifdef LIVE
+    if
+    :: cyc == NCYC -> goto done
+    :: else
+    fi;
+#endif
+    if
+    /* join: pread the header (an entry, valid, closed != e) and read the clock: now < entered +
+       window. While the window is open the record cannot have been evicted (the evictor needs it
+       closed): the joiner's evidence, as the listing is the enterer's. (The window is read with
+       the header: one that closes in between would only make the real joiner give up.) */
+#ifdef LIVE
+    /* waiting is a blocking guard: here, until a join or an enter can succeed */
+    :: atomic { she != 0 && sclosed != she && swin[she] && swl[she] == 0 -> rent[i] = she; rev[i] = false }
+#elif defined(BUG_NOWINDOW)
+    :: atomic { she != 0 && sclosed != she -> rent[i] = she; rev[i] = false }
+#else
+    :: atomic { she != 0 && sclosed != she && swin[she] -> rent[i] = she; rev[i] = false }
+#endif
+    /* not joinable: the door (a write lock; EAGAIN: back off and look again). Holding it, the
+       new entry e+1 (a fresh number); `entered` is read before the create, so the window is
+       open from before the record exists. */
+    :: atomic {
+#ifdef LIVE
+        bat == INR &&
+#endif
+        door == 0 -> door = i + 1;
+        for (k : 1 .. NS) { if :: rent[i] == 0 && SFREE(k) -> rent[i] = k :: else fi };
+        assert(rent[i] != 0 && shold[rent[i]] == 0 && swl[rent[i]] == 0);
+        swin[rent[i]] = true; rev[i] = false; k = 0 }; goto senter
+    fi;
+    /* the read lock on H(e) (F_OFD_SETLK; EAGAIN while a closer holds the write lock) */
+    if
+    :: atomic { swl[rent[i]] == 0 -> shold[rent[i]] = shold[rent[i]] | (1 << i) }
+    :: else -> atomic { detach() }; goto sstart
+    fi;
+    SCRASH2;
+#ifdef BUG_NORECHECK
+    atomic { rhold[i] = true; if :: !rev[i] -> nrhold++ :: else fi };
+#else
+    /* pread again: the same e and closed != e: joined */
+    if
+    :: atomic { she == rent[i] && sclosed != rent[i] -> rhold[i] = true; if :: !rev[i] -> nrhold++ :: else fi }
+    :: else ->
+#ifdef BUG_DROPJOIN
+        /* drop the lock (SHARE.md): a holder that saw it and left expects us to close */
+        atomic { shold[rent[i]] = shold[rent[i]] & ~(1 << i); detach() };
+        goto sstart
+#else
+        /* fixed: we hold H(e), so a holder that saw our lock may have left counting on us:
+           leave as a holder does (close the entry if we turn out to be its last) */
+        goto sleave
+#endif
+    fi;
+#endif
+#ifdef LIVE
+    cyc++;
+#endif
+    goto sheld;
+senter:
+    /* enter the room as today: create the record through the handle, one listing */
+    snap = (bat == INR);
+    if
+    :: hst[i] ->
+        if
+        :: true -> /* the create fails: reopen R by name; unlock the door, wait, try again */
+            atomic { if :: Rex -> hst[i] = false :: else fi; door = 0; detach(); snap = false };
+            goto sstart
+        :: Rex -> srec[rent[i]] = true
+        fi
+    :: !hst[i] -> srec[rent[i]] = true
+    SCRASH
+    fi;
+    if
+    :: baton = (bat == INR); own = srec[rent[i]]
+    :: own = srec[rent[i]]; baton = (bat == INR)
+    :: baton = snap; own = false   /* a stale listing */
+    :: baton = false; own = false  /* the listing fails */
+    fi;
+    SCRASH2;
+    if
+    :: atomic { own && baton ->
+        /* granted; the read lock on H(e+1), the header {e+1, ...}, unlock the door (nothing
+           can observe the entry before the header names it: one step) */
+        rhold[i] = true; if :: !rev[i] -> nrhold++ :: else fi;
+        shold[rent[i]] = shold[rent[i]] | (1 << i);
+        k = she; she = rent[i]; door = 0; gc(k); k = 0;
+        own = false; baton = false; snap = false }
+    :: !(own && baton) ->
+        /* shut: unlink our record, unlock the door, wait */
+        atomic { srec[rent[i]] = false; door = 0; detach(); own = false; baton = false; snap = false };
+        goto sstart
+    fi;
+#ifdef LIVE
+    cyc++;
+#endif
+sheld:
+    SCRASH2;   /* the enterer, or a joiner, dies while the others hold */
+sleave:
+    /* release: the hold ends; convert the read lock on H(e) to a write lock (atomic; EAGAIN
+       while another process has its read lock) */
+    if
+    :: atomic { shold[rent[i]] == (1 << i) -> shold[rent[i]] = 0; swl[rent[i]] = i + 1;
+                if :: rhold[i] -> rhold[i] = false; if :: !rev[i] -> nrhold-- :: else fi :: else fi };
+       goto sclose
+    :: atomic { shold[rent[i]] != (1 << i) -> if :: rhold[i] -> rhold[i] = false; if :: !rev[i] -> nrhold-- :: else fi :: else fi }
+    fi;
+    /* EAGAIN: unlock, try the write lock again */
+    shold[rent[i]] = shold[rent[i]] & ~(1 << i);
+    if
+    :: atomic { shold[rent[i]] == 0 && swl[rent[i]] == 0 -> swl[rent[i]] = i + 1 }; goto sclose
+    :: else ->
+        /* another holder is left, who closes. Our record not written recently: look it up by
+           name; present: SRWL_OK, and then we cannot have been evicted (the freshness exception
+           is timed, as the reader's) */
+        atomic { if :: srec[rent[i]] -> assert(!rev[i]) :: else fi; detach() };
+        goto sstart
+    fi;
+sclose:
+    /* holding the write lock of H(e): no holder, and no joiner can get in. Mark the entry
+       closed if it is the header's, then unlink the record. */
+#if defined(BUG_MARKRACE)
+    cur = (she == rent[i]);                                            /* pread the header */
+    atomic { if :: cur -> sclosed = rent[i] :: else fi; cur = false }  /* pwrite closed */
+#elif !defined(BUG_NOMARK)
+    atomic { if :: she == rent[i] -> sclosed = rent[i] :: else fi }    /* one atomic step: see README */
+#endif
+    SCRASH2;
+    /* unlink the record (release_read), unlock H(e). Removed: SRWL_OK, and we cannot have
+       been evicted; ENOENT: evicted, or a second closer (timed: not modelled) */
+    atomic {
+        if :: srec[rent[i]] -> srec[rent[i]] = false; assert(!rev[i]) :: else fi;
+        swl[rent[i]] = 0; detach() };
+    goto sstart;
+#endif
 done: skip
 }
 
@@ -461,12 +687,50 @@ done: skip
 #define WDEAD(k) false
 #endif
 
+#ifdef SHARE
+/* The entry's record: no observer can evict it before c + lease (c: its create, after `entered`),
+   and the window ends at entered + min(lease/2, 2 s): only a record whose window has closed is
+   evicted. The window closes at any moment. In the no-wedge configuration a record is evicted
+   if a crashed process was attached to its entry and no live one is (nobody refreshes it), or
+   as a zombie's (ZB): never a record that live processes left behind without a closer. */
+#ifdef LIVE
+#define SREF(x, d) ((rent[0] == (x) && rdead[0] == d) || (NR > 1 && rent[1 % NR] == (x) && rdead[1 % NR] == d) || \
+                    (NR > 2 && rent[2 % NR] == (x) && rdead[2 % NR] == d))
+#define MAY_EVICT_S(x) ((!SREF(x, false) && SREF(x, true)) || (SREF(x, false) && zombies < ZB))
+#define COUNT_ZOMBIE_S(x) if :: SREF(x, false) -> zombies++ :: else fi
+#else
+#define MAY_EVICT_S(x) true
+#define COUNT_ZOMBIE_S(x) skip
+#endif
+#define EVS(x) :: atomic { NS >= x && srec[x % (NS + 1)] && !swin[x % (NS + 1)] && MAY_EVICT_S(x % (NS + 1)) -> \
+        COUNT_ZOMBIE_S(x % (NS + 1)); srec[x % (NS + 1)] = false; \
+        for (j : 0 .. NR - 1) { \
+            if :: rent[j] == x % (NS + 1) -> if :: rhold[j] && !rev[j] -> nrhold-- :: else fi; rev[j] = true \
+            :: else fi }; \
+        j = 0; gc(x % (NS + 1)) }
+#define WCL(x) :: atomic { NS >= x && swin[x % (NS + 1)] -> swin[x % (NS + 1)] = false }
+#else
+#define EVS(x)
+#define WCL(x)
+#endif
+
 proctype evictor(byte e) {
+#ifdef SHARE
+    byte j;
+#endif
 end_idle:
     do
     EVR(0)
     EVR(1)
     EVR(2)
+    EVS(1)
+    EVS(2)
+    EVS(3)
+    EVS(4)
+    WCL(1)
+    WCL(2)
+    WCL(3)
+    WCL(4)
     EVW(0)
     EVW(1)
     EVW(2)
