@@ -59,7 +59,8 @@ fn records(side: &Path) -> Vec<String> {
         .collect()
 }
 
-/// The host share of one lock: its stem `<dev>-<ino>` (of the sidecar) names the share file
+/// The host share of one lock: its stem `<dev>-<ino>-<time ns>` (of the sidecar, and of our
+/// time namespace, as in /proc/self/ns/time; 0 without one) names the share file
 /// and the entry markers `<stem>.<e>`. Dropping it removes what dead holders left behind.
 struct ShareFiles {
     stem: String,
@@ -70,8 +71,19 @@ impl ShareFiles {
     /// removed sidecar that had the same inode: removed first.
     fn of(path: &Path) -> ShareFiles {
         let m = std::fs::metadata(sidecar(path)).unwrap();
+        let time_ns = std::fs::read_link("/proc/self/ns/time")
+            .ok()
+            .and_then(|l| {
+                let d: String = l
+                    .to_string_lossy()
+                    .chars()
+                    .filter(char::is_ascii_digit)
+                    .collect();
+                d.parse::<u64>().ok()
+            })
+            .unwrap_or(0);
         let s = ShareFiles {
-            stem: format!("{:x}-{:x}", m.dev(), m.ino()),
+            stem: format!("{:x}-{:x}-{:x}", m.dev(), m.ino(), time_ns),
         };
         s.clean();
         s

@@ -5,7 +5,7 @@
 //! costs the room one record, not N (issue 13).
 //!
 //! The local files are in `/dev/shm/softrwlock-<euid>/`, named after the sidecar directory's
-//! `<dev>-<ino>`: the share file, whose header names the current entry and carries its record,
+//! `<dev>-<ino>` and our time namespace: the share file, whose header names the current entry and carries its record,
 //! with one-byte OFD locks: the door (byte 0, held by the one process entering the room) and
 //! the holders of entry `e` (byte `HOLDERS + e`, a shared lock per holder); and one empty
 //! marker `<dev>-<ino>.<e>` per open entry. Locks go with their process, so a death never
@@ -78,7 +78,8 @@ pub(super) struct Share {
     fd: OwnedFd,
     /// This user's share directory, where the entry markers are.
     dir: Dir,
-    /// `<dev>-<ino>` of the sidecar: the share file's name, and its markers' prefix.
+    /// `<dev>-<ino>-<time namespace>` of the sidecar: the share file's name, and its markers'
+    /// prefix.
     stem: String,
     /// The last entry this handle made, unless this handle closed it: its record may still be
     /// in the room as a name of our template's inode, so the template is retired before the
@@ -175,7 +176,7 @@ fn open_share(side: &Dir) -> Option<Share> {
         return None;
     }
     let me = side.fstat().ok()?;
-    let stem = format!("{:x}-{:x}", me.dev, me.ino);
+    let stem = format!("{:x}-{:x}-{:x}", me.dev, me.ino, time_namespace());
     let fd = dir
         .open_local_rw(&CString::new(stem.as_str()).ok()?, uid)
         .ok()?;
@@ -187,6 +188,23 @@ fn open_share(side: &Dir) -> Option<Share> {
         made_open: None,
         door,
     })
+}
+
+/// The inode of our time namespace (0 where the kernel has none): processes in two time
+/// namespaces read different CLOCK_BOOTTIMEs, and the join window is measured on it, so they
+/// never share a file.
+fn time_namespace() -> u64 {
+    fs::read_link(c"/proc/self/ns/time")
+        .ok()
+        .and_then(|l| {
+            let digits: String = l
+                .iter()
+                .filter(|c| c.is_ascii_digit())
+                .map(|&c| c as char)
+                .collect();
+            digits.parse().ok()
+        })
+        .unwrap_or(0)
 }
 
 impl Share {
@@ -257,13 +275,14 @@ impl Disk {
 
     /// Joins entry `h` (the header as just read) if it may be joined: made less than the join
     /// window ago, with our lease, and still open. Its holders lock is taken first, then its
-    /// marker is looked for: a closer removes the marker while it holds that lock exclusively.
+    /// marker is looked for (a closer removes the marker while it holds that lock
+    /// exclusively), and the window is looked at last: a join is granted on the clock read
+    /// after everything else, so a reader stalled between the steps cannot join late.
     fn try_join(&mut self, h: Header) -> Option<Shared> {
         let window = self.join_window().as_nanos() as u64;
+        let in_window = || BootInstant::now().nanos() < h.entered.saturating_add(window);
         let record = h.record.filter(|r| {
-            r.role == Role::Read
-                && r.lease_ms == self.params.lease_ms()
-                && BootInstant::now().nanos() < h.entered.saturating_add(window)
+            r.role == Role::Read && r.lease_ms == self.params.lease_ms() && in_window()
         })?;
         if !self.share_lock(RangeLock::Shared, HOLDERS + h.e) {
             return None;
@@ -272,7 +291,14 @@ impl Disk {
             .share()
             .is_some_and(|s| s.dir.stat(&s.marker(h.e)).is_ok());
         if !open {
+            // Closed: its closer removed the marker, then the record.
             self.share_lock(RangeLock::Unlock, HOLDERS + h.e);
+            return None;
+        }
+        if !in_window() {
+            // Open, but too late to join. Holding its lock we may have kept its last holder
+            // from closing it: we leave as a holder does, closing it if we are the last.
+            let _ = self.leave_entry(h.e, &record.token, BootInstant::from_nanos(h.entered));
             return None;
         }
         Some(Shared::Held {
@@ -466,16 +492,24 @@ impl Disk {
         token: &Token,
         written: BootInstant,
     ) -> Result<bool> {
-        let at = HOLDERS + e;
+        // Whether the record is still there is asked while we hold (no one closes it then):
+        // needed only if our bytes were not written recently.
+        let kept =
+            self.fresh(written) || Disk::record_exists(&self.side, &Disk::read_record_path(token));
+        let released = self.leave_entry(e, token, written);
+        Ok(kept && released?)
+    }
+
+    /// Leaves entry `e`: the last one out closes it (its marker, then its record, with
+    /// release_read's eviction check); the others only drop their lock. False if the record
+    /// was found evicted.
+    fn leave_entry(&mut self, e: u64, token: &Token, written: BootInstant) -> Result<bool> {
         if !self.last_out(e) {
-            // Someone still holds through the record and keeps it fresh. Ours was refreshed
-            // recently, or we ask whether it is still there (an eviction, if not).
-            return Ok(self.fresh(written)
-                || Disk::record_exists(&self.side, &Disk::read_record_path(token)));
+            return Ok(true);
         }
         self.close_entry(e);
         let released = self.release_read(token, written);
-        self.share_lock(RangeLock::Unlock, at);
+        self.share_lock(RangeLock::Unlock, HOLDERS + e);
         released
     }
 

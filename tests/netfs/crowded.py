@@ -6,7 +6,8 @@ listing that stopped after a short batch once let a reader miss what was in the 
 check fills the room with more readers than three such batches and makes sure that every
 decision that rests on a listing of the room still comes out right:
 
-  1. host A: N readers (one handle each) hold the read lock: the room holds N records;
+  1. host A: N readers (one handle each, each with its own stale threshold, so that none joins
+     another's record through the host share) hold the read lock: the room holds N records;
   2. host B: a new reader is granted (it must find the baton among N + 1 entries);
   3. host B: a writer's try-once acquire times out (readers inside), and a writer waiting
      with a timeout of 2 s times out too and leaves nothing behind (its baton goes back);
@@ -52,8 +53,13 @@ def main():
     os.makedirs(os.path.dirname(os.path.join(a, rel)), exist_ok=True)
     opts = dict(heartbeat_interval=0.5, stale_threshold=3.0, poll_interval=0.05)
 
-    # 1. N readers on host A (handles in this process: the room holds N records).
-    readers = [s.Lock(os.path.join(a, rel), **opts) for _ in range(N)]
+    # 1. N readers on host A (handles in this process: the room holds N records). Each has its
+    # own stale threshold (3 s plus i ms): readers of one host join each other's record (the
+    # host share) only with the same lease, and this check needs N records in the room.
+    readers = [
+        s.Lock(os.path.join(a, rel), **dict(opts, stale_threshold=3.0 + i / 1000.0))
+        for i in range(N)
+    ]
     for r in readers:
         r.acquire_read(5.0)
     room = os.path.join(a, rel + ".srwl/R")
