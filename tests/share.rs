@@ -109,6 +109,31 @@ impl Drop for ShareFiles {
     }
 }
 
+/// A lock in a fresh directory, with a writer's handle on it (stale threshold `stale`), its
+/// sidecar and its host share's files.
+struct Scene {
+    dir: TempDir,
+    path: PathBuf,
+    side: PathBuf,
+    files: ShareFiles,
+    w: Lock,
+}
+
+fn scene(name: &str, stale: f64) -> Scene {
+    let dir = TempDir::new(name);
+    let path = dir.lock_path();
+    let w = open(&path, &opts(stale));
+    let side = sidecar(&path);
+    let files = ShareFiles::of(&path);
+    Scene {
+        dir,
+        path,
+        side,
+        files,
+        w,
+    }
+}
+
 /// Plants `n` valid reader records of a process elsewhere (no `proc` line: judged only by
 /// age), so that the room is crowded; returns their paths.
 fn plant_crowd(side: &Path, n: usize, lease_ms: u64) -> Vec<PathBuf> {
@@ -314,12 +339,14 @@ fn share_held_by_processes(
 #[test]
 fn a_crowd_of_reader_processes_holds_through_few_records() {
     let _g = serial();
-    let dir = TempDir::new("share-crowd");
-    let path = dir.lock_path();
     let stale = 4.0;
-    let w = open(&path, &opts(stale));
-    let side = sidecar(&path);
-    let files = ShareFiles::of(&path);
+    let Scene {
+        dir: _dir,
+        path,
+        side,
+        files,
+        w,
+    } = scene("share-crowd", stale);
     // Each asks as soon as it has started, as the processes of a job array do.
     let t = Instant::now();
     let mut procs: Vec<Proc> = (0..60)
@@ -450,12 +477,14 @@ fn churn_summary(child: Child, what: &str) -> (u64, u64) {
 #[test]
 fn readers_sharing_under_churn_never_meet_a_writer() {
     let _g = serial();
-    let dir = TempDir::new("share-churn");
-    let path = dir.lock_path();
     let stale = 2.0;
-    let w = open(&path, &opts(stale));
-    let side = sidecar(&path);
-    let files = ShareFiles::of(&path);
+    let Scene {
+        dir,
+        path,
+        side,
+        files,
+        w,
+    } = scene("share-churn", stale);
     std::fs::write(dir.0.join("flag"), b"").unwrap();
     std::fs::write(dir.0.join("counter"), b"0").unwrap();
     std::fs::create_dir(dir.0.join("H")).unwrap();
@@ -561,12 +590,14 @@ fn readers_sharing_under_churn_never_meet_a_writer() {
 #[test]
 fn joiners_outlive_a_killed_maker_and_the_last_closes_the_entry() {
     let _g = serial();
-    let dir = TempDir::new("share-maker-killed");
-    let path = dir.lock_path();
     let stale = 2.0;
-    let w = open(&path, &opts(stale));
-    let side = sidecar(&path);
-    let files = ShareFiles::of(&path);
+    let Scene {
+        dir: _dir,
+        path,
+        side,
+        files,
+        w,
+    } = scene("share-maker-killed", stale);
     let (mut maker, mut joiners, entry) = share_held_by_processes(&path, &files, stale, 3);
     maker.kill();
     let t = Instant::now();
@@ -595,12 +626,14 @@ fn joiners_outlive_a_killed_maker_and_the_last_closes_the_entry() {
 #[test]
 fn a_share_whose_holders_all_died_is_evicted_after_the_threshold() {
     let _g = serial();
-    let dir = TempDir::new("share-all-killed");
-    let path = dir.lock_path();
     let stale = 2.0;
-    let w = open(&path, &opts(stale));
-    let side = sidecar(&path);
-    let files = ShareFiles::of(&path);
+    let Scene {
+        dir: _dir,
+        path,
+        side,
+        files,
+        w,
+    } = scene("share-all-killed", stale);
     let (mut maker, mut joiners, entry) = share_held_by_processes(&path, &files, stale, 2);
     maker.kill();
     for j in joiners.iter_mut() {
@@ -628,12 +661,14 @@ fn a_share_whose_holders_all_died_is_evicted_after_the_threshold() {
 #[test]
 fn a_stopped_joiner_is_evicted_and_told_at_release() {
     let _g = serial();
-    let dir = TempDir::new("share-stopped");
-    let path = dir.lock_path();
     let stale = 2.0;
-    let w = open(&path, &opts(stale));
-    let side = sidecar(&path);
-    let files = ShareFiles::of(&path);
+    let Scene {
+        dir: _dir,
+        path,
+        side,
+        files,
+        w,
+    } = scene("share-stopped", stale);
     let (mut maker, mut joiners, entry) = share_held_by_processes(&path, &files, stale, 2);
     let mut stopped = joiners.pop().unwrap();
     stopped.signal(libc::SIGSTOP);
