@@ -120,38 +120,49 @@ pub fn register(
         written,
     });
     match reg.workers.iter().find(|w| w.dev == dev) {
-        None => {
-            let refresh = reg.spare_refresh.pop().unwrap_or_else(|| {
-                Box::leak(Box::new(Refresh {
-                    lock: Mutex::new(()),
-                    fd: AtomicI32::new(-1),
-                }))
-            });
-            // The thread blocks every signal (it inherits the mask), so that a signal sent to
-            // the process reaches one of the application's threads and its handler.
-            let mask = crate::fs::block_all_signals();
-            let spawned = std::thread::Builder::new()
-                .name("srwl-heartbeat".into())
-                .spawn(move || run(dev, refresh));
-            crate::fs::restore_signals(&mask);
-            // If no thread can be made the holds still work; they are refreshed by no one and
-            // will be evicted after the stale threshold, which the holder learns as SRWL_ELOST.
-            if spawned.is_ok() {
-                reg.workers.push(Worker {
-                    dev,
-                    wakes_at: None,
-                    refresh,
-                });
-            } else {
-                reg.spare_refresh.push(refresh);
-            }
-        }
+        None => start_worker(&mut reg, dev),
         Some(w) if w.wakes_at.is_none_or(|t| t > Instant::now() + interval) => {
             WAKE.notify_all();
         }
         Some(_) => {}
     }
     Registration { id, lost }
+}
+
+/// Starts the heartbeat thread of filesystem `dev` if this process has none: at srwl_open, so
+/// that the first hold costs no thread creation (a job's ranks open early and acquire at once).
+pub fn start(dev: u64) {
+    let mut reg = registry();
+    if !reg.workers.iter().any(|w| w.dev == dev) {
+        start_worker(&mut reg, dev);
+    }
+}
+
+fn start_worker(reg: &mut MutexGuard<'static, Registry>, dev: u64) {
+    let refresh = reg.spare_refresh.pop().unwrap_or_else(|| {
+        Box::leak(Box::new(Refresh {
+            lock: Mutex::new(()),
+            fd: AtomicI32::new(-1),
+        }))
+    });
+    // The thread blocks every signal (it inherits the mask), so that a signal sent to the
+    // process reaches one of the application's threads and its handler.
+    let mask = crate::fs::block_all_signals();
+    let spawned = std::thread::Builder::new()
+        .name("srwl-heartbeat".into())
+        .spawn(move || run(dev, refresh));
+    crate::fs::restore_signals(&mask);
+    // If no thread can be made the holds still work; they are refreshed by no one and will
+    // be evicted after the stale threshold, which the holder learns as SRWL_ELOST.
+    if spawned.is_ok() {
+        reg.workers.push(Worker {
+            dev,
+            wakes_at: None,
+            refresh,
+        });
+    } else {
+        reg.spare_refresh.push(refresh);
+    }
 }
 
 /// Stops refreshing a record; returns when its bytes were last written. Waits while a

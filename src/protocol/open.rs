@@ -42,6 +42,11 @@ impl Disk {
         };
         disk.initialise()?;
         disk.tidy_templates();
+        // What every first acquire needs, made now: a job's ranks open their handles early and
+        // acquire all at once.
+        disk.open_share();
+        crate::liveness::this_process();
+        crate::heartbeat::start(disk.side_dev);
         Ok(disk)
     }
 

@@ -63,7 +63,7 @@ const DOOR_STEP_MAX: Duration = Duration::from_millis(100);
 /// The door word's offset: in the share file's first page, after the header and its record.
 const DOOR_WORD: usize = 4092;
 
-/// This handle's host share, opened at its first read acquire.
+/// This handle's host share, opened at srwl_open.
 #[derive(Default)]
 pub(super) enum Shares {
     #[default]
@@ -215,6 +215,11 @@ impl Share {
 }
 
 impl Disk {
+    /// Opens this handle's share (at srwl_open).
+    pub(super) fn open_share(&mut self) {
+        self.share();
+    }
+
     /// This handle's share, opened at first use; None if there is none here.
     fn share(&mut self) -> Option<&mut Share> {
         if let Shares::Untried = self.shares {
