@@ -519,15 +519,14 @@ impl Disk {
     }
 
     /// Drops our hold of entry `e` and tells whether we were the last: then we hold its
-    /// holders lock exclusively (no one can join). Converting our shared lock to exclusive
-    /// fails while anyone else holds; two holders leaving together can both fail, so each
-    /// tries once more after dropping its own.
+    /// holders lock exclusively (no one can join). We unlock, then try the exclusive lock: of
+    /// holders leaving together the last to unlock gets it, unless a joiner came meanwhile,
+    /// who then leaves after us. (Each lock call scans the file's locks, one per holder: two
+    /// calls, not a conversion first and two more.)
     fn last_out(&mut self, e: u64) -> bool {
         let at = HOLDERS + e;
-        self.share_lock(RangeLock::Exclusive, at) || {
-            self.share_lock(RangeLock::Unlock, at);
-            self.share_lock(RangeLock::Exclusive, at)
-        }
+        self.share_lock(RangeLock::Unlock, at);
+        self.share_lock(RangeLock::Exclusive, at)
     }
 
     /// Closes entry `e` (we are its last holder): its marker goes, so no one joins it again.
