@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Exhaustive SPIN checks of the srwl/2 model (see docs/model/README.md).
 #
-#   tests/model/check.sh            the standard set (about 1-2 min on this 2-core machine, 100 s of CPU)
+#   tests/model/check.sh            the standard set (about 2 min on this 2-core machine, 115 s of CPU)
 #   tests/model/check.sh --full     also the larger configurations (several more minutes)
 #   JOBS=1 tests/model/check.sh     run one check at a time (default: 2)
 #
@@ -44,7 +44,7 @@ CHECKS=(
   "share-safety-2r1w|srwl2.pml|-DSHARE -DNW=1|-DSAFETY|-E -m8000000 -w24|pass"
   "wedge-1cyc-1crash|live.pml|-DNCYC=1 -DCB=1 -DZB=1|-DSAFETY|-m500000 -w24|pass"
   "share-wedge-2cyc-2r1w|live.pml|-DSHARE -DNCYC=2 -DCB=0 -DZB=1 -DNW=1|-DSAFETY|-m500000 -w24|pass"
-  "bug-share-markrace|bug_share_markrace.pml|-DNW=1|-DSAFETY|-E -m8000000 -w23|assert"
+  "bug-share-lateunmark|bug_share_lateunmark.pml|-DNW=1|-DSAFETY|-E -m8000000 -w23|assert"
   "wedge-init-faults-1r2w|live.pml|-DNR=1 -DINIT -DFB=1 -DCB=1 -DZB=1|-DSAFETY|-m500000 -w24|pass"
   "wedge-2evictors-faults-1r2w|live.pml|-DNR=1 -DNE=2 -DFB=1 -DCB=1 -DZB=1|-DSAFETY|-m500000 -w24|pass"
   "safety-init-faults-1r2w|srwl2.pml|-DNR=1 -DINIT -DFB=2|-DSAFETY|-E -m8000000 -w23|pass"
@@ -60,9 +60,11 @@ CHECKS=(
   "bug-samename-handback|bug_samename_handback.pml||-DSAFETY|-E -m8000000 -w23|assert"
   "share-wedge-1cyc-2crash-2r1w|live.pml|-DSHARE -DNCYC=1 -DCB=2 -DZB=1 -DNW=1|-DSAFETY|-m500000 -w24|pass"
   "bug-share-norecheck|bug_share_norecheck.pml|-DNW=1|-DSAFETY|-E -m8000000 -w23|assert"
-  "bug-share-nomark|bug_share_nomark.pml|-DNW=1|-DSAFETY|-E -m8000000 -w23|assert"
+  "bug-share-nomark|bug_share_nomark.pml|-DNCYC=1 -DCB=1 -DZB=0 -DNW=1|-DSAFETY|-m500000 -w24|assert"
   "bug-share-nowindow|bug_share_nowindow.pml|-DNW=1|-DSAFETY|-E -m8000000 -w23|assert"
   "bug-share-dropjoin|bug_share_dropjoin.pml|-DNCYC=2 -DCB=0 -DZB=1 -DNW=1|-DSAFETY|-m500000 -w24|endstate"
+  "bug-share-sweep|bug_share_sweep.pml|-DNCYC=2 -DCB=0 -DZB=0 -DNW=1|-DSAFETY|-m500000 -w24|endstate"
+  "bug-share-sweepx|bug_share_sweepx.pml|-DNCYC=2 -DCB=0 -DZB=0 -DNW=1|-DSAFETY|-m500000 -w24|endstate"
 )
 if [ "$FULL" = 1 ]; then
   CHECKS=(
@@ -73,8 +75,10 @@ if [ "$FULL" = 1 ]; then
     "safety-init-2evictors-1r2w|srwl2.pml|-DNR=1 -DINIT -DFB=1 -DNE=2|-DSAFETY|-E -m8000000 -w24|pass"
     "share-wedge-1cyc-1crash-3r1w|live.pml|-DSHARE -DNR=3 -DNW=1 -DNCYC=1 -DCB=1 -DZB=0|-DSAFETY -DCOLLAPSE|-m500000 -w26|pass"
     "share-safety-faults-2r1w|srwl2.pml|-DSHARE -DNW=1 -DFB=1|-DSAFETY|-E -m8000000 -w25|pass"
-    "share-wedge-2cyc-1crash-2r1w|live.pml|-DSHARE -DNW=1 -DNCYC=2 -DCB=1 -DZB=1|-DSAFETY|-m500000 -w25|pass"
-    "share-wedge-1cyc-2crash-2r2w|live.pml|-DSHARE -DNCYC=1 -DCB=2 -DZB=1|-DSAFETY|-m500000 -w25|pass"
+    "share-wedge-2cyc-1crash-2r1w|live.pml|-DSHARE -DNW=1 -DNCYC=2 -DCB=1 -DZB=1|-DSAFETY -DCOLLAPSE|-m500000 -w26|pass"
+    "share-wedge-1cyc-2crash-2r2w|live.pml|-DSHARE -DNCYC=1 -DCB=2 -DZB=1|-DSAFETY -DCOLLAPSE|-m500000 -w26|pass"
+    "share-safety-sweeps-2r1w|srwl2.pml|-DSHARE -DSWEEP -DSWEEPX -DNW=1|-DSAFETY|-E -m8000000 -w25|pass"
+    "share-wedge-sweeps-fixsweep-2cyc-2r1w|live.pml|-DSHARE -DSWEEP -DSWEEPX -DFIX_SWEEP -DNCYC=2 -DCB=0 -DZB=1 -DNW=1|-DSAFETY -DCOLLAPSE|-m500000 -w26|pass"
     "${CHECKS[@]}"
   )
 fi

@@ -43,20 +43,35 @@
  *   BUG_NOTAKEOVER  the evictor never takes over a writer's baton: a wedge (shows that the
  *                   no-wedge check can find one at all, issue 14 item 7).
  *
- * The host share (issue 13; docs/model/README.md, "The host share"):
+ * The host share (issue 13; docs/model/README.md, "The host share"; src/protocol/share.rs):
  *   SHARE     readers 0..NRS-1 (default: all) run on one host and share one room record per entry
  *             through the share file: the first enters the room (under the door) and publishes the
- *             entry, the others join it within its join window, the last holder closes it.
+ *             entry (or holds alone), the others join it within its join window, the last holder
+ *             closes it. An entry is open while its marker file exists: the publisher makes it,
+ *             the closer removes it (holding the entry's holders lock exclusively), then the record.
+ *   SWEEP     also srwl_close's sweep: a process takes the whole share file's lock when no one
+ *             holds any lock in it (meanwhile every other lock attempt fails), removes every
+ *             marker of the stem, and unlocks.
+ *   SWEEPX    also the sweep of a process whose share file is no longer the one the name denotes
+ *             (srwl_close on a nameless file, whose whole-file lock nobody else's conflicts
+ *             with): any marker may be removed at any moment.
+ *             Either sweep can leave an entry without a closer (a wedge until a stale eviction;
+ *             bug_share_sweep.pml, bug_share_sweepx.pml). FIX_SWEEP, a proposal: a joiner that
+ *             took the holders lock and finds no marker leaves as a holder too, and a leaver
+ *             whose second try fails leaves only if another holder or a closer holds H(e).
  *   Known-bad variants of the share, each must make SPIN fail:
  *   BUG_NOWINDOW    a joiner does not check the join window (joins an entry whose record may
  *                   have been evicted): an exclusion violation.
- *   BUG_NOMARK      a closer unlinks the record without marking the entry closed: a violation.
- *   BUG_NORECHECK   a joiner does not read the header again after taking the holders lock.
- *   BUG_MARKRACE    the closer's "if header.e == e, write closed = e" is a pread and a later
- *                   pwrite (as SHARE.md has it): a violation (see the README for the fix).
- *   BUG_DROPJOIN    a joiner that took the holders lock and then finds the entry replaced just
- *                   drops the lock (as SHARE.md has it): the entry may be left without a closer
- *                   (no-wedge configuration: a wedge, the record waits for a stale eviction).
+ *   BUG_NOMARK      a closer unlinks the record before the marker: killed in between, it leaves an
+ *                   entry that looks open without its record (no-wedge configuration, with a
+ *                   crash): an exclusion violation.
+ *   BUG_NORECHECK   a joiner looks at the marker before it takes the holders lock, not after: an
+ *                   exclusion violation.
+ *   BUG_LATEUNMARK  a closer unlocks the holders lock before it removes the marker (the lock only
+ *                   decides who closes): an exclusion violation.
+ *   BUG_DROPJOIN    a joiner that took the holders lock and finds the window over just drops the
+ *                   lock: the entry may be left without a closer (no-wedge configuration: a
+ *                   wedge, the record waits for a stale eviction).
  */
 
 #ifndef NR
@@ -121,9 +136,10 @@ byte lastheld[NE];        /* evictor e: the writer (w + 1) whose baton it took o
 /* ---------------- the host share ----------------
    Entries are named by slots 1..NS (0: none). A slot stands for an entry number: it is taken
    only when nothing refers to it any more (not the header's entry, no record, no reader attached
-   to it; a `closed` naming it is then cleared, as a real old number never equals a new one), so
-   comparing slots is comparing entry numbers. At most NRS entries are attached to a reader at
-   once, plus the header's: NS = NRS + 1 suffices (the allocation asserts a free slot). */
+   to it; what is left of its old entry, a marker, is then forgotten: a real new number is never
+   an old one), so comparing slots is comparing entry numbers, and a removed marker never comes
+   back while anything refers to its entry. At most NRS entries are attached to a reader at once,
+   plus the header's: NS = NRS + 1 suffices (the allocation asserts a free slot). */
 #ifndef NRS
 #define NRS NR
 #endif
@@ -131,21 +147,45 @@ byte lastheld[NE];        /* evictor e: the writer (w + 1) whose baton it took o
 #define NS (NRS + 1)
 #endif
 #if NS > 4 || NR > 3
-#error "the share's macros (SREC_NONE, EVS, WCL, RENT_NONE, SREF) cover NS <= 4 slots and NR <= 3 readers"
+#error "the share's macros (SREC_NONE, EVS, WCL, MSW, RENT_NONE, SREF) cover NS <= 4 slots and NR <= 3 readers"
 #endif
 byte she = 0;             /* header: the current entry e (0: none)                          */
-byte sclosed = 0;         /* header: `closed` (the entry it names is closed)                */
+bool smark[NS + 1];       /* the entry's marker <stem>.<e> exists (the entry is open)       */
 bool swin[NS + 1];        /* the entry's join window is open: now < entered + min(lease/2, 2 s) */
 bool srec[NS + 1];        /* the entry's record R/r.<tok> exists (in the current R)         */
-byte shold[NS + 1];       /* read locks on H(e): one bit per reader                          */
-byte swl[NS + 1];         /* the write lock on H(e): reader + 1 (0: none)                   */
+byte shold[NS + 1];       /* shared locks on H(e): one bit per reader                        */
+byte swl[NS + 1];         /* the exclusive lock on H(e): reader + 1 (0: none)               */
 byte door = 0;            /* the door (byte 0): reader + 1 (0: free)                        */
-byte rent[NR];            /* the entry reader i is attached to (enterer, joiner, holder,
+byte rent[NR];            /* the entry reader i is attached to (publisher, joiner, holder,
                              closer; 0: none). A crashed reader keeps it (for the evictor). */
 #define RENT_NONE(x) (rent[0] != (x) && (NR < 2 || rent[1 % NR] != (x)) && (NR < 3 || rent[2 % NR] != (x)))
 #define SFREE(x) ((x) != she && !srec[x] && RENT_NONE(x))
 #define SREC_NONE (!srec[1] && (NS < 2 || !srec[2 % (NS + 1)]) && (NS < 3 || !srec[3 % (NS + 1)]) && \
                    (NS < 4 || !srec[4 % (NS + 1)]))
+#ifdef SWEEP
+bool sw = false;          /* the sweeper holds the whole share file's lock                    */
+#ifdef LIVE
+bool swept = false;       /* one sweep (a sweep that could recur for ever would hide a wedge) */
+#define SWEEP_LEFT (!swept)
+#define SWEEP_COUNT swept = true
+#else
+#define SWEEP_LEFT true
+#define SWEEP_COUNT skip
+#endif
+#define NOSW (!sw)
+#define SNOLOCK(x) (NS < x || (shold[x % (NS + 1)] == 0 && swl[x % (NS + 1)] == 0))
+#define NOLOCKS (door == 0 && SNOLOCK(1) && SNOLOCK(2) && SNOLOCK(3) && SNOLOCK(4))
+#else
+#define NOSW true
+#endif
+#if defined(SWEEP) || defined(SWEEPX)
+/* a record whose entry lost its closer keeps its slot until it is evicted: in the safety
+   configuration (unbounded cycles) a door holder finds a free slot or waits (a bound) */
+#define SANYFREE (SFREE(1) || (NS >= 2 && SFREE(2 % (NS + 1))) || (NS >= 3 && SFREE(3 % (NS + 1))) || \
+                  (NS >= 4 && SFREE(4 % (NS + 1))))
+#else
+#define SANYFREE true
+#endif
 #else
 #define SREC_NONE true
 #endif
@@ -199,10 +239,10 @@ inline room_empty(result) {
 }
 
 #ifdef SHARE
-/* slot x no longer names anything: forget its window and a `closed` naming it (canonical state) */
+/* slot x no longer names anything: forget its window and its marker (canonical state) */
 inline gc(x) {
     if
-    :: (x) != 0 && SFREE(x) -> swin[x] = false; if :: sclosed == (x) -> sclosed = 0 :: else fi
+    :: (x) != 0 && SFREE(x) -> swin[x] = false; smark[x] = false
     :: else
     fi
 }
@@ -210,7 +250,7 @@ inline gc(x) {
 inline detach() {
     k = rent[i]; rent[i] = 0; rev[i] = false; gc(k); k = 0
 }
-#ifdef LIVE
+#if defined(LIVE) && CB > 0
 /* a crash: the kernel releases the process's OFD locks (door, holders lock); a crashed holder
    holds nothing. rent[i] stays: the evictor may remove what it left. */
 #define SCRASH :: atomic { crashes < CB -> crashes++; rdead[i] = true; \
@@ -285,18 +325,15 @@ proctype reader(byte i) {
 #ifdef LIVE
     byte cyc = 0;
 #endif
-#ifdef BUG_MARKRACE
-    bool cur;
-#endif
 #ifdef INIT
     bool linked, elected, opened;
     initialise(i, opened, rdead[i]);
     if :: !opened -> goto done :: else fi;
 #endif
+start:
 #ifdef SHARE
     if :: i < NRS -> goto sstart :: else fi;
 #endif
-start:
 #ifdef LIVE
     if
     :: cyc == NCYC -> goto done
@@ -351,6 +388,7 @@ start:
         rev[i] = false;
         goto start
     fi;
+rheld:
     /* holding */
     atomic { rhold[i] = false; if :: !rev[i] -> nrhold-- :: else fi };
     /* release: unlink our unique name. Present: removed, SRWL_OK, and we cannot have been
@@ -369,10 +407,11 @@ start:
 #endif
     goto start;
 #ifdef SHARE
-    /* ---- a reader of the host share (SHARE.md) ----
+    /* ---- a reader of the host share (src/protocol/share.rs) ----
        rent[i]: the entry we are attached to. rev[i]: its record was evicted after our evidence
-       that it could not have been (the enterer: its create; a joiner: the open window).
-       Steps that nothing else can tell apart are merged (see the README). */
+       that it could not have been (the publisher: its create and listing; a joiner: its last
+       clock read, inside the window). Steps that nothing else can tell apart are merged (see
+       the README). */
 sstart:
 #ifdef LIVE
     if
@@ -381,54 +420,74 @@ sstart:
     fi;
 #endif
     if
-    /* join: pread the header (an entry, valid, closed != e) and read the clock: now < entered +
-       window. While the window is open the record cannot have been evicted (the evictor needs it
-       closed): the joiner's evidence, as the listing is the enterer's. (The window is read with
-       the header: one that closes in between would only make the real joiner give up.) */
+    /* join: read the header (a published entry) and the clock: now < entered + window (a
+       filter: the evidence is the clock read after the marker, below) */
 #ifdef LIVE
     /* waiting is a blocking guard: here, until a join or an enter can succeed */
-    :: atomic { she != 0 && sclosed != she && swin[she] && swl[she] == 0 -> rent[i] = she; rev[i] = false }
+    :: atomic { she != 0 && swin[she] && smark[she] && swl[she] == 0 && NOSW -> rent[i] = she; rev[i] = false }
 #elif defined(BUG_NOWINDOW)
-    :: atomic { she != 0 && sclosed != she -> rent[i] = she; rev[i] = false }
+    :: atomic { she != 0 -> rent[i] = she; rev[i] = false }
+#elif defined(BUG_NORECHECK)
+    /* the marker is looked at here, before the holders lock */
+    :: atomic { she != 0 && swin[she] && smark[she] -> rent[i] = she; rev[i] = false }
 #else
-    :: atomic { she != 0 && sclosed != she && swin[she] -> rent[i] = she; rev[i] = false }
+    :: atomic { she != 0 && swin[she] -> rent[i] = she; rev[i] = false }
 #endif
-    /* not joinable: the door (a write lock; EAGAIN: back off and look again). Holding it, the
-       new entry e+1 (a fresh number); `entered` is read before the create, so the window is
-       open from before the record exists. */
+    /* or (any time: hints decide when) the door: an exclusive lock, EAGAIN: back off and look
+       again. Holding it, a new entry number (its marker does not exist); `entered` is read
+       before the create, so the window is open from before the record exists. */
     :: atomic {
 #ifdef LIVE
         bat == INR &&
 #endif
-        door == 0 -> door = i + 1;
+        door == 0 && NOSW && SANYFREE -> door = i + 1;
         for (k : 1 .. NS) { if :: rent[i] == 0 && SFREE(k) -> rent[i] = k :: else fi };
-        assert(rent[i] != 0 && shold[rent[i]] == 0 && swl[rent[i]] == 0);
+        assert(rent[i] != 0 && shold[rent[i]] == 0 && swl[rent[i]] == 0 && !smark[rent[i]]);
         swin[rent[i]] = true; rev[i] = false; k = 0 }; goto senter
     fi;
-    /* the read lock on H(e) (F_OFD_SETLK; EAGAIN while a closer holds the write lock) */
+    /* the shared lock on H(e) (F_OFD_SETLK; EAGAIN while a closer holds it exclusively: give up) */
     if
-    :: atomic { swl[rent[i]] == 0 -> shold[rent[i]] = shold[rent[i]] | (1 << i) }
+    :: atomic { swl[rent[i]] == 0 && NOSW -> shold[rent[i]] = shold[rent[i]] | (1 << i) }
     :: else -> atomic { detach() }; goto sstart
     fi;
     SCRASH2;
-#ifdef BUG_NORECHECK
-    atomic { rhold[i] = true; if :: !rev[i] -> nrhold++ :: else fi };
-#else
-    /* pread again: the same e and closed != e: joined */
+    /* stat the marker, then read the clock again. (One step: holding H(e) shared, no closer can
+       remove the marker in between; a sweep only removes it, which the stat may then see.) */
     if
-    :: atomic { she == rent[i] && sclosed != rent[i] -> rhold[i] = true; if :: !rev[i] -> nrhold++ :: else fi }
-    :: else ->
+#ifndef BUG_NORECHECK
+#ifdef FIX_SWEEP
+    :: !smark[rent[i]] -> goto sleave   /* (proposed) leave as a holder: a sweep may have removed it */
+#else
+    :: atomic { !smark[rent[i]] -> shold[rent[i]] = shold[rent[i]] & ~(1 << i); detach() };
+       goto sstart   /* closed: unlock, give up */
+#endif
+#ifdef BUG_NOWINDOW
+    :: atomic { smark[rent[i]] ->
+#else
+    :: atomic { smark[rent[i]] && swin[rent[i]] ->
+#endif
+#else
+    :: atomic { swin[rent[i]] ->
+#endif
+        /* joined: the evidence that the record is in the room is this clock read */
+        rev[i] = false; rhold[i] = true; nrhold++ }
+#if defined(BUG_NOWINDOW)
+    :: false ->
+#elif !defined(BUG_NORECHECK)
+    :: atomic { smark[rent[i]] && !swin[rent[i]] } ->
+#else
+    :: !swin[rent[i]] ->
+#endif
 #ifdef BUG_DROPJOIN
-        /* drop the lock (SHARE.md): a holder that saw it and left expects us to close */
+        /* too late: just drop the lock (a holder that saw it and left expects us to close) */
         atomic { shold[rent[i]] = shold[rent[i]] & ~(1 << i); detach() };
         goto sstart
 #else
-        /* fixed: we hold H(e), so a holder that saw our lock may have left counting on us:
+        /* too late: we hold H(e), so a holder that saw our lock may have left counting on us:
            leave as a holder does (close the entry if we turn out to be its last) */
         goto sleave
 #endif
     fi;
-#endif
 #ifdef LIVE
     cyc++;
 #endif
@@ -456,12 +515,20 @@ senter:
     SCRASH2;
     if
     :: atomic { own && baton ->
-        /* granted; the read lock on H(e+1), the header {e+1, ...}, unlock the door (nothing
-           can observe the entry before the header names it: one step) */
         rhold[i] = true; if :: !rev[i] -> nrhold++ :: else fi;
-        shold[rent[i]] = shold[rent[i]] | (1 << i);
-        k = she; she = rent[i]; door = 0; gc(k); k = 0;
-        own = false; baton = false; snap = false }
+        own = false; baton = false; snap = false;
+        if
+        :: /* publish: make the marker, take H(e) shared, write the header {e, record,
+              entered}; unlock the door (one step: nothing can observe the entry before the
+              header names it) */
+           smark[rent[i]] = true; shold[rent[i]] = shold[rent[i]] | (1 << i);
+           k = she; she = rent[i]; door = 0; gc(k); k = 0
+        :: /* or hold alone (nobody waits, the room is not crowded): the record is ours, the
+              release a plain reader's; unlock the door */
+           rrec[i] = srec[rent[i]]; srec[rent[i]] = false; door = 0;
+           k = rent[i]; rent[i] = 0; gc(k); k = 0;
+           goto rheld
+        fi }
     :: !(own && baton) ->
         /* shut: unlink our record, unlock the door, wait */
         atomic { srec[rent[i]] = false; door = 0; detach(); own = false; baton = false; snap = false };
@@ -471,42 +538,61 @@ senter:
     cyc++;
 #endif
 sheld:
-    SCRASH2;   /* the enterer, or a joiner, dies while the others hold */
+    SCRASH2;   /* the publisher, or a joiner, dies while the others hold */
 sleave:
-    /* release: the hold ends; convert the read lock on H(e) to a write lock (atomic; EAGAIN
-       while another process has its read lock) */
+    /* release (or a joiner too late): the hold ends. Not fresh: look the record up, still
+       holding (no one closes it meanwhile); present: SRWL_OK as far as the look-up goes, and
+       then we cannot have been evicted. Then convert H(e) to exclusive (atomic; EAGAIN while
+       another process has its shared lock). A lost hold (abandon: its record is gone) leaves
+       the same way and skips the record's unlink, which would find nothing: the same steps. */
     if
-    :: atomic { shold[rent[i]] == (1 << i) -> shold[rent[i]] = 0; swl[rent[i]] = i + 1;
+    :: atomic { shold[rent[i]] == (1 << i) ->   /* (no sweep: we hold a lock) */
+                if :: srec[rent[i]] -> assert(!rev[i]) :: else fi;
+                shold[rent[i]] = 0; swl[rent[i]] = i + 1;
                 if :: rhold[i] -> rhold[i] = false; if :: !rev[i] -> nrhold-- :: else fi :: else fi };
        goto sclose
-    :: atomic { shold[rent[i]] != (1 << i) -> if :: rhold[i] -> rhold[i] = false; if :: !rev[i] -> nrhold-- :: else fi :: else fi }
+    :: atomic { shold[rent[i]] != (1 << i) ->
+                if :: srec[rent[i]] -> assert(!rev[i]) :: else fi;
+                if :: rhold[i] -> rhold[i] = false; if :: !rev[i] -> nrhold-- :: else fi :: else fi }
     fi;
-    /* EAGAIN: unlock, try the write lock again */
+    /* EAGAIN: unlock, try the exclusive lock again */
     shold[rent[i]] = shold[rent[i]] & ~(1 << i);
     if
-    :: atomic { shold[rent[i]] == 0 && swl[rent[i]] == 0 -> swl[rent[i]] = i + 1 }; goto sclose
-    :: else ->
-        /* another holder is left, who closes. Our record not written recently: look it up by
-           name; present: SRWL_OK, and then we cannot have been evicted (the freshness exception
-           is timed, as the reader's) */
-        atomic { if :: srec[rent[i]] -> assert(!rev[i]) :: else fi; detach() };
-        goto sstart
+    :: atomic { shold[rent[i]] == 0 && swl[rent[i]] == 0 && NOSW -> swl[rent[i]] = i + 1 }; goto sclose
+#ifdef FIX_SWEEP
+    /* (proposed) F_OFD_GETLK: leave only if the conflicting lock is another holder's or a
+       closer's; the sweeper's whole-file lock is waited out */
+    :: atomic { shold[rent[i]] != 0 || swl[rent[i]] != 0 -> detach() }; goto sstart
+#else
+    :: else -> atomic { detach() }; goto sstart   /* another holder is left, who closes */
+#endif
     fi;
 sclose:
-    /* holding the write lock of H(e): no holder, and no joiner can get in. Mark the entry
-       closed if it is the header's, then unlink the record. */
-#if defined(BUG_MARKRACE)
-    cur = (she == rent[i]);                                            /* pread the header */
-    atomic { if :: cur -> sclosed = rent[i] :: else fi; cur = false }  /* pwrite closed */
-#elif !defined(BUG_NOMARK)
-    atomic { if :: she == rent[i] -> sclosed = rent[i] :: else fi }    /* one atomic step: see README */
-#endif
+    /* holding H(e) exclusively: no holder left, and no joiner can get in. Remove the marker
+       (no one joins from now on), then the record (release_read: removed, SRWL_OK, and we
+       cannot have been evicted; ENOENT: evicted, or a second closer, whose bytes are fresh:
+       timed, not modelled), then unlock. */
+#if defined(BUG_LATEUNMARK)
+    swl[rent[i]] = 0;                 /* unlocked first */
+    smark[rent[i]] = false;
+    atomic { if :: srec[rent[i]] -> srec[rent[i]] = false; assert(!rev[i]) :: else fi; detach() };
+#elif defined(BUG_NOMARK)
+    atomic { if :: srec[rent[i]] -> srec[rent[i]] = false; assert(!rev[i]) :: else fi };
     SCRASH2;
-    /* unlink the record (release_read), unlock H(e). Removed: SRWL_OK, and we cannot have
-       been evicted; ENOENT: evicted, or a second closer (timed: not modelled) */
-    atomic {
-        if :: srec[rent[i]] -> srec[rent[i]] = false; assert(!rev[i]) :: else fi;
-        swl[rent[i]] = 0; detach() };
+    atomic { smark[rent[i]] = false; swl[rent[i]] = 0; detach() };
+#elif defined(LIVE)
+    SCRASH2;                          /* the entry stays open: joiners join its record */
+    smark[rent[i]] = false;
+    SCRASH2;                          /* the record is left to the evictor */
+    atomic { if :: srec[rent[i]] -> srec[rent[i]] = false; assert(!rev[i]) :: else fi;
+             swl[rent[i]] = 0; detach() };
+#else
+    /* without crashes one step: while we hold H(e) exclusively only a joiner could tell the
+       removals apart, and it cannot take the lock */
+    atomic { smark[rent[i]] = false;
+             if :: srec[rent[i]] -> srec[rent[i]] = false; assert(!rev[i]) :: else fi;
+             swl[rent[i]] = 0; detach() };
+#endif
     goto sstart;
 #endif
 done: skip
@@ -709,7 +795,15 @@ done: skip
             :: else fi }; \
         j = 0; gc(x % (NS + 1)) }
 #define WCL(x) :: atomic { NS >= x && swin[x % (NS + 1)] -> swin[x % (NS + 1)] = false }
+#ifdef SWEEPX
+/* srwl_close of a process whose share file lost its name to a newer one: its whole-file lock
+   succeeds (no one else uses that file) and it removes every marker of the stem */
+#define MSW(x) :: atomic { NS >= x && smark[x % (NS + 1)] -> smark[x % (NS + 1)] = false }
 #else
+#define MSW(x)
+#endif
+#else
+#define MSW(x)
 #define EVS(x)
 #define WCL(x)
 #endif
@@ -731,6 +825,15 @@ end_idle:
     WCL(2)
     WCL(3)
     WCL(4)
+    MSW(1)
+    MSW(2)
+    MSW(3)
+    MSW(4)
+#if defined(SHARE) && defined(SWEEP)
+    /* srwl_close: the whole-file lock (no one holds any lock), every marker removed, unlock */
+    :: atomic { !sw && NOLOCKS && SWEEP_LEFT -> SWEEP_COUNT; sw = true; for (j : 1 .. NS) { smark[j] = false }; j = 0 }
+    :: atomic { sw -> sw = false }
+#endif
     EVW(0)
     EVW(1)
     EVW(2)
