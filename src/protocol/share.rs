@@ -207,6 +207,13 @@ fn time_namespace() -> u64 {
         .unwrap_or(0)
 }
 
+/// An entry number that no live entry has, but for a chance of 2^-32.
+fn random_entry() -> u64 {
+    let mut b = [0u8; 4];
+    fs::random_bytes(&mut b);
+    u64::from(u32::from_le_bytes(b)) + 1
+}
+
 impl Share {
     /// The name of entry `e`'s marker: present while the entry is open.
     fn marker(&self, e: u64) -> CString {
@@ -421,15 +428,21 @@ impl Disk {
         // A damaged header loses the count: a random number cannot meet a live entry's.
         let e = match last {
             Some(e) => e.wrapping_add(1).max(1),
-            None => {
-                let mut b = [0u8; 4];
-                fs::random_bytes(&mut b);
-                u64::from(u32::from_le_bytes(b)) + 1
-            }
+            None => random_entry(),
         };
-        let made_marker = self
-            .share()
-            .is_some_and(|s| s.dir.make_empty(&s.marker(e)).is_ok());
+        // A marker already there is a publisher's that died before its header: its number is
+        // taken, so a random one instead (a damaged header's way).
+        let mut e = e;
+        let mut made_marker = false;
+        for _ in 0..2 {
+            made_marker = self
+                .share()
+                .is_some_and(|s| s.dir.make_empty(&s.marker(e)).is_ok());
+            if made_marker {
+                break;
+            }
+            e = random_entry();
+        }
         if !made_marker {
             return Ok(Shared::Alone(Entry::Entered(gen)));
         }
@@ -466,22 +479,13 @@ impl Disk {
     /// no holders), so that /dev/shm does not keep a file for every lock ever read here. A
     /// process that has it open without a lock goes on with the nameless file, and later
     /// handles make a new one: two groups that do not share with each other, each safe.
-    /// With no holder left, any marker of this sidecar's entries is a dead one's (holders
-    /// that were all killed): removed too. Removing a marker can only make an entry unjoinable.
+    /// Markers are left alone: only an entry's closer removes one (a sweep of markers that
+    /// looked dead let an entry lose its last closer, in the model: docs/model/README.md).
     pub(super) fn close_share(&mut self) {
         if let Shares::On(s) = &self.shares {
             if fs::lock_whole(s.fd.as_raw_fd()).unwrap_or(false) {
-                let prefix = format!("{}.", s.stem);
-                let mut names = Vec::new();
-                let _ = s.dir.list(&mut self.scratch.list_buf, |n| {
-                    if n.starts_with(prefix.as_bytes()) {
-                        names.push(n.to_vec());
-                    }
-                });
-                for n in names.iter().chain([&s.stem.as_bytes().to_vec()]) {
-                    if let Ok(name) = CString::new(n.as_slice()) {
-                        let _ = s.dir.unlink(&name);
-                    }
+                if let Ok(name) = CString::new(s.stem.as_str()) {
+                    let _ = s.dir.unlink(&name);
                 }
             }
         }
@@ -512,8 +516,12 @@ impl Disk {
         if !self.last_out(e) {
             return Ok(true);
         }
-        self.close_entry(e);
-        let released = self.release_read(token, written);
+        // Two holders can both end up last, one after the other: the one whose unlink of the
+        // marker succeeds removes the record.
+        let released = match self.close_entry(e) {
+            true => self.release_read(token, written),
+            false => Ok(true),
+        };
         self.share_lock(RangeLock::Unlock, HOLDERS + e);
         released
     }
@@ -530,20 +538,22 @@ impl Disk {
     }
 
     /// Closes entry `e` (we are its last holder): its marker goes, so no one joins it again.
-    fn close_entry(&mut self, e: u64) {
-        if let Some(s) = self.share() {
-            let _ = s.dir.unlink(&s.marker(e));
-            if s.made_open == Some(e) {
-                s.made_open = None;
-            }
+    /// True if we removed the marker (it was there: no one closed the entry before us).
+    fn close_entry(&mut self, e: u64) -> bool {
+        let Some(s) = self.share() else {
+            return false;
+        };
+        if s.made_open == Some(e) {
+            s.made_open = None;
         }
+        s.dir.unlink(&s.marker(e)).is_ok()
     }
 
     /// Leaves entry `e` of a hold that was lost (its record evicted): the last one out closes
     /// the entry here; the file server is not touched.
     pub(super) fn leave_share(&mut self, e: u64) {
         if self.last_out(e) {
-            self.close_entry(e);
+            let _ = self.close_entry(e);
         }
         self.share_lock(RangeLock::Unlock, HOLDERS + e);
     }
