@@ -637,6 +637,11 @@ pub fn open_user_file(path: &CStr) -> io::Result<OwnedFd> {
 
 /// pwrite all of `data` at offset 0. ESPIPE on a FIFO.
 pub fn write_all_at(fd: RawFd, data: &[u8]) -> io::Result<()> {
+    write_at(fd, data, 0)
+}
+
+/// pwrite all of `data` at `offset`.
+pub fn write_at(fd: RawFd, data: &[u8], offset: u64) -> io::Result<()> {
     let mut done = 0;
     while done < data.len() {
         let n = unsafe {
@@ -644,7 +649,7 @@ pub fn write_all_at(fd: RawFd, data: &[u8]) -> io::Result<()> {
                 fd,
                 data[done..].as_ptr().cast(),
                 data.len() - done,
-                done as libc::off_t,
+                (offset + done as u64) as libc::off_t,
             )
         };
         if n < 0 {
@@ -660,22 +665,6 @@ pub fn write_all_at(fd: RawFd, data: &[u8]) -> io::Result<()> {
         done += n as usize;
     }
     Ok(())
-}
-
-/// pwrite all of `data` at `offset` (a small local file: the host share's header).
-pub fn write_at(fd: RawFd, data: &[u8], offset: u64) -> io::Result<()> {
-    let n = retry_eintr(|| unsafe {
-        libc::pwrite(fd, data.as_ptr().cast(), data.len(), offset as libc::off_t) as libc::c_int
-    })?;
-    if n as usize != data.len() {
-        return Err(io::Error::from_raw_os_error(libc::EIO));
-    }
-    Ok(())
-}
-
-/// Reads from offset 0 into `buf` until it is full or the file ends (a small local file).
-pub fn read_start(fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {
-    pread_upto(fd, buf)
 }
 
 /// A byte-range lock of an open file description (Linux OFD locks: they belong to the
@@ -851,7 +840,7 @@ pub fn process_gone(pid: u32) -> bool {
 }
 
 /// Reads from offset 0 until `buf` is full or the file ends; the number of bytes read.
-fn pread_upto(fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {
+pub fn pread_upto(fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {
     let mut got = 0;
     while got < buf.len() {
         let n = unsafe {

@@ -61,29 +61,11 @@ impl Disk {
             let gen = g.saturating_add(1);
             let held = Baton::held_name(gen, token);
             let resting = in_room(&Baton::resting_name(g));
-            match self
+            let r = self
                 .side
-                .rename(resting.as_cstr(), &self.queue, held.as_cstr())
-            {
-                Ok(()) => return self.took(gen, &held, rec),
-                Err(e) if matches!(errno(&e), libc::ENOENT | libc::ESTALE) => {
-                    if self.queue.stat(held.as_cstr()).is_ok() {
-                        return self.took(gen, &held, rec);
-                    }
-                    self.baton.gen_guess = None;
-                    self.drop_room();
-                }
-                Err(e) => {
-                    return Err(fs_error(
-                        "rename",
-                        &format!(
-                            "{} to {}",
-                            self.path(resting.as_bytes()),
-                            self.qpath(held.as_bytes())
-                        ),
-                        &e,
-                    ))
-                }
+                .rename(resting.as_cstr(), &self.queue, held.as_cstr());
+            if let Some(done) = self.after_take(r, gen, &held, rec, resting.as_bytes()) {
+                return done;
             }
         }
         for _ in 0..2 {
@@ -98,35 +80,45 @@ impl Disk {
             };
             let gen = g.saturating_add(1);
             let held = Baton::held_name(gen, token);
-            match room.rename(
-                Baton::resting_name(g).as_cstr(),
-                &self.queue,
-                held.as_cstr(),
-            ) {
-                Ok(()) => return self.took(gen, &held, rec),
-                Err(e) if matches!(errno(&e), libc::ENOENT | libc::ESTALE) => {
-                    // A rename can report an error and still have happened (a network client
-                    // that retried it): then the baton is ours under our unique name.
-                    if self.queue.stat(held.as_cstr()).is_ok() {
-                        return self.took(gen, &held, rec);
-                    }
-                    self.baton.gen_guess = None;
-                    self.drop_room();
-                }
-                Err(e) => {
-                    return Err(fs_error(
-                        "rename",
-                        &format!(
-                            "{} to {}",
-                            self.path(&[b"R/", Baton::resting_name(g).as_bytes()].concat()),
-                            self.qpath(held.as_bytes())
-                        ),
-                        &e,
-                    ))
-                }
+            let resting = Baton::resting_name(g);
+            let r = room.rename(resting.as_cstr(), &self.queue, held.as_cstr());
+            let shown = [b"R/", resting.as_bytes()].concat();
+            if let Some(done) = self.after_take(r, gen, &held, rec, &shown) {
+                return done;
             }
         }
         Ok(Take::NotThere)
+    }
+
+    /// The outcome of a take's rename of the resting baton (`resting`, relative to the
+    /// sidecar, for messages) to `held`; None if it found no baton there (try again with a
+    /// listing).
+    fn after_take(
+        &mut self,
+        renamed: std::io::Result<()>,
+        gen: u64,
+        held: &Name,
+        rec: &Record,
+        resting: &[u8],
+    ) -> Option<Result<Take>> {
+        match renamed {
+            Ok(()) => Some(self.took(gen, held, rec)),
+            Err(e) if matches!(errno(&e), libc::ENOENT | libc::ESTALE) => {
+                // A rename can report an error and still have happened (a network client that
+                // retried it): then the baton is ours under our unique name.
+                if self.queue.stat(held.as_cstr()).is_ok() {
+                    return Some(self.took(gen, held, rec));
+                }
+                self.baton.gen_guess = None;
+                self.drop_room();
+                None
+            }
+            Err(e) => Some(Err(fs_error(
+                "rename",
+                &format!("{} to {}", self.path(resting), self.qpath(held.as_bytes())),
+                &e,
+            ))),
+        }
     }
 
     pub(super) fn took(&mut self, gen: u64, held: &Name, rec: &Record) -> Result<Take> {

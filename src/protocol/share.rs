@@ -247,7 +247,7 @@ impl Disk {
             return (None, 0);
         };
         let mut buf = [0u8; HEADER + RECORD_MAX];
-        let n = fs::read_start(s.fd.as_raw_fd(), &mut buf).unwrap_or(0);
+        let n = fs::pread_upto(s.fd.as_raw_fd(), &mut buf).unwrap_or(0);
         let crowd = if n >= HEADER {
             word(&buf, CROWD_AT as usize)
         } else {
