@@ -94,10 +94,28 @@ pub struct Dir {
     /// the last listing (the kernel's cached listing is dropped, and sshfs's own read of the
     /// directory is at its end). Inherited by directories opened through this one.
     reopen_to_list: bool,
-    /// Whether a waiting reader may ask the server about an absent room with a mkdir (an NFS
-    /// client's cached "no such name"; see `room_absence_is_cached`). Off where that probe's
-    /// mkdir and rmdir of the room slow handoffs (MooseFS; fstype.rs). Inherited.
-    probe_absence: bool,
+    /// What the client may cache of a name in this directory that another client replaced
+    /// (fstype.rs decides). Inherited.
+    name_cache: NameCache,
+    /// End the client's write to a file kept open at once (fdatasync after the write): mfsmount
+    /// keeps a file's chunk locked for writing while writes to it keep coming, and another
+    /// client's read of it waits meanwhile (retries of 0.1 s, then 0.5 s: reads of 2.6 and 7.3 s
+    /// were seen, of reader records that their makers kept rewriting). Inherited.
+    end_kept_writes: bool,
+}
+
+/// What a client may remember of a name that another client replaced, and how the room's
+/// name is asked about afresh (see `Disk::room`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NameCache {
+    /// A cached "no such name" (an NFS client, up to acdirmax): a waiting reader asks the
+    /// server with a mkdir, at most once a second (`room_absence_is_cached`).
+    Absence,
+    /// A directory's name resolved to the directory that another client removed, for the
+    /// kernel's entry timeout (MooseFS: mfsdirentrycacheto, 1 s): every open of the room by
+    /// name first refreshes the name (`refresh_name`). A mkdir probe here would make a room
+    /// that the other clients' caches then resolve wrongly.
+    Directories,
 }
 
 impl AsRawFd for Dir {
@@ -182,7 +200,8 @@ impl Dir {
         Ok(Dir {
             fd: unsafe { OwnedFd::from_raw_fd(fd) },
             reopen_to_list: false,
-            probe_absence: true,
+            name_cache: NameCache::Absence,
+            end_kept_writes: false,
         })
     }
 
@@ -199,7 +218,8 @@ impl Dir {
         Ok(Dir {
             fd: unsafe { OwnedFd::from_raw_fd(fd) },
             reopen_to_list: self.reopen_to_list,
-            probe_absence: self.probe_absence,
+            name_cache: self.name_cache,
+            end_kept_writes: self.end_kept_writes,
         })
     }
 
@@ -215,14 +235,50 @@ impl Dir {
         self.reopen_to_list
     }
 
-    /// Turns off the absent-room probe for this handle and those opened through it (fstype.rs).
-    pub fn never_probe_absence(&mut self) {
-        self.probe_absence = false;
+    /// Sets what the client may cache of replaced names, for this handle and those opened
+    /// through it (fstype.rs).
+    pub fn set_name_cache(&mut self, cache: NameCache) {
+        self.name_cache = cache;
     }
 
-    /// Whether a waiting reader may probe an absent room with a mkdir.
-    pub fn probes_absence(&self) -> bool {
-        self.probe_absence
+    pub fn name_cache(&self) -> NameCache {
+        self.name_cache
+    }
+
+    /// Makes every write to a file kept open (`write_kept`, `create_excl_open`) through this
+    /// handle, and those opened through it, end with an fdatasync (see `end_kept_writes`).
+    pub fn end_writes_to_kept_files(&mut self) {
+        self.end_kept_writes = true;
+    }
+
+    /// Writes `data` at offset 0 of `fd`, a file of this directory that the caller keeps open
+    /// (a reader-record template), and, where the client would otherwise keep the write going
+    /// (MooseFS), ends it with an fdatasync.
+    pub fn write_kept(&self, fd: RawFd, data: &[u8]) -> io::Result<()> {
+        write_all_at(fd, data)?;
+        if self.end_kept_writes {
+            retry_eintr(|| unsafe { libc::fdatasync(fd) })?;
+        }
+        Ok(())
+    }
+
+    /// Makes the kernel ask the file server what `name` is now, changing nothing: a rename of
+    /// the name onto itself with RENAME_NOREPLACE looks the target up afresh (the kernel
+    /// revalidates a rename's target even within its entry timeout) and, the name existing,
+    /// fails with EEXIST before any request to rename is sent. Absent, nothing is renamed
+    /// either (ENOENT; a FUSE daemon without RENAME_NOREPLACE refuses it with EINVAL). The
+    /// result says nothing the caller needs: it is ignored.
+    pub fn refresh_name(&self, name: &CStr) {
+        inject::point();
+        let _ = retry_eintr(|| unsafe {
+            libc::renameat2(
+                self.as_raw_fd(),
+                name.as_ptr(),
+                self.as_raw_fd(),
+                name.as_ptr(),
+                libc::RENAME_NOREPLACE,
+            )
+        });
     }
 
     pub fn mkdir(&self, name: &CStr) -> io::Result<()> {
@@ -284,17 +340,27 @@ impl Dir {
     /// Exclusive create of a 0600 file holding `data`. EEXIST if the name exists (of any type).
     /// If the write fails the file is removed again.
     pub fn create_excl(&self, name: &CStr, data: &[u8]) -> io::Result<()> {
-        self.create_excl_open(name, data).map(drop)
+        self.create_excl_with(name, data, false).map(drop)
     }
 
-    /// `create_excl`, keeping the file open for writing (a reader-record template, protocol/room.rs).
+    /// `create_excl`, keeping the file open for writing (a reader-record template, protocol/room.rs;
+    /// its first write is a kept one, see `write_kept`).
     pub fn create_excl_open(&self, name: &CStr, data: &[u8]) -> io::Result<OwnedFd> {
+        self.create_excl_with(name, data, true)
+    }
+
+    fn create_excl_with(&self, name: &CStr, data: &[u8], kept: bool) -> io::Result<OwnedFd> {
         inject::point();
         let fd = self.eexist_if_there(
             self.open_file(name, libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL),
             name,
         )?;
-        if let Err(e) = write_all_at(fd.as_raw_fd(), data) {
+        let written = if kept {
+            self.write_kept(fd.as_raw_fd(), data)
+        } else {
+            write_all_at(fd.as_raw_fd(), data)
+        };
+        if let Err(e) = written {
             drop(fd);
             let _ = self.unlink(name);
             return Err(e);
@@ -1193,4 +1259,50 @@ pub fn block_all_signals() -> libc::sigset_t {
 /// Restores a mask that `block_all_signals` returned.
 pub fn restore_signals(old: &libc::sigset_t) {
     unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, old, std::ptr::null_mut()) };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scratch_dir(tag: &str) -> (std::path::PathBuf, Dir) {
+        let path = std::env::temp_dir().join(format!("srwl-fs-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir(&path).unwrap();
+        let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+        let dir = Dir::open_path(&c).unwrap();
+        (path, dir)
+    }
+
+    #[test]
+    fn refresh_name_changes_nothing() {
+        let (path, dir) = scratch_dir("refresh");
+        // Present: the same directory, with what it holds, stays under the name.
+        dir.mkdir(c"R").unwrap();
+        std::fs::write(path.join("R/baton.0000000000000001"), b"x").unwrap();
+        let before = dir.stat(c"R").unwrap().ino;
+        dir.refresh_name(c"R");
+        assert_eq!(dir.stat(c"R").unwrap().ino, before);
+        assert!(path.join("R/baton.0000000000000001").exists());
+        // Absent: nothing is made.
+        std::fs::remove_dir_all(path.join("R")).unwrap();
+        dir.refresh_name(c"R");
+        assert_eq!(errno_of(dir.stat(c"R")), Some(libc::ENOENT));
+        std::fs::remove_dir_all(&path).unwrap();
+    }
+
+    #[test]
+    fn kept_writes_land_with_and_without_the_sync() {
+        let (path, mut dir) = scratch_dir("kept");
+        let fd = dir.create_excl_open(c"t", b"first").unwrap();
+        assert_eq!(std::fs::read(path.join("t")).unwrap(), b"first");
+        dir.end_writes_to_kept_files();
+        dir.write_kept(fd.as_raw_fd(), b"again").unwrap();
+        assert_eq!(std::fs::read(path.join("t")).unwrap(), b"again");
+        std::fs::remove_dir_all(&path).unwrap();
+    }
+
+    fn errno_of<T>(r: io::Result<T>) -> Option<i32> {
+        r.err().and_then(|e| e.raw_os_error())
+    }
 }

@@ -17,7 +17,7 @@ use std::io::{self, Read};
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::OpenOptionsExt;
 
-use crate::fs::Dir;
+use crate::fs::{Dir, NameCache};
 use crate::status::{Error, Result, Status};
 
 /// At most this much of /proc/self/mountinfo is read (a node with thousands of mounts has a
@@ -274,11 +274,17 @@ pub fn check_open(dir: &mut Dir, display: &str) -> Result<()> {
         dir.list_by_reopening();
     }
     if mount.is_moosefs() {
-        // A reader's probe of an absent room (mkdir, rmdir) makes a new room inode that the
-        // other clients' name caches (mfsdirentrycacheto, 1 s) then resolve wrongly: a CI
-        // campaign on MooseFS saw 3 acquire timeouts of 10 s in 12 s with it, none without.
-        // MooseFS caches no negative entries that the probe would cure.
-        dir.never_probe_absence();
+        // mfsmount gives directory entries a kernel entry timeout (mfsdirentrycacheto, 1 s):
+        // after another client's write cycle replaced the room, `R` resolved to the removed
+        // one and the next grant waited up to 1 s (issue 13: 995 ms handoff median). MooseFS
+        // caches no negative entries, and a reader's mkdir probe of an absent room made a room
+        // that the other clients then resolved wrongly (a CI campaign saw 3 acquire timeouts
+        // of 10 s in 12 s with it).
+        dir.set_name_cache(NameCache::Directories);
+        // A reader's template, kept open and rewritten at every read acquire, kept its chunk
+        // locked against the other client's reads of the hold's record (the same inode): an
+        // evictor's look took seconds, and a writer waiting for the room with it.
+        dir.end_writes_to_kept_files();
     }
     Ok(())
 }

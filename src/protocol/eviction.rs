@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::ffi::CStr;
 use std::time::{Duration, Instant};
 
-use super::layout::{INIT, ROOM};
+use super::layout::INIT;
 use super::{errno, fs_error, Disk};
 use crate::fs::{BootInstant, Dir, Kind, Name};
 use crate::liveness::{self, Liveness, Origin};
@@ -178,7 +178,7 @@ impl Disk {
         ) {
             return Ok(());
         }
-        let room = match self.side.open_dir(ROOM) {
+        let room = match self.open_room_dir() {
             Ok(r) => r,
             Err(e) if matches!(errno(&e), libc::ENOENT | libc::ESTALE) => return Ok(()),
             Err(e) => return Err(fs_error("open", &self.path(b"R"), &e)),
@@ -382,7 +382,7 @@ impl Disk {
     /// What is in the room besides the resting baton (we hold the baton and wait for it to
     /// empty), or that the baton was nowhere to be seen.
     pub(super) fn room_blocker(&mut self) -> String {
-        let Ok(room) = self.side.open_dir(ROOM) else {
+        let Ok(room) = self.open_room_dir() else {
             return "no baton was seen in the room or the queue".into();
         };
         let mut names = Vec::new();

@@ -13,7 +13,7 @@ use crate::fs::BootInstant;
 use super::eviction::Absence;
 use super::layout::ROOM;
 use super::{errno, fs_error, Disk};
-use crate::fs::{self, Dir, Name};
+use crate::fs::{self, Dir, Name, NameCache};
 use crate::record::{parse_template, reader_record_name, template_name, Baton, Record, Token};
 use crate::status::Result;
 
@@ -66,7 +66,7 @@ impl Disk {
                 Err(e) => return Err(fs_error("mkdir", &self.path(b"R"), &e)),
             }
         }
-        let room = self.side.open_dir(ROOM).map_err(|e| {
+        let room = self.open_room_dir().map_err(|e| {
             let mut err = fs_error("open", &self.path(b"R"), &e);
             // Absent right after our mkdir: another process removed it (a grant); try again.
             err.transient |= errno(&e) == libc::ENOENT;
@@ -76,6 +76,16 @@ impl Disk {
         self.drop_room();
         self.room = Some(room.clone());
         Ok(room)
+    }
+
+    /// Opens `R` by name. Where a client may resolve a directory's name to one that another
+    /// client removed (MooseFS), the name is refreshed first: else, after another client's
+    /// write cycle, a handle to the removed room lists nothing and takes no link.
+    pub(super) fn open_room_dir(&self) -> io::Result<Dir> {
+        if self.side.name_cache() == NameCache::Directories {
+            self.side.refresh_name(ROOM);
+        }
+        self.side.open_dir(ROOM)
     }
 
     /// The cached room handle, or a fresh one; None if there is no room (a writer holds).
@@ -100,10 +110,10 @@ impl Disk {
     /// host that long. A mkdir asks the server: EEXIST makes the client drop its negative
     /// entry (true: open again); a mkdir that succeeds made an empty room, which is removed at
     /// once (an rmdir removes only an empty room: a baton or record put there meanwhile keeps
-    /// it, which is what their makers want anyway). At most once a second per handle; never on
-    /// MooseFS, where it slowed handoffs (fstype.rs).
+    /// it, which is what their makers want anyway). At most once a second per handle; only
+    /// where clients cache absent names (`NameCache::Absence`; not MooseFS, fstype.rs).
     fn room_absence_is_cached(&mut self) -> bool {
-        if !self.side.probes_absence() {
+        if self.side.name_cache() != NameCache::Absence {
             return false;
         }
         let now = Instant::now();
@@ -253,7 +263,7 @@ impl Disk {
             return false;
         }
         if let Some(t) = &self.templates.current {
-            if fs::write_all_at(t.fd.as_raw_fd(), data).is_ok() {
+            if self.side.write_kept(t.fd.as_raw_fd(), data).is_ok() {
                 return true;
             }
             self.retire_template();

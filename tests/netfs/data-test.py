@@ -18,6 +18,8 @@ Modes (what a worker does around its read and write, inside the hold):
   path      the path-based helpers for languages without a descriptor (Fortran, shell):
             softrwlock.data_begin(path) before open, softrwlock.data_end(path) after close
   keep      the descriptor is opened once and kept open across holds, with the helpers
+  kept      the descriptor is opened once and kept open across holds, without the helpers
+            (the negative control of keep: not judged)
 
   data-test.py [--check] [--workers N] [--duration S] MNT_A MNT_B MODE [MODE...]
 
@@ -55,7 +57,7 @@ def worker(a):
 
     lock = s.Lock(a.lock, heartbeat_interval=0.5, stale_threshold=10.0, poll_interval=0.02)
     mode, data, n = a.mode, a.data, 0
-    kept = os.open(data, os.O_RDWR) if mode == "keep" else None
+    kept = os.open(data, os.O_RDWR) if mode in ("keep", "kept") else None
     until = time.monotonic() + a.duration
     while time.monotonic() < until:
         lock.acquire_write(60.0)
@@ -156,8 +158,8 @@ def main():
               f"final {final}, lost {lost}" + (f"; ERRORS: {errors}" if errors else ""), flush=True)
         if errors:
             bad.append(f"{mode}: worker errors")
-        elif mode == "plain":
-            if a.expect_loss and lost <= 0:
+        elif mode in ("plain", "kept"):
+            if mode == "plain" and a.expect_loss and lost <= 0:
                 bad.append(f"plain: no update lost ({total} increments): the test cannot see a stale read")
         elif mode in ("helpers", "path", "keep") and lost != 0:
             bad.append(f"{mode}: {lost} of {total} updates lost")
