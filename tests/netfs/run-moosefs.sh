@@ -66,8 +66,8 @@ campaign() { # campaign LABEL MNT_A MNT_B SEED
 
 campaign "default caches" /mnt/srwl-mfs-a /mnt/srwl-mfs-b "$SEED"
 check "crowded room, default caches" "$PY" "$HERE/crowded.py" /mnt/srwl-mfs-a /mnt/srwl-mfs-b
-check "a grant on B right after A's write cycle does not wait for B's name cache" \
-    "$PY" "$HERE/handoff.py" /mnt/srwl-mfs-a /mnt/srwl-mfs-b
+check "a grant on B right after A's write cycle does not wait for B's name cache; a writer among busy readers" \
+    "$PY" "$HERE/handoff.py" --busy /mnt/srwl-mfs-a /mnt/srwl-mfs-b
 campaign "mfsdirentrycacheto=0" /mnt/srwl-mfs-nc-a /mnt/srwl-mfs-nc-b "$((SEED + 7))"
 check "crowded room, mfsdirentrycacheto=0" "$PY" "$HERE/crowded.py" /mnt/srwl-mfs-nc-a /mnt/srwl-mfs-nc-b
 
