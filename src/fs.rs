@@ -97,11 +97,6 @@ pub struct Dir {
     /// What the client may cache of a name in this directory that another client replaced
     /// (fstype.rs decides). Inherited.
     name_cache: NameCache,
-    /// End the client's write to a file kept open at once (fdatasync after the write): mfsmount
-    /// keeps a file's chunk locked for writing while writes to it keep coming, and another
-    /// client's read of it waits meanwhile (retries of 0.1 s, then 0.5 s: reads of 2.6 and 7.3 s
-    /// were seen, of reader records that their makers kept rewriting). Inherited.
-    end_kept_writes: bool,
 }
 
 /// What a client may remember of a name that another client replaced, and how the room's
@@ -201,7 +196,6 @@ impl Dir {
             fd: unsafe { OwnedFd::from_raw_fd(fd) },
             reopen_to_list: false,
             name_cache: NameCache::Absence,
-            end_kept_writes: false,
         })
     }
 
@@ -219,7 +213,6 @@ impl Dir {
             fd: unsafe { OwnedFd::from_raw_fd(fd) },
             reopen_to_list: self.reopen_to_list,
             name_cache: self.name_cache,
-            end_kept_writes: self.end_kept_writes,
         })
     }
 
@@ -243,23 +236,6 @@ impl Dir {
 
     pub fn name_cache(&self) -> NameCache {
         self.name_cache
-    }
-
-    /// Makes every write to a file kept open (`write_kept`, `create_excl_open`) through this
-    /// handle, and those opened through it, end with an fdatasync (see `end_kept_writes`).
-    pub fn end_writes_to_kept_files(&mut self) {
-        self.end_kept_writes = true;
-    }
-
-    /// Writes `data` at offset 0 of `fd`, a file of this directory that the caller keeps open
-    /// (a reader-record template), and, where the client would otherwise keep the write going
-    /// (MooseFS), ends it with an fdatasync.
-    pub fn write_kept(&self, fd: RawFd, data: &[u8]) -> io::Result<()> {
-        write_all_at(fd, data)?;
-        if self.end_kept_writes {
-            retry_eintr(|| unsafe { libc::fdatasync(fd) })?;
-        }
-        Ok(())
     }
 
     /// Makes the kernel ask the file server what `name` is now, changing nothing: a rename of
@@ -340,32 +316,17 @@ impl Dir {
     /// Exclusive create of a 0600 file holding `data`. EEXIST if the name exists (of any type).
     /// If the write fails the file is removed again.
     pub fn create_excl(&self, name: &CStr, data: &[u8]) -> io::Result<()> {
-        self.create_excl_with(name, data, false).map(drop)
-    }
-
-    /// `create_excl`, keeping the file open for writing (a reader-record template, protocol/room.rs;
-    /// its first write is a kept one, see `write_kept`).
-    pub fn create_excl_open(&self, name: &CStr, data: &[u8]) -> io::Result<OwnedFd> {
-        self.create_excl_with(name, data, true)
-    }
-
-    fn create_excl_with(&self, name: &CStr, data: &[u8], kept: bool) -> io::Result<OwnedFd> {
         inject::point();
         let fd = self.eexist_if_there(
             self.open_file(name, libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL),
             name,
         )?;
-        let written = if kept {
-            self.write_kept(fd.as_raw_fd(), data)
-        } else {
-            write_all_at(fd.as_raw_fd(), data)
-        };
-        if let Err(e) = written {
+        if let Err(e) = write_all_at(fd.as_raw_fd(), data) {
             drop(fd);
             let _ = self.unlink(name);
             return Err(e);
         }
-        Ok(fd)
+        Ok(())
     }
 
     /// linkat(2) of `from` in this directory to `to` in `to_dir` (never following a symlink):
@@ -1288,17 +1249,6 @@ mod tests {
         std::fs::remove_dir_all(path.join("R")).unwrap();
         dir.refresh_name(c"R");
         assert_eq!(errno_of(dir.stat(c"R")), Some(libc::ENOENT));
-        std::fs::remove_dir_all(&path).unwrap();
-    }
-
-    #[test]
-    fn kept_writes_land_with_and_without_the_sync() {
-        let (path, mut dir) = scratch_dir("kept");
-        let fd = dir.create_excl_open(c"t", b"first").unwrap();
-        assert_eq!(std::fs::read(path.join("t")).unwrap(), b"first");
-        dir.end_writes_to_kept_files();
-        dir.write_kept(fd.as_raw_fd(), b"again").unwrap();
-        assert_eq!(std::fs::read(path.join("t")).unwrap(), b"again");
         std::fs::remove_dir_all(&path).unwrap();
     }
 

@@ -281,10 +281,6 @@ pub fn check_open(dir: &mut Dir, display: &str) -> Result<()> {
         // that the other clients then resolved wrongly (a CI campaign saw 3 acquire timeouts
         // of 10 s in 12 s with it).
         dir.set_name_cache(NameCache::Directories);
-        // A reader's template, kept open and rewritten at every read acquire, kept its chunk
-        // locked against the other client's reads of the hold's record (the same inode): an
-        // evictor's look took seconds, and a writer waiting for the room with it.
-        dir.end_writes_to_kept_files();
     }
     Ok(())
 }

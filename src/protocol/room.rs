@@ -4,7 +4,6 @@
 
 use std::cell::Cell;
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -25,14 +24,15 @@ pub enum Entry {
     Shut,
 }
 
-/// A handle's reader-record template, `h.<token>.<pid>.<host>` in the sidecar, kept open. A
-/// reader record is made by rewriting it with the record's bytes and hard-linking it into the
-/// room: one pwrite and one linkat (one metadata round trip on a network filesystem) instead
-/// of an exclusive create, a write and a close. The link is as atomic as the create was: it
-/// fails with EEXIST if the name exists, and the name is still the hold's unique identity.
+/// A handle's reader-record template, `h.<token>.<pid>.<host>` in the sidecar, written once
+/// when it is made (and closed). A reader record is made by hard-linking it into the room: one
+/// linkat (one metadata round trip on a network filesystem) instead of an exclusive create, a
+/// write and a close. The link is as atomic as the create was: it fails with EEXIST if the name
+/// exists, and the name is still the hold's unique identity. The bytes need not name the hold:
+/// an observer times a record from the moment it first sees its name, which is never used
+/// again, and the hold's heartbeat rewrites them with its own record (by name).
 struct Template {
     name: Name,
-    fd: OwnedFd,
 }
 
 /// This handle's reader-record template, made at the first read acquire.
@@ -256,47 +256,33 @@ impl Disk {
         }
     }
 
-    /// Makes this handle's template hold `data`, creating the template if there is none;
-    /// false if reader records must be created as files instead.
+    /// Whether this handle has a template to link, making one that holds `data` if there is
+    /// none; false if reader records must be created as files instead. An existing template
+    /// is not rewritten (see `Template`).
     pub(super) fn template_ready(&mut self, data: &[u8]) -> bool {
         if self.templates.no_links {
             return false;
         }
-        if let Some(t) = &self.templates.current {
-            if self.side.write_kept(t.fd.as_raw_fd(), data).is_ok() {
-                return true;
-            }
-            self.retire_template();
+        if self.templates.current.is_some() {
+            return true;
         }
         let name = template_name(&Token::random(), fs::getpid(), &self.params.host);
-        match self.side.create_excl_open(name.as_cstr(), data) {
-            Ok(fd) => {
-                self.templates.current = Some(Template { name, fd });
+        match self.side.create_excl(name.as_cstr(), data) {
+            Ok(()) => {
+                self.templates.current = Some(Template { name });
                 true
             }
             Err(_) => false,
         }
     }
 
-    /// Stops using this handle's template: closes it, then removes its name (closed first: on
-    /// NFS, unlinking a file that this client has open renames it instead). Called whenever a
-    /// record linked from it may have been left behind (an unlink that failed or was not
-    /// confirmed): such a stray shares the template's inode, and every later rewrite of the
-    /// template would keep it looking alive to the evictors. Retired, it never changes again
-    /// and is evicted like any dead record.
+    /// Stops using this handle's template: removes its name. Called whenever a record linked
+    /// from it may have been left behind (an unlink that failed or was not confirmed): such a
+    /// stray shares the template's inode, and the heartbeats of this handle's later holds,
+    /// which rewrite their records (other names of that inode), would keep it looking alive
+    /// to the evictors. Retired, it never changes again and is evicted like any dead record.
     pub(super) fn retire_template(&mut self) {
         if let Some(t) = self.templates.current.take() {
-            if self.side.reopens_to_list() {
-                // A FUSE filesystem built on the high-level libfuse (sshfs): the kernel sends
-                // the release of a closed file asynchronously, and an unlink that libfuse sees
-                // before it renames the file to `.fuse_hidden*`, which a release racing with
-                // that rename then never removes (left in the sidecar on sshfs). Unlinked while
-                // still open, it is renamed for sure, and removed by our close's release.
-                let _ = self.side.unlink(t.name.as_cstr());
-                drop(t.fd);
-                return;
-            }
-            drop(t.fd);
             let _ = self.side.unlink(t.name.as_cstr());
         }
     }

@@ -14,17 +14,19 @@ Each round, through one lock seen by two client mounts A and B:
      grant is measured.
 
 Then, with --busy: 4 readers on A take and drop read holds in a loop while a writer on B takes
-8 write holds, 0.1 s apart. A reader's record is its template's inode, rewritten at every read
-acquire; the writer waiting for the room reads those records (eviction). Without the end of
-each template write (fs.rs: `write_kept`), mfsmount kept the chunk locked and each such read
-waited up to seconds: the writer's median wait was 2.7 s (BENCHMARKS.md, 1 writer + 24 readers).
+8 write holds, 0.1 s apart. A reader's record is its template's inode, and the writer waiting
+for the room reads those records (eviction). When the template was kept open and rewritten at
+every read acquire, mfsmount kept its chunk locked and each such read waited up to seconds: the
+writer's median wait was 2.7 s (BENCHMARKS.md, 1 writer + 24 readers). The template is now
+written once (room.rs: `Template`).
 
   handoff.py [--rounds N] [--limit S] [--busy] [--busy-limit S] MNT_A MNT_B
 
 Exit 0 when the median time to B's grant is under --limit (default 0.4 s: well above the
 tens of milliseconds the grant takes, well below the cache's second) and, with --busy, the
-writer's median wait under --busy-limit (default 0.2 s: 5 ms with `write_kept`'s fdatasync,
-0.46-0.82 s without it), 1 otherwise, 77 when the mounts or the library are missing. Uses python/softrwlock over target/netfs/lib (build-worker.sh).
+writer's median wait under --busy-limit (default 0.2 s: 5 ms now, 0.46-0.82 s with the
+template rewritten at every acquire), 1 otherwise, 77 when the mounts or the library are
+missing. Uses python/softrwlock over target/netfs/lib (build-worker.sh).
 """
 import argparse
 import os

@@ -100,8 +100,8 @@ impl Snapshot {
         dir: &Rc<Dir>,
         name: &[u8],
         want: Role,
-        // The token the record must name (that of its file name); None: any (a template holds
-        // the record of its handle's last read hold).
+        // The token the record must name (that of its file name); None: any (a template, and
+        // the reader records linked from it, hold the record of the handle's first read hold).
         token: Option<&[u8]>,
     ) -> Entry {
         let mut e = Entry::new(role, display);
@@ -191,8 +191,10 @@ impl Snapshot {
                 continue;
             }
             match parse_reader_record_name(&n) {
-                Some(tok) => {
-                    let e = self.record_entry(EntryRole::Read, display, &room, &n, Role::Read, Some(tok.as_bytes()));
+                // A reader record is a link of its handle's template, written once: its bytes
+                // name the handle's first hold until the hold's heartbeat rewrites them.
+                Some(_) => {
+                    let e = self.record_entry(EntryRole::Read, display, &room, &n, Role::Read, None);
                     self.entries.push(e);
                 }
                 _ => self.entries.push(Entry::problem(
