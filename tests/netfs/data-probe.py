@@ -24,9 +24,7 @@ import os
 import sys
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(os.path.dirname(HERE))
-LIB = os.path.join(ROOT, "target/netfs/lib/libsoftrwlock.so.0")
+import softrwlock_here as here
 
 
 def content(i):
@@ -74,16 +72,9 @@ def main():
     ap.add_argument("mnt_b")
     ap.add_argument("modes", nargs="+", choices=["plain", "begin"])
     a = ap.parse_args()
-    for m in (a.mnt_a, a.mnt_b):
-        if not os.path.ismount(m):
-            print(f"data-probe: SKIP: {m} is not mounted")
-            return 77
-    if not os.path.exists(LIB):
-        print(f"data-probe: SKIP: {LIB} is missing (run tests/netfs/build-worker.sh)")
+    if here.missing("data-probe", (a.mnt_a, a.mnt_b)):
         return 77
-    os.environ["SOFTRWLOCK_LIB"] = LIB
-    sys.path.insert(0, os.path.join(ROOT, "python"))
-    import softrwlock as s
+    s = here.softrwlock()
 
     bad = []
     for mode in a.modes:

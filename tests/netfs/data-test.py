@@ -37,9 +37,7 @@ import subprocess
 import sys
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(os.path.dirname(HERE))
-LIB = os.path.join(ROOT, "target/netfs/lib/libsoftrwlock.so.0")
+import softrwlock_here as here
 
 
 def record(value):
@@ -51,9 +49,7 @@ def parse(b):
 
 
 def worker(a):
-    os.environ["SOFTRWLOCK_LIB"] = LIB
-    sys.path.insert(0, os.path.join(ROOT, "python"))
-    import softrwlock as s
+    s = here.softrwlock()
 
     lock = s.Lock(a.lock, heartbeat_interval=0.5, stale_threshold=10.0, poll_interval=0.02)
     mode, data, n = a.mode, a.data, 0
@@ -143,12 +139,7 @@ def main():
     if len(a.mounts_and_modes) < 3:
         ap.error("give MNT_A MNT_B MODE [MODE...]")
     mnt_a, mnt_b, *modes = a.mounts_and_modes
-    for m in (mnt_a, mnt_b):
-        if not os.path.ismount(m):
-            print(f"data-test: SKIP: {m} is not mounted")
-            return 77
-    if not os.path.exists(LIB):
-        print(f"data-test: SKIP: {LIB} is missing (run tests/netfs/build-worker.sh)")
+    if here.missing("data-test", (mnt_a, mnt_b)):
         return 77
     bad = []
     for mode in modes:

@@ -35,9 +35,7 @@ import statistics
 import sys
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(os.path.dirname(HERE))
-LIB = os.path.join(ROOT, "target/netfs/lib/libsoftrwlock.so.0")
+import softrwlock_here as here
 
 
 def busy_reader(path, stop, opts):
@@ -90,16 +88,9 @@ def main():
     ap.add_argument("mnt_a")
     ap.add_argument("mnt_b")
     a = ap.parse_args()
-    for m in (a.mnt_a, a.mnt_b):
-        if not os.path.ismount(m):
-            print(f"handoff.py: SKIP: {m} is not a mount point")
-            return 77
-    if not os.path.exists(LIB):
-        print(f"handoff.py: SKIP: {LIB} is missing (run tests/netfs/build-worker.sh)")
+    if here.missing("handoff.py", (a.mnt_a, a.mnt_b)):
         return 77
-    os.environ["SOFTRWLOCK_LIB"] = LIB
-    sys.path.insert(0, os.path.join(ROOT, "python"))
-    import softrwlock as s
+    s = here.softrwlock()
 
     sub = f"handoff-{os.getpid()}"
     os.mkdir(os.path.join(a.mnt_a, sub), 0o700)
