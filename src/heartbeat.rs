@@ -43,6 +43,10 @@ struct Worker {
     /// When the thread will wake by itself (it sleeps on WAKE until then). A new record due
     /// later needs no wakeup: registering a hold costs no futex call.
     wakes_at: Option<Instant>,
+    /// How long it sleeps with nothing to refresh: the shortest heartbeat interval of the
+    /// handles opened on this filesystem, so that their first holds need no wakeup either (a
+    /// crowd of thousands of processes acquiring at once would otherwise wake as many threads).
+    idle: Duration,
     refresh: &'static Refresh,
 }
 
@@ -120,7 +124,7 @@ pub fn register(
         written,
     });
     match reg.workers.iter().find(|w| w.dev == dev) {
-        None => start_worker(&mut reg, dev),
+        None => start_worker(&mut reg, dev, interval),
         Some(w) if w.wakes_at.is_none_or(|t| t > Instant::now() + interval) => {
             WAKE.notify_all();
         }
@@ -131,14 +135,21 @@ pub fn register(
 
 /// Starts the heartbeat thread of filesystem `dev` if this process has none: at srwl_open, so
 /// that the first hold costs no thread creation (a job's ranks open early and acquire at once).
-pub fn start(dev: u64) {
+/// `interval` is the opened handle's heartbeat interval.
+pub fn start(dev: u64, interval: Duration) {
     let mut reg = registry();
-    if !reg.workers.iter().any(|w| w.dev == dev) {
-        start_worker(&mut reg, dev);
+    match reg.workers.iter_mut().find(|w| w.dev == dev) {
+        Some(w) if interval < w.idle => {
+            w.idle = interval;
+            // It may sleep longer now than a first hold of this handle can wait.
+            WAKE.notify_all();
+        }
+        Some(_) => {}
+        None => start_worker(&mut reg, dev, interval),
     }
 }
 
-fn start_worker(reg: &mut MutexGuard<'static, Registry>, dev: u64) {
+fn start_worker(reg: &mut MutexGuard<'static, Registry>, dev: u64, idle: Duration) {
     let refresh = reg.spare_refresh.pop().unwrap_or_else(|| {
         Box::leak(Box::new(Refresh {
             lock: Mutex::new(()),
@@ -158,6 +169,7 @@ fn start_worker(reg: &mut MutexGuard<'static, Registry>, dev: u64) {
         reg.workers.push(Worker {
             dev,
             wakes_at: None,
+            idle,
             refresh,
         });
     } else {
@@ -256,7 +268,7 @@ fn run(dev: u64, refresh: &'static Refresh) {
             .min();
         let wait = match next {
             Some(t) => t.saturating_duration_since(now),
-            None => Duration::from_secs(3600),
+            None => reg.workers[me].idle,
         };
         let wait = wait.max(Duration::from_micros(100));
         reg.workers[me].wakes_at = Some(now + wait);

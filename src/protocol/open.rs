@@ -46,7 +46,7 @@ impl Disk {
         // acquire all at once.
         disk.open_share();
         crate::liveness::this_process();
-        crate::heartbeat::start(disk.side_dev);
+        crate::heartbeat::start(disk.side_dev, disk.params.heartbeat());
         Ok(disk)
     }
 
