@@ -139,10 +139,7 @@ impl Disk {
     /// created (its rmdir of the room fails while our record is there): no third ordering.
     pub fn enter_room(&mut self, token: &Token, rec: &Record) -> Result<Entry> {
         let name = reader_record_name(token);
-        let mut buf = std::mem::take(&mut self.scratch.read_buf);
-        rec.encode(&mut buf);
-        let r = self.create_in_room(&name, &buf);
-        self.scratch.read_buf = buf;
+        let r = self.create_in_room(&name, rec);
         if r.is_err() {
             // The link may have happened although it reported an error.
             self.retire_template();
@@ -201,16 +198,34 @@ impl Disk {
     /// Makes our record `name` holding `data` in the room: a hard link of this handle's
     /// template (see `Template`), or an exclusive create where hard links do not work. None if
     /// there is no room.
-    pub(super) fn create_in_room(&mut self, name: &Name, data: &[u8]) -> Result<Option<Arc<Dir>>> {
+    pub(super) fn create_in_room(&mut self, name: &Name, rec: &Record) -> Result<Option<Arc<Dir>>> {
+        // The record's bytes, encoded only where a file is written: a link of the template
+        // (every read cycle but a handle's first) writes none.
+        let mut data = std::mem::take(&mut self.scratch.read_buf);
+        data.clear();
+        let r = self.create_in_room_with(name, rec, &mut data);
+        self.scratch.read_buf = data;
+        r
+    }
+
+    fn create_in_room_with(
+        &mut self,
+        name: &Name,
+        rec: &Record,
+        data: &mut Vec<u8>,
+    ) -> Result<Option<Arc<Dir>>> {
         let mut attempt = 0;
         loop {
             let Some(room) = self.room()? else {
                 return Ok(None);
             };
-            let linked = self.template_ready(data);
+            let linked = self.template_ready(rec, data);
             let r = match &self.templates.current {
                 Some(t) if linked => self.side.link_into(t.name.as_cstr(), &room, name.as_cstr()),
-                _ => room.create_excl(name.as_cstr(), data),
+                _ => {
+                    rec.encode(data);
+                    room.create_excl(name.as_cstr(), data)
+                }
             };
             match r {
                 Ok(()) => return Ok(Some(room)),
@@ -256,10 +271,10 @@ impl Disk {
         }
     }
 
-    /// Whether this handle has a template to link, making one that holds `data` if there is
-    /// none; false if reader records must be created as files instead. An existing template
-    /// is not rewritten (see `Template`).
-    pub(super) fn template_ready(&mut self, data: &[u8]) -> bool {
+    /// Whether this handle has a template to link, making one that holds `rec` (encoded into
+    /// `data`) if there is none; false if reader records must be created as files instead. An
+    /// existing template is not rewritten (see `Template`).
+    fn template_ready(&mut self, rec: &Record, data: &mut Vec<u8>) -> bool {
         if self.templates.no_links {
             return false;
         }
@@ -267,6 +282,7 @@ impl Disk {
             return true;
         }
         let name = template_name(&Token::random(), fs::getpid(), &self.params.host);
+        rec.encode(data);
         match self.side.create_excl(name.as_cstr(), data) {
             Ok(()) => {
                 self.templates.current = Some(Template { name });

@@ -426,13 +426,12 @@ impl Disk {
             self.mark_crowd();
         }
         // A damaged header loses the count: a random number cannot meet a live entry's.
-        let e = match last {
+        let mut e = match last {
             Some(e) => e.wrapping_add(1).max(1),
             None => random_entry(),
         };
         // A marker already there is a publisher's that died before its header: its number is
         // taken, so a random one instead (a damaged header's way).
-        let mut e = e;
         let mut made_marker = false;
         for _ in 0..2 {
             made_marker = self
