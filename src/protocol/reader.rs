@@ -8,7 +8,7 @@ use crate::fs::BootInstant;
 
 use super::queue::Place;
 use super::room::Entry;
-use super::share::Shared;
+use super::share::{Door, Shared};
 use super::waiting::{Awaiting, Backoff, Wait};
 use super::{Disk, Hold, Mode};
 use crate::inject;
@@ -110,7 +110,16 @@ impl Disk {
     /// the host share: share.rs). The generation of the baton in the room if we entered.
     fn try_enter(&mut self, r: &mut Reader, wait: &Wait) -> Result<Option<u64>> {
         let mine = r.ticket.as_ref().map(Place::key);
-        let q = self.list_queue()?;
+        // At the host share's door first: readers arriving while another enters for this host
+        // sleep until it leaves, and look at the queue after (see share.rs).
+        let door = self.approach_door(wait);
+        let q = match self.list_queue() {
+            Ok(q) => q,
+            Err(e) => {
+                self.leave_door(matches!(door, Door::Held(..)));
+                return Err(e);
+            }
+        };
         // A writer holding the baton, or a writer that claimed before us, goes first.
         r.blocked = q.baton_held
             || q.tickets
@@ -118,10 +127,11 @@ impl Disk {
                 .any(|t| t.kind == TicketKind::Writer && mine.is_none_or(|m| t.key() < m));
         r.max_seq = q.max_seq;
         if r.blocked {
+            self.leave_door(matches!(door, Door::Held(..)));
             return Ok(None);
         }
         r.written = BootInstant::now();
-        match self.enter_shared(&r.token, &r.record, wait)? {
+        match self.enter_shared(&r.token, &r.record, wait, door)? {
             Shared::Held {
                 e,
                 gen,

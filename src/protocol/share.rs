@@ -89,6 +89,18 @@ pub(super) struct Share {
     door: fs::SharedWord,
 }
 
+/// Where a reader stands at the host share's door (`approach_door`).
+pub(super) enum Door {
+    /// No host share: every reader enters the room itself.
+    None,
+    /// Counted among the door's waiters, holding the door; the header as read just before it
+    /// was taken, and the crowd mark.
+    Held(Option<Header>, u64),
+    /// Counted among the door's waiters, not holding the door: an entry could be joined, or
+    /// another process held the door and we slept until it left (or a step passed).
+    Outside,
+}
+
 /// The outcome of a read acquire's entry through the host share.
 pub(super) enum Shared {
     /// Holding through entry `e`'s record (made by us or joined).
@@ -103,7 +115,7 @@ pub(super) enum Shared {
     Alone(Entry),
 }
 
-struct Header {
+pub(super) struct Header {
     e: u64,
     gen: u64,
     entered: u64,
@@ -280,6 +292,16 @@ impl Disk {
         }
     }
 
+    /// Whether the header's entry may be joined as far as the header tells: a reader's record
+    /// with our lease, made less than the join window ago (a hint: `try_join` decides).
+    fn may_join(&self, h: &Header) -> bool {
+        let window = self.join_window().as_nanos() as u64;
+        h.record
+            .as_ref()
+            .is_some_and(|r| r.role == Role::Read && r.lease_ms == self.params.lease_ms())
+            && BootInstant::now().nanos() < h.entered.saturating_add(window)
+    }
+
     /// How long after its record was made an entry may still be joined.
     fn join_window(&self) -> Duration {
         (self.params.stale() / 2).min(WINDOW_MAX)
@@ -290,12 +312,13 @@ impl Disk {
     /// marker is looked for (a closer removes the marker while it holds that lock
     /// exclusively), and the window is looked at last: a join is granted on the clock read
     /// after everything else, so a reader stalled between the steps cannot join late.
-    fn try_join(&mut self, h: Header) -> Option<Shared> {
+    fn try_join(&mut self, h: &Header) -> Option<Shared> {
         let window = self.join_window().as_nanos() as u64;
         let in_window = || BootInstant::now().nanos() < h.entered.saturating_add(window);
-        let record = h.record.filter(|r| {
-            r.role == Role::Read && r.lease_ms == self.params.lease_ms() && in_window()
-        })?;
+        if !self.may_join(h) {
+            return None;
+        }
+        let record = h.record.clone()?;
         if !self.share_lock(RangeLock::Shared, HOLDERS + h.e) {
             return None;
         }
@@ -334,25 +357,70 @@ impl Disk {
         token: &Token,
         record: &Record,
         wait: &super::Wait,
+        door: Door,
     ) -> Result<Shared> {
-        if self.share().is_none() {
-            return self.enter_room(token, record).map(Shared::Alone);
-        }
+        let held = match door {
+            Door::None => return self.enter_room(token, record).map(Shared::Alone),
+            Door::Held(header, crowd) => Some((header, crowd)),
+            Door::Outside => None,
+        };
         self.forget_made_entry();
-        if let Some(s) = self.share() {
-            s.door.start_waiting();
-        }
-        let (outcome, held_door) = self.enter_at_door(token, record, wait);
-        if let Some(s) = self.share() {
-            s.door.done_waiting();
-            if held_door {
-                s.door.bump();
-            }
-        }
+        let (outcome, held_door) = match held {
+            Some(sighting) => (self.enter_behind_door(token, record, sighting), true),
+            None => self.enter_at_door(token, record, wait),
+        };
+        self.leave_door(held_door);
         outcome
     }
 
-    /// `enter_shared` at the door; true if we held the door (then its waiters are woken).
+    /// Comes to the door before the queue is looked at: counts us among its waiters, and
+    /// takes the door if it is free and there is no entry to join; if another process holds
+    /// it, sleeps until that one leaves (or a step passes, or `wait` ends: a try does not
+    /// sleep). So a crowd arriving at once leaves the CPU to the process entering for all of
+    /// them, and looks at the queue when there is something to join. Undone by `leave_door`
+    /// (or `enter_shared`, which ends with it).
+    pub(super) fn approach_door(&mut self, wait: &super::Wait) -> Door {
+        let Some(s) = self.share() else {
+            return Door::None;
+        };
+        s.door.start_waiting();
+        // Read before the door is tried: a holder that leaves after that bumps it.
+        let seen = s.door.load();
+        let (header, crowd) = self.read_header();
+        if header.as_ref().is_some_and(|h| self.may_join(h)) {
+            // Something to join: no door needed (each try at the door scans the share file's
+            // locks, one per holder).
+            return Door::Outside;
+        }
+        if self.share_lock(RangeLock::Exclusive, DOOR) {
+            return Door::Held(header, crowd);
+        }
+        let nap = wait
+            .remaining()
+            .map_or(DOOR_STEP_MAX, |r| r.min(DOOR_STEP_MAX));
+        if let Some(s) = self.share().filter(|_| !nap.is_zero()) {
+            s.door.wait(seen, nap);
+        }
+        Door::Outside
+    }
+
+    /// Leaves the door: no longer counted among its waiters, and, if we hold it (`held`),
+    /// unlocked and bumped (its waiters wake).
+    pub(super) fn leave_door(&mut self, held: bool) {
+        if held {
+            self.share_lock(RangeLock::Unlock, DOOR);
+        }
+        if let Some(s) = self.share() {
+            s.door.done_waiting();
+            if held {
+                s.door.bump();
+            }
+        }
+    }
+
+    /// `enter_shared` outside the door: join what is published, or take the door and enter,
+    /// or wait for the door's holder; true if we took the door (then it is still locked, and
+    /// `leave_door` unlocks it and wakes its waiters).
     fn enter_at_door(
         &mut self,
         token: &Token,
@@ -365,18 +433,18 @@ impl Disk {
         loop {
             // Read before the door is tried: a holder that leaves after that bumps it.
             let seen = self.share().map_or(0, |s| s.door.load());
+            let (header, crowd) = self.read_header();
+            if let Some(h) = header.as_ref().filter(|h| self.may_join(h)) {
+                if let Some(joined) = self.try_join(h) {
+                    return (Ok(joined), false);
+                }
+            }
             if self.share_lock(RangeLock::Exclusive, DOOR) {
-                let entered = self.enter_behind_door(token, record);
-                self.share_lock(RangeLock::Unlock, DOOR);
-                return (entered, true);
+                return (self.enter_behind_door(token, record, (header, crowd)), true);
             }
             // The door's holders make progress: keep waiting for them.
             if last_seen.replace(seen).is_some_and(|last| last != seen) {
                 give_up = Instant::now() + DOOR_PATIENCE;
-            }
-            let (header, crowd) = self.read_header();
-            if let Some(joined) = header.and_then(|h| self.try_join(h)) {
-                return (Ok(joined), false);
             }
             if BootInstant::now().nanos() >= crowd {
                 self.mark_crowd();
@@ -407,10 +475,13 @@ impl Disk {
     /// Holding the door: join the current entry, or enter the room; an entry made while the
     /// crowd is marked, or that found the room crowded, is published for the host's next
     /// readers to join.
-    fn enter_behind_door(&mut self, token: &Token, record: &Record) -> Result<Shared> {
-        let (header, crowd) = self.read_header();
-        let last = header.as_ref().map(|h| h.e);
-        if let Some(joined) = header.and_then(|h| self.try_join(h)) {
+    fn enter_behind_door(
+        &mut self,
+        token: &Token,
+        record: &Record,
+        (header, crowd): (Option<Header>, u64),
+    ) -> Result<Shared> {
+        if let Some(joined) = header.as_ref().and_then(|h| self.try_join(h)) {
             return Ok(joined);
         }
         let entered = BootInstant::now();
@@ -425,8 +496,12 @@ impl Disk {
         if !marked {
             self.mark_crowd();
         }
-        // A damaged header loses the count: a random number cannot meet a live entry's.
-        let mut e = match last {
+        // Numbered from the header as read behind the door (only door holders write it): one
+        // read before the door may miss an entry published and closed meanwhile, whose number
+        // would come back, and a late joiner of the old entry would join the new one, through
+        // a record that is gone. A damaged header loses the count: a random number cannot
+        // meet a live entry's.
+        let mut e = match self.read_header().0.map(|h| h.e) {
             Some(e) => e.wrapping_add(1).max(1),
             None => random_entry(),
         };
