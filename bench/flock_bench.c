@@ -16,7 +16,14 @@ static void *f_open(const char *path, const struct params *p) {
     struct fl *l = malloc(sizeof *l);
     if (!l)
         return NULL;
-    l->fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    /* mfsmount answers EEXIST to an O_CREAT open that races another client's create of the
+     * same name (every child opens at once, through two mounts): the file is there, open it. */
+    for (int tries = 0; tries < 100; tries++) {
+        l->fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        if (l->fd >= 0 || errno != EEXIST)
+            break;
+        usleep(1000);
+    }
     if (l->fd < 0) {
         fprintf(stderr, "open %s: %s\n", path, strerror(errno));
         free(l);
